@@ -1,0 +1,47 @@
+"""Root-cause analysis over service topology.
+
+>>> import rca
+>>> result = rca.analyze(graph, metrics, rca.Incident("checkout", "latency", "2024-05-01T12:00Z"))  # doctest: +SKIP
+>>> result.to_frame()  # doctest: +SKIP
+
+Data flows one way: ingest -> align -> detect -> causal -> rank -> explain,
+in :mod:`rca.pipeline`.
+"""
+
+from rca.config import AlignConfig, DetectConfig, GrangerConfig, RankConfig, RCAConfig
+from rca.errors import (
+    AnalysisError,
+    InvalidConfigError,
+    InvalidIncidentError,
+    InvalidInputError,
+    InvalidMetricsError,
+    InvalidTopologyError,
+    RCAError,
+)
+from rca.pipeline import analyze
+from rca.types import Cause, DataIssue, Evidence, GrangerTest, Incident, RCAResult, SeriesAnomaly
+from rca.version import __version__
+
+__all__ = [
+    "__version__",
+    "analyze",
+    "Incident",
+    "RCAConfig",
+    "AlignConfig",
+    "DetectConfig",
+    "GrangerConfig",
+    "RankConfig",
+    "RCAResult",
+    "Cause",
+    "Evidence",
+    "GrangerTest",
+    "SeriesAnomaly",
+    "DataIssue",
+    "RCAError",
+    "InvalidInputError",
+    "InvalidTopologyError",
+    "InvalidMetricsError",
+    "InvalidIncidentError",
+    "InvalidConfigError",
+    "AnalysisError",
+]

@@ -1,0 +1,1 @@
+"""``rca bench``: placeholder until the benchmark lands."""

@@ -1,0 +1,1 @@
+"""``rca serve``: placeholder until the HTTP service lands."""

@@ -1,0 +1,64 @@
+"""The unit of benchmarking: one incident with its inputs and its known answer.
+
+Every dataset loader (``petshop``, ``nezha``, ``synthetic``) yields
+:class:`BenchCase` objects; ``rca bench`` runs methods on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from rca.types import DataIssue, Incident
+from topology import ServiceGraph
+
+__all__ = ["BenchCase"]
+
+
+@dataclass(frozen=True)
+class BenchCase:
+    """One incident to analyse, with the truth.
+
+    Attributes
+    ----------
+    case_id : str
+        Unique within its dataset (``"low_traffic/train/issue_3"``).
+    dataset : str
+        ``"petshop"``, ``"nezha"``, ``"synthetic"``...
+    group : str
+        Reporting group inside the dataset (``"low_traffic/latency"``,
+        ``"online-boutique"``, ``"layered-50"``).
+    graph : ServiceGraph
+    metrics : pandas.DataFrame
+        Long format ``timestamp, service, metric, value`` covering the incident
+        window (and, when there is no separate normal data, the baseline before it).
+    incident : Incident
+    baseline : pandas.DataFrame or None
+        Separate normal data in the same long format, when the dataset has it.
+    root_causes : tuple of str
+        The true root-cause services; empty for a normal window, where the
+        right answer is "no root cause" (specificity cases).
+    fault_type : str or None
+    issues : tuple of DataIssue
+        What the loader repaired or noticed (clock fixes...).
+    meta : dict
+    """
+
+    case_id: str
+    dataset: str
+    group: str
+    graph: ServiceGraph
+    metrics: pd.DataFrame
+    incident: Incident
+    baseline: pd.DataFrame | None = None
+    root_causes: tuple[str, ...] = ()
+    fault_type: str | None = None
+    issues: tuple[DataIssue, ...] = ()
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_normal(self) -> bool:
+        """True for a specificity case (the right answer is no root cause)."""
+        return not self.root_causes

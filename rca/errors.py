@@ -1,0 +1,67 @@
+"""The error hierarchy of the engine.
+
+::
+
+    RCAError                                  root of everything the engine raises
+    ├── InvalidInputError (ValueError)        bad input; .field names the offending field
+    │   ├── InvalidTopologyError              (also a topology.TopologyError)
+    │   ├── InvalidMetricsError
+    │   ├── InvalidIncidentError
+    │   └── InvalidConfigError
+    └── AnalysisError (RuntimeError)          the method itself failed
+
+The HTTP API maps ``InvalidInputError`` (and ``topology.TopologyError``) to a 4xx
+response ``{error, detail, field}``; the CLI prints the message on one line.
+"""
+
+from __future__ import annotations
+
+from topology.errors import TopologyError
+
+__all__ = [
+    "RCAError",
+    "InvalidInputError",
+    "InvalidTopologyError",
+    "InvalidMetricsError",
+    "InvalidIncidentError",
+    "InvalidConfigError",
+    "AnalysisError",
+]
+
+
+class RCAError(Exception):
+    """Root of all engine errors."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.message = message
+        self.field = field
+        super().__init__(message)
+
+
+class InvalidInputError(RCAError, ValueError):
+    """The caller passed something the engine cannot use; ``field`` says what."""
+
+
+class InvalidTopologyError(InvalidInputError, TopologyError):
+    """The graph does not fit the analysis (e.g. the symptom is not in it)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        RCAError.__init__(self, message, field=field)
+        self.source = None
+        self.line = None
+
+
+class InvalidMetricsError(InvalidInputError):
+    """Metrics are malformed: wrong columns, no usable values, bad timestamps."""
+
+
+class InvalidIncidentError(InvalidInputError):
+    """The incident names an unknown service/metric or an impossible window."""
+
+
+class InvalidConfigError(InvalidInputError):
+    """A configuration parameter is out of its documented range."""
+
+
+class AnalysisError(RCAError, RuntimeError):
+    """The analysis could not be carried out on otherwise valid input."""
