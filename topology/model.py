@@ -182,9 +182,10 @@ class ServiceGraph:
         return iter(self._g.nodes)
 
     def __eq__(self, other: object) -> bool:
+        # Order-independent, like the digest: a graph is a set of nodes and calls.
         if not isinstance(other, ServiceGraph):
             return NotImplemented
-        return self.to_dict() == other.to_dict()
+        return self._canonical() == other._canonical()
 
     def __repr__(self) -> str:
         return f"ServiceGraph({len(self)} nodes, {self._g.number_of_edges()} calls)"
@@ -270,9 +271,15 @@ class ServiceGraph:
 
     def subgraph(self, names: Iterable[str]) -> ServiceGraph:
         """A new graph with only ``names`` and the calls among them."""
-        keep = [n for n in names if n in self._g]
+        # Built explicitly rather than via ``DiGraph.subgraph(...).copy()``: the
+        # view iterates a set for small subsets, so node order would depend on
+        # the string hash seed.  This keeps the parent's insertion order.
+        keep = set(names)
         out = ServiceGraph()
-        out._g = self._g.subgraph(keep).copy()
+        out._g.add_nodes_from((n, dict(d)) for n, d in self._g.nodes(data=True) if n in keep)
+        out._g.add_edges_from(
+            (u, v, dict(d)) for u, v, d in self._g.edges(data=True) if u in keep and v in keep
+        )
         return out
 
     def scope(self, symptom: str, max_depth: int | None = None) -> ServiceGraph:
@@ -289,7 +296,7 @@ class ServiceGraph:
                 out.add_service(new, kind=d.get("kind", NodeKind.SERVICE), tags=d.get("tags"))
         for u, v, d in self._g.edges(data=True):
             a, b = mapping.get(u, u), mapping.get(v, v)
-            if a != b:
+            if a != b or u == v:  # drop only calls that the merge made internal
                 out.add_call(a, b, weight=d.get("weight"), calls=d.get("calls"))
         return out
 
@@ -317,11 +324,15 @@ class ServiceGraph:
 
     def digest(self) -> str:
         """A stable SHA-256 of the graph's content (order-independent)."""
+        blob = json.dumps(self._canonical(), sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+    def _canonical(self) -> dict[str, Any]:
+        """The document form with services and calls sorted (for digest and ==)."""
         doc = self.to_dict()
         doc["services"] = sorted(doc["services"], key=lambda s: s["name"])
         doc["calls"] = sorted(doc["calls"], key=lambda c: (c["caller"], c["callee"]))
-        blob = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
-        return hashlib.sha256(blob).hexdigest()
+        return doc
 
     def _require(self, name: str) -> None:
         if name not in self._g:
