@@ -1,0 +1,124 @@
+"""Benchmark datasets: every loader returns a list of :class:`BenchCase`.
+
+A dataset is named by a *spec* string, as on the ``rca bench --dataset``
+command line:
+
+``petshop:PATH``
+    The PetShop directory format (:func:`rca.datasets.petshop.load_petshop`).
+``nezha:PATH``
+    The Nezha directory format (:func:`rca.datasets.nezha.load_nezha`).
+``synthetic:SPEC``
+    Generated cases (:func:`rca.datasets.synthetic.generate_cases`).
+
+A bare ``petshop`` or ``nezha`` means ``$RCA_DATASETS/<name>`` when the
+``RCA_DATASETS`` environment variable is set, else ``../shared/datasets/<name>``
+relative to the current directory.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rca.datasets.base import BenchCase
+from rca.errors import InvalidInputError
+
+__all__ = ["BenchCase", "DATASETS", "load_cases", "default_dataset_path"]
+
+#: The dataset names a spec may start with, and what each one is.
+DATASETS: dict[str, str] = {
+    "petshop": "PetShop (AWS microservices, 5-minute metrics; Hardt et al., CLeaR 2024, CC-BY-4.0)",
+    "nezha": "Nezha (Online Boutique and Train Ticket on Kubernetes, 1-minute metrics and spans; FSE 2023, MIT)",
+    "synthetic": "Seeded synthetic incidents over generated topologies",
+}
+
+
+def default_dataset_path(name: str) -> Path:
+    """Where a bare dataset name points: ``$RCA_DATASETS/<name>`` or ``../shared/datasets/<name>``."""
+    env = os.environ.get("RCA_DATASETS")
+    base = Path(env) if env else Path.cwd().parent / "shared" / "datasets"
+    return base / name
+
+
+def _loader(name: str) -> Callable[..., list[BenchCase]]:
+    # Imported lazily: ``import rca.datasets`` stays cheap and a broken
+    # optional loader cannot break the others.
+    if name == "petshop":
+        from rca.datasets.petshop import load_petshop
+
+        return load_petshop
+    if name == "nezha":
+        from rca.datasets.nezha import load_nezha
+
+        return load_nezha
+    from rca.datasets.synthetic import generate_cases  # type: ignore[import-not-found,unused-ignore]
+
+    return generate_cases  # type: ignore[no-any-return,unused-ignore]
+
+
+def _check_options(name: str, func: Callable[..., Any], options: dict[str, Any]) -> None:
+    params = inspect.signature(func).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    allowed = [p for p, v in list(params.items())[1:] if v.kind is not inspect.Parameter.VAR_POSITIONAL]
+    for key in options:
+        if key not in allowed:
+            raise InvalidInputError(
+                f"unknown option {key!r} for dataset {name!r}; allowed: {', '.join(allowed) or 'none'}",
+                field="dataset",
+            )
+
+
+def load_cases(spec: str, **options: Any) -> list[BenchCase]:
+    """Load the benchmark cases named by ``spec``.
+
+    Parameters
+    ----------
+    spec : str
+        ``petshop:PATH``, ``nezha:PATH``, ``synthetic:SPEC``, or a bare
+        ``petshop`` / ``nezha`` for the default location (see the module doc).
+    **options
+        Passed to the loader (``scenarios=``, ``systems=``, ``abnormal=``...).
+
+    Raises
+    ------
+    rca.errors.InvalidInputError
+        ``field="dataset"``: unknown dataset name, missing path, unknown option.
+
+    Examples
+    --------
+    >>> load_cases("mnist")
+    Traceback (most recent call last):
+    ...
+    rca.errors.InvalidInputError: unknown dataset 'mnist' in spec 'mnist'; use one of: petshop:PATH, nezha:PATH, synthetic:SPEC
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        raise InvalidInputError(
+            f"dataset spec must be a non-empty string like 'petshop:PATH', got {spec!r}", field="dataset"
+        )
+    name, sep, rest = spec.strip().partition(":")
+    name = name.strip().lower()
+    if name not in DATASETS:
+        raise InvalidInputError(
+            f"unknown dataset {name!r} in spec {spec!r}; use one of: "
+            + ", ".join(f"{n}:{'SPEC' if n == 'synthetic' else 'PATH'}" for n in DATASETS),
+            field="dataset",
+        )
+    if sep and not rest.strip():
+        raise InvalidInputError(
+            f"dataset spec {spec!r} has an empty {'SPEC' if name == 'synthetic' else 'PATH'} after ':'; "
+            f"write '{name}:{'SPEC' if name == 'synthetic' else 'PATH'}' or a bare '{name}'",
+            field="dataset",
+        )
+    func = _loader(name)
+    _check_options(name, func, options)
+    if name == "synthetic":
+        return func(rest.strip(), **options) if rest.strip() else func(**options)
+    path = Path(rest.strip()).expanduser() if rest.strip() else default_dataset_path(name)
+    if not path.is_dir():
+        hint = "" if rest.strip() else " (set RCA_DATASETS or pass '" + name + ":PATH')"
+        raise InvalidInputError(f"dataset directory {str(path)!r} does not exist{hint}", field="dataset")
+    return func(path, **options)
