@@ -1,0 +1,122 @@
+"""rca.report: a self-contained, escaped HTML page."""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from rca.errors import InvalidInputError
+from rca.report import REPORT_MEDIA_TYPE, render_report, write_report
+from rca.types import DataIssue
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _images(page: str) -> list[bytes]:
+    return [base64.b64decode(m) for m in re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)]
+
+
+def test_report_is_a_self_contained_page(make_case) -> None:
+    result, graph, metrics = make_case("db")
+    page = render_report(result, graph, metrics)
+    assert page.startswith("<!DOCTYPE html>")
+    # Nothing is fetched from anywhere: no scripts, stylesheets, external src/href/url().
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", page, re.I)
+    assert not re.search(r"<script|<link|@import|url\(", page, re.I)
+    assert "default-src 'none'" in page  # the CSP forbids any load but data: images
+    imgs = _images(page)
+    assert len(imgs) == 3  # topology, metrics, granger
+    assert all(img.startswith(PNG_MAGIC) and len(img) > 5_000 for img in imgs)
+    assert page.count("<img") == 3
+
+
+def test_report_shows_summary_ranked_causes_and_evidence(make_case) -> None:
+    result, graph, metrics = make_case("db")
+    page = render_report(result, graph, metrics)
+    assert '<div class="big" id="top-cause">db</div>' in page
+    assert "confidence <b>85%</b>" in page
+    assert "propagation: db → checkout → frontend" in page
+    assert page.index('data-rank="1"') < page.index('data-rank="2"')
+    assert "Granger db.latency → checkout.latency: lag 1, p 4.00e-04, q 0.001 (significant)" in page
+    assert "latency: score 5, baseline median 100 → 600 (up)" in page
+    assert "<title>Incident report: frontend · latency</title>" in page
+    assert "2024-05-01 12:00:00 UTC" in page
+
+
+def test_report_without_cause_says_so(make_case) -> None:
+    result, graph, metrics = make_case(found=False)
+    page = render_report(result, graph, metrics)
+    assert "No root cause found" in page and "no dependency of the symptom is anomalous" in page
+    assert 'id="top-cause"' not in page
+    assert "No cause was ranked." in page
+
+
+def test_report_without_metrics_or_granger_explains_the_gaps(make_case) -> None:
+    result, graph, _ = make_case("db", granger=False)
+    page = render_report(result, graph, None)
+    assert 'id="metrics-missing"' in page and "No metrics were given to the report" in page
+    assert "No Granger tests were run for this analysis." in page
+    assert len(_images(page)) == 1
+
+
+def test_report_lists_data_issues(make_case) -> None:
+    result, graph, metrics = make_case("db")
+    result = replace(result, issues=(DataIssue("constant", "flat for the whole window", "auth", "cpu"),))
+    page = render_report(result, graph, metrics)
+    assert "<li><b>constant</b> [auth.cpu]: flat for the whole window</li>" in page
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        '<script>alert("x")</script>',
+        '"><img src=x onerror=alert(1)>',
+        "db' onmouseover='alert(1)",
+        "</title><h1>pwned</h1>",
+    ],
+)
+def test_report_escapes_hostile_service_names(make_case, name: str) -> None:
+    result, graph, metrics = make_case("db")
+    c = result.causes[0]
+    causes = (replace(c, service=name, path=(name, *c.path[1:])), *result.causes[1:])
+    result = replace(result, causes=causes, reason=name)
+    page = render_report(result, graph, metrics)
+    assert name not in page
+    assert f'id="top-cause">{_html_escape(name)}</div>' in page
+    assert "<script" not in page and "onerror=alert" not in page.replace("onerror=alert(1)&gt;", "")
+    assert page.count("<img") == 3  # no injected element
+
+
+def _html_escape(s: str) -> str:
+    import html
+
+    return html.escape(s, quote=True)
+
+
+def test_write_report_writes_utf8_and_returns_the_path(make_case, tmp_path: Path) -> None:
+    result, graph, metrics = make_case("db")
+    out = write_report(tmp_path / "incident.html", result, graph, metrics)
+    assert out == tmp_path / "incident.html"
+    assert 'id="top-cause">db<' in out.read_text(encoding="utf-8")
+
+
+def test_write_report_names_an_unwritable_path(make_case, tmp_path: Path) -> None:
+    result, graph, metrics = make_case("db")
+    with pytest.raises(InvalidInputError, match="cannot write the report to .*missing.*check that the folder exists"):
+        write_report(tmp_path / "missing" / "r.html", result, graph, metrics)
+
+
+def test_report_rejects_wrong_arguments(make_case) -> None:
+    result, graph, metrics = make_case("db")
+    with pytest.raises(TypeError, match="result must be an RCAResult"):
+        render_report(result.to_dict(), graph, metrics)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="graph must be a topology.ServiceGraph"):
+        render_report(result, {"calls": []}, metrics)  # type: ignore[arg-type]
+
+
+def test_report_media_type_is_html_utf8() -> None:
+    assert REPORT_MEDIA_TYPE == "text/html; charset=utf-8"
