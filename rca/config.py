@@ -152,7 +152,7 @@ class DetectConfig(_Validated):
     baseline: str | None = None
     window: str | None = None
     threshold: float = 1.0
-    min_baseline_points: int = 3
+    min_baseline_points: int = 1
     seasonal_period: int | None = None
     directions: Mapping[str, str] = field(default_factory=dict)
 

@@ -1,0 +1,224 @@
+"""Ingest: accept metrics in the shapes users have and normalize them.
+
+Output is always the **long** frame ``timestamp, service, metric, value`` with
+tz-aware UTC timestamps, string service/metric names and float values.
+Accepted inputs:
+
+* a long DataFrame (columns ``timestamp, service, metric, value``, any order,
+  case-insensitive);
+* a wide DataFrame whose columns are ``(service, metric)`` pairs (a two-level
+  MultiIndex) and whose index holds the timestamps;
+* a path to a CSV or Parquet file holding either shape (a wide CSV has two
+  header rows: service, then metric).
+
+Timestamps may be ISO strings, datetimes (naive = UTC) or unix epochs in
+seconds, milliseconds, microseconds or nanoseconds (told apart by magnitude).
+Non-finite values are treated as missing and reported; nothing is dropped
+silently.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rca.errors import InvalidMetricsError
+from rca.types import DataIssue
+
+__all__ = ["LONG_COLUMNS", "load_metrics", "read_metrics_file"]
+
+LONG_COLUMNS = ("timestamp", "service", "metric", "value")
+_MetricsInput = pd.DataFrame | str | Path
+
+
+def read_metrics_file(path: str | Path, *, field: str = "metrics") -> pd.DataFrame:
+    """Read a CSV or Parquet file of metrics (long or wide) into a DataFrame."""
+    p = Path(path)
+    if not p.exists():
+        raise InvalidMetricsError(f"{field}: file not found: {p}", field=field)
+    suffix = p.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(p)
+        if suffix in (".csv", ".txt", ".gz"):
+            head = pd.read_csv(p, nrows=0)
+            cols = {c.strip().lower() for c in head.columns}
+            if set(LONG_COLUMNS) <= cols:
+                return pd.read_csv(p)
+            wide = pd.read_csv(p, header=[0, 1], index_col=0)
+            return wide
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        raise InvalidMetricsError(f"{field}: cannot read {p.name}: {exc}", field=field) from None
+    raise InvalidMetricsError(
+        f"{field}: unsupported file type {suffix!r} ({p.name}); use .csv or .parquet", field=field
+    )
+
+
+def _parse_timestamps(values: pd.Series | pd.Index, *, field: str) -> pd.DatetimeIndex:
+    """Parse timestamps of any accepted kind into a UTC DatetimeIndex."""
+    if isinstance(values, pd.Index):
+        values = values.to_series(index=None)
+    values = pd.Series(values).reset_index(drop=True)
+    if pd.api.types.is_datetime64_any_dtype(values):
+        idx = pd.DatetimeIndex(values)
+    elif pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        num = values.astype("float64")
+        finite = num[np.isfinite(num)]
+        if finite.empty:
+            raise InvalidMetricsError(f"{field}: no valid timestamps", field=field)
+        mag = float(np.nanmedian(np.abs(finite)))
+        unit = "s" if mag < 1e11 else "ms" if mag < 1e14 else "us" if mag < 1e17 else "ns"
+        idx = pd.DatetimeIndex(pd.to_datetime(num, unit=unit, errors="coerce"))
+    else:
+        try:
+            idx = pd.DatetimeIndex(pd.to_datetime(values.astype("string"), utc=True, errors="coerce", format="mixed"))
+        except (ValueError, TypeError):
+            idx = pd.DatetimeIndex(pd.to_datetime(values.astype("string"), utc=True, errors="coerce"))
+    bad = idx.isna() & pd.Series(values).notna().to_numpy()
+    if bad.any():
+        first = values[np.flatnonzero(bad)[0]]
+        raise InvalidMetricsError(
+            f"{field}: {int(bad.sum())} timestamp(s) could not be parsed, e.g. {first!r}; "
+            "use ISO 8601 or unix seconds",
+            field=field,
+        )
+    if idx.isna().any():
+        raise InvalidMetricsError(f"{field}: {int(idx.isna().sum())} missing timestamp(s)", field=field)
+    if idx.tz is None:
+        idx = idx.tz_localize("UTC")
+    else:
+        idx = idx.tz_convert("UTC")
+    return idx.as_unit("ns")
+
+
+def _from_wide(frame: pd.DataFrame, *, field: str) -> pd.DataFrame:
+    cols = frame.columns
+    if not isinstance(cols, pd.MultiIndex) or cols.nlevels != 2:
+        raise InvalidMetricsError(
+            f"{field}: expected a long frame with columns {list(LONG_COLUMNS)} "
+            "or a wide frame with (service, metric) column pairs; "
+            f"got columns {list(map(str, cols[:6]))}",
+            field=field,
+        )
+    ts = _parse_timestamps(frame.index, field=f"{field}.index")
+    wide = frame.copy()
+    wide.index = ts
+    wide.index.name = "timestamp"
+    wide.columns = pd.MultiIndex.from_tuples(
+        [(str(s), str(m)) for s, m in cols], names=["service", "metric"]
+    )
+    long = wide.stack(level=[0, 1], future_stack=True).rename("value").reset_index()
+    return long
+
+
+def load_metrics(
+    data: _MetricsInput, *, field: str = "metrics"
+) -> tuple[pd.DataFrame, list[DataIssue]]:
+    """Normalize metrics to the long frame ``timestamp, service, metric, value``.
+
+    Parameters
+    ----------
+    data : DataFrame or path
+        Long or wide metrics, or a CSV/Parquet file with either.
+    field : str
+        Name used in error messages (``"metrics"`` or ``"baseline"``).
+
+    Returns
+    -------
+    frame : DataFrame
+        Long frame sorted by service, metric, timestamp; missing values removed.
+    issues : list of DataIssue
+        What was repaired (non-finite values, duplicate timestamps).
+
+    Raises
+    ------
+    InvalidMetricsError
+        Empty input, missing columns, unparseable timestamps or values.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"timestamp": [0, 60], "service": "a", "metric": "latency", "value": [1.0, 2.0]})
+    >>> load_metrics(df)[0]["timestamp"].iloc[1].isoformat()
+    '1970-01-01T00:01:00+00:00'
+    """
+    issues: list[DataIssue] = []
+    if isinstance(data, (str, Path)):
+        data = read_metrics_file(data, field=field)
+    if not isinstance(data, pd.DataFrame):
+        raise InvalidMetricsError(
+            f"{field} must be a pandas DataFrame or a path to a CSV/Parquet file, got {type(data).__name__}",
+            field=field,
+        )
+    if data.empty:
+        raise InvalidMetricsError(f"{field} are empty: no rows", field=field)
+
+    lower = {str(c).strip().lower(): c for c in data.columns} if not isinstance(data.columns, pd.MultiIndex) else {}
+    if set(LONG_COLUMNS) <= set(lower):
+        long = pd.DataFrame({k: data[lower[k]].to_numpy() for k in LONG_COLUMNS})
+        long["timestamp"] = _parse_timestamps(long["timestamp"], field=f"{field}.timestamp")
+    elif isinstance(data.columns, pd.MultiIndex):
+        long = _from_wide(data, field=field)
+    else:
+        missing = [c for c in LONG_COLUMNS if c not in lower]
+        raise InvalidMetricsError(
+            f"{field}: missing column(s) {missing}; a long frame needs {list(LONG_COLUMNS)}",
+            field=f"{field}.{missing[0]}",
+        )
+
+    for col in ("service", "metric"):
+        s = long[col]
+        if s.isna().any():
+            raise InvalidMetricsError(
+                f"{field}.{col}: {int(s.isna().sum())} row(s) have no {col}", field=f"{field}.{col}"
+            )
+        long[col] = s.astype(str).str.strip()
+        if (long[col] == "").any():
+            raise InvalidMetricsError(f"{field}.{col}: empty {col} name", field=f"{field}.{col}")
+
+    raw = long["value"]
+    values = pd.to_numeric(raw, errors="coerce")
+    bad = values.isna() & raw.notna()
+    if bad.any():
+        example = raw[bad].iloc[0]
+        raise InvalidMetricsError(
+            f"{field}.value: {int(bad.sum())} value(s) are not numbers, e.g. {example!r}",
+            field=f"{field}.value",
+        )
+    values = values.astype("float64")
+    nonfinite = np.isinf(values.to_numpy())
+    if nonfinite.any():
+        rows = long.loc[nonfinite, ["service", "metric"]].drop_duplicates()
+        for svc, met in rows.itertuples(index=False):
+            issues.append(
+                DataIssue("non_finite", f"{svc}/{met}: infinite values treated as missing", svc, met)
+            )
+        values[nonfinite] = np.nan
+    long["value"] = values
+    long = long.dropna(subset=["value"])
+    if long.empty:
+        raise InvalidMetricsError(f"{field}: no finite values at all", field=f"{field}.value")
+
+    dup = long.duplicated(subset=["timestamp", "service", "metric"], keep=False)
+    if dup.any():
+        rows = long.loc[dup, ["service", "metric"]].drop_duplicates()
+        for svc, met in rows.itertuples(index=False):
+            issues.append(
+                DataIssue(
+                    "duplicate_timestamps",
+                    f"{svc}/{met}: several values share a timestamp; they are aggregated",
+                    svc,
+                    met,
+                )
+            )
+    long = long.sort_values(["service", "metric", "timestamp"], kind="stable").reset_index(drop=True)
+    return long, issues
+
+
+def describe_input(data: Any) -> str:
+    """A short description of a metrics input for messages."""
+    if isinstance(data, pd.DataFrame):
+        return f"DataFrame {data.shape[0]}x{data.shape[1]}"
+    return str(data)

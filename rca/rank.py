@@ -1,0 +1,234 @@
+"""Rank: from per-series anomalies and Granger evidence to one score per candidate.
+
+Three pieces of evidence are fused into a log-score per candidate service:
+
+* **Explanation likelihood** (the "deepest anomalous dependency" rule made
+  probabilistic).  Each service gets an anomaly probability ``e`` from its
+  strongest metric.  The hypothesis "c is the root cause" expects c to be
+  anomalous, lets every service that (transitively) calls c be anomalous too,
+  and expects everything else to be normal.  A service that is anomalous while
+  its own dependencies are normal explains the most and scores highest; an
+  anomalous dependency below it would explain more and wins instead.
+* **Random walk with restart** from the symptom over the anomaly-weighted call
+  graph (forward to dependencies, a little backward, a self-loop where a node
+  is more anomalous than all its dependencies — in the spirit of MicroCause /
+  MicroRCA).  Its stationary probability enters as a prior.
+* **Granger support**: a significant test "c's series -> caller's series"
+  supports c; a significant test "dependency -> c" shifts belief below c.
+
+``confidence`` is the posterior probability of each hypothesis against the
+others and the null hypothesis "the anomalies are noise".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from rca.config import RankConfig
+from rca.types import GrangerTest
+from topology import ServiceGraph
+
+__all__ = ["NodeEvidence", "Candidate", "anomaly_probability", "node_evidence", "personalized_walk", "rank_candidates"]
+
+_NOISE = 0.05  # chance an unrelated service looks anomalous
+_PROPAGATE = 0.3  # chance a caller of the faulty service looks anomalous
+_SHARPNESS = 4.0
+_WALK_BACK = 0.2
+_WALK_WEIGHT = 0.5
+_GRANGER_WEIGHT = 1.0
+_DEEPEST_BONUS = 0.5
+
+
+@dataclass(frozen=True)
+class NodeEvidence:
+    """A service's strongest anomaly (weighted score) and its probability."""
+
+    service: str
+    score: float
+    metric: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A ranked hypothesis "this service is the root cause"."""
+
+    service: str
+    log_score: float
+    confidence: float
+    components: dict[str, float] = field(default_factory=dict)
+
+
+def anomaly_probability(score: np.ndarray | float, threshold: float) -> np.ndarray:
+    """Map scores to (0, 1): 0.5 at the threshold, ~0.94 at twice it."""
+    s = np.fmax(np.asarray(score, dtype="float64"), 0.0)
+    t = max(threshold, 1e-9)
+    r = (s / t) ** _SHARPNESS
+    return r / (1.0 + r)
+
+
+def node_evidence(
+    table: pd.DataFrame, *, threshold: float, exclude: tuple[str, str] | None = None
+) -> dict[str, NodeEvidence]:
+    """Per service: its strongest weighted series score.
+
+    ``table`` is :attr:`rca.detect.AnomalyScores.table`; ``exclude`` is the
+    symptom series, which every hypothesis explains alike and so is left out.
+    """
+    t = table
+    if exclude is not None and exclude in t.index:
+        t = t.drop(index=[exclude])
+    if t.empty:
+        return {}
+    weighted = (t["score"].astype(float) * t["weight"].astype(float)).rename("w")
+    frame = weighted.reset_index()
+    frame.columns = ["service", "metric", "w"]
+    best = frame.loc[frame.groupby("service", sort=False)["w"].idxmax()]
+    probs = anomaly_probability(best["w"].to_numpy(), threshold)
+    return {
+        s: NodeEvidence(s, float(w), str(m), float(p))
+        for s, m, w, p in zip(best["service"], best["metric"], best["w"], probs, strict=True)
+    }
+
+
+def _log_ratio(e: np.ndarray, p_if: float, p_else: float) -> np.ndarray:
+    """log P(obs | anomalous with prob p_if) - log P(obs | anomalous with prob p_else)."""
+    return np.log(p_if * e + (1 - p_if) * (1 - e)) - np.log(p_else * e + (1 - p_else) * (1 - e))
+
+
+def personalized_walk(
+    graph: ServiceGraph,
+    nodes: Sequence[str],
+    prob: dict[str, float],
+    source: str,
+    restart: float,
+    *,
+    granger_support: dict[tuple[str, str], float] | None = None,
+    iterations: int = 200,
+) -> dict[str, float]:
+    """Random walk with restart at ``source`` over the anomaly-weighted graph.
+
+    From a node the walker moves to a dependency in proportion to the
+    dependency's anomaly probability (boosted by Granger support of that
+    edge), back to a caller with a small weight, or stays where the node is
+    more anomalous than all its dependencies.
+    """
+    index = {n: i for i, n in enumerate(nodes)}
+    n = len(nodes)
+    e = np.array([max(prob.get(x, 0.0), 0.01) for x in nodes])
+    rows, cols, vals = [], [], []
+    support = granger_support or {}
+    g = graph
+    for name, i in index.items():
+        deps = [d for d in g.callees(name) if d in index]
+        best_dep = 0.0
+        for d in deps:
+            j = index[d]
+            w = e[j] * (1.0 + support.get((d, name), 0.0))
+            rows.append(i)
+            cols.append(j)
+            vals.append(w)
+            best_dep = max(best_dep, e[j])
+        for c in g.callers(name):
+            if c in index:
+                rows.append(i)
+                cols.append(index[c])
+                vals.append(_WALK_BACK * e[index[c]])
+        stay = max(0.0, e[i] - best_dep)
+        if stay > 0:
+            rows.append(i)
+            cols.append(i)
+            vals.append(stay)
+    m = sparse.csr_matrix((vals, (rows, cols)), shape=(n, n))
+    out = np.asarray(m.sum(axis=1)).ravel()
+    inv = np.where(out > 0, 1.0 / np.where(out > 0, out, 1.0), 0.0)
+    p = sparse.diags(inv) @ m
+    dangling = out == 0
+    v = np.zeros(n)
+    v[index[source]] = 1.0
+    x = v.copy()
+    pt = p.T.tocsr()
+    for _ in range(iterations):
+        nxt = (1 - restart) * (pt @ x + x[dangling].sum() * v) + restart * v
+        if np.abs(nxt - x).sum() < 1e-10:
+            x = nxt
+            break
+        x = nxt
+    return {name: float(x[i]) for name, i in index.items()}
+
+
+def rank_candidates(
+    graph: ServiceGraph,
+    evidence: dict[str, NodeEvidence],
+    symptom: str,
+    granger: Iterable[GrangerTest],
+    config: RankConfig,
+    *,
+    threshold: float,
+) -> list[Candidate]:
+    """Rank anomalous candidates; empty when no candidate is anomalous.
+
+    Candidates are the symptom and its dependencies (``use_topology``) or
+    every service with metrics (without topology), whose strongest score
+    exceeds ``threshold``.
+    """
+    if config.use_topology:
+        scope = {symptom} | graph.dependencies(symptom, config.max_depth)
+    else:
+        scope = set(evidence)
+    candidates = [s for s in scope if s in evidence and evidence[s].score > threshold]
+    if not candidates:
+        return []
+    prob = {s: ev.probability for s, ev in evidence.items()}
+    names = list(evidence)
+    e_all = np.array([prob[s] for s in names])
+    explained = dict(zip(names, _log_ratio(e_all, _PROPAGATE, _NOISE), strict=True))
+
+    sig: dict[tuple[str, str], float] = {}
+    for t in granger:
+        if t.significant:
+            sig[(t.cause_service, t.effect_service)] = 1.0
+
+    walk: dict[str, float] = {}
+    if config.use_topology and config.use_pagerank:
+        nodes = sorted(scope)
+        walk = personalized_walk(graph, nodes, prob, symptom, config.restart, granger_support=sig)
+        top_walk = max((walk.get(c, 0.0) for c in candidates), default=0.0) or 1.0
+
+    out: list[tuple[str, float, dict[str, float]]] = []
+    for c in candidates:
+        e_c = np.array([prob[c]])
+        own = float(_log_ratio(e_c, 1 - _NOISE, _NOISE)[0])
+        comps: dict[str, float] = {"anomaly": own}
+        total = own
+        if config.use_topology:
+            callers = graph.dependents(c) if c in graph else set()
+            expl = float(sum(explained[i] for i in callers if i in explained and i != c))
+            deps = graph.callees(c) if c in graph else []
+            deepest = 0.0 if any(d in evidence and evidence[d].score > threshold for d in deps) else 1.0
+            g_up = sum(sig.get((c, u), 0.0) for u in (graph.callers(c) if c in graph else []))
+            g_down = sum(sig.get((d, c), 0.0) for d in deps)
+            granger_term = _GRANGER_WEIGHT * (g_up - g_down)
+            comps.update(explained=expl, deepest=deepest, granger=granger_term)
+            total += expl + _DEEPEST_BONUS * deepest + granger_term
+            if walk:
+                w = walk.get(c, 0.0) / top_walk
+                comps["pagerank"] = walk.get(c, 0.0)
+                total += _WALK_WEIGHT * float(np.log(max(w, 1e-6)))
+        out.append((c, total, comps))
+
+    scores = np.array([s for _, s, _ in out])
+    mx = max(scores.max(), 0.0)
+    denom = np.exp(-mx) + np.exp(scores - mx).sum()  # the null hypothesis has log-score 0
+    conf = np.exp(scores - mx) / denom
+    ranked = [
+        Candidate(c, float(s), float(p), comps)
+        for (c, s, comps), p in zip(out, conf, strict=True)
+    ]
+    ranked.sort(key=lambda r: (-r.log_score, r.service))
+    return ranked
