@@ -1,0 +1,39 @@
+"""Schema migrations (Alembic), run programmatically: ``upgrade head`` at start-up.
+
+Migrations live in ``rca/api/migrations/versions`` as ``NNNN_what.py`` with
+``revision = "NNNN"`` and ``down_revision`` the previous number, so that a new
+part of the service adds its tables by adding the next file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+
+from rca.api.db.session import Database
+
+__all__ = ["MIGRATIONS_DIR", "upgrade_database", "alembic_config"]
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+# Any constant: several servers starting at once on one PostgreSQL migrate one at a time.
+_PG_LOCK_KEY = 0x5243_4150  # "RCAP"
+
+
+def alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return cfg
+
+
+def upgrade_database(db: Database, revision: str = "head") -> None:
+    """Bring the schema of ``db`` to ``revision``."""
+    cfg = alembic_config()
+    with db.engine.begin() as conn:
+        if db.is_postgres:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)

@@ -1,0 +1,236 @@
+"""Decoding of request inputs: topology documents and metric tables.
+
+No analysis happens here: inputs are parsed, checked at the door (so a job
+that is accepted can run), canonicalised and digested.  The canonical
+metrics form is the CSV ``timestamp,service,metric,value`` sorted by
+(service, metric, timestamp); its SHA-256 is the ``metrics_digest`` of an
+analysis and its gzip is what a re-queued job runs on.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+import topology
+from rca.api.errors import ApiError
+from rca.errors import InvalidMetricsError
+from topology import NodeKind, ServiceGraph, TopologyError
+
+__all__ = [
+    "TOPOLOGY_FORMATS",
+    "topology_format_for",
+    "load_topology",
+    "graph_from_document",
+    "document_of",
+    "CanonicalMetrics",
+    "metrics_from_records",
+    "metrics_from_upload",
+    "canonicalise_metrics",
+    "read_canonical_metrics",
+]
+
+METRIC_COLUMNS = ("timestamp", "service", "metric", "value")
+
+# The loaders' format names (topology.FORMATS once the loaders land).
+TOPOLOGY_FORMATS: tuple[str, ...] = tuple(
+    getattr(topology, "FORMATS", ("json", "yaml", "edges-csv", "adjacency-csv"))
+)
+
+_CONTENT_TYPES = {
+    "application/json": "json",
+    "application/yaml": "yaml",
+    "application/x-yaml": "yaml",
+    "text/yaml": "yaml",
+    "text/x-yaml": "yaml",
+    "text/csv": "edges-csv",
+}
+
+
+def topology_format_for(content_type: str | None, explicit: str | None) -> str:
+    """The loader format named by ``?format=`` or, failing that, by the content type."""
+    if explicit:
+        if explicit not in TOPOLOGY_FORMATS:
+            raise ApiError(
+                422,
+                "unsupported_format",
+                f"unknown topology format {explicit!r}; use one of: {', '.join(TOPOLOGY_FORMATS)}",
+                field="format",
+            )
+        return explicit
+    media = (content_type or "").split(";")[0].strip().lower()
+    fmt = _CONTENT_TYPES.get(media)
+    if fmt is None:
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"cannot tell the topology format from content type {media or '(none)'!r}; "
+            f"send application/json, application/yaml or text/csv, or pass ?format= "
+            f"(one of: {', '.join(TOPOLOGY_FORMATS)})",
+            field="format",
+        )
+    return fmt
+
+
+def load_topology(data: bytes, fmt: str) -> ServiceGraph:
+    """Parse a topology document with the ``topology`` loaders."""
+    loads = getattr(topology, "loads", None)
+    if loads is not None:
+        graph = loads(data, fmt)
+    elif fmt in ("json", "yaml"):  # until the loaders land: the document form only
+        graph = _load_document_fallback(data, fmt)
+    else:
+        raise ApiError(422, "unsupported_format", f"topology format {fmt!r} is not available yet", field="format")
+    if len(graph) == 0:
+        raise TopologyError("the topology has no services", field="services")
+    return graph
+
+
+def _load_document_fallback(data: bytes, fmt: str) -> ServiceGraph:
+    import yaml
+
+    try:
+        doc = json.loads(data) if fmt == "json" else yaml.safe_load(data)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise TopologyError(f"not valid {fmt.upper()}: {exc}".splitlines()[0]) from None
+    return graph_from_document(doc)
+
+
+def graph_from_document(doc: Any) -> ServiceGraph:
+    """The graph of a document in the ``ServiceGraph.to_dict`` form."""
+    if not isinstance(doc, Mapping):
+        raise TopologyError("a topology document must be an object with 'services' and 'calls'")
+    services = doc.get("services", [])
+    calls = doc.get("calls", [])
+    if not isinstance(services, list):
+        raise TopologyError("'services' must be a list", field="services")
+    if not isinstance(calls, list):
+        raise TopologyError("'calls' must be a list", field="calls")
+    g = ServiceGraph()
+    for i, s in enumerate(services):
+        if isinstance(s, str):
+            g.add_service(s)
+        elif isinstance(s, Mapping):
+            tags = s.get("tags") or {}
+            if not isinstance(tags, Mapping):
+                raise TopologyError("tags must be an object", field=f"services[{i}].tags")
+            try:
+                g.add_service(s.get("name"), kind=NodeKind.parse(s.get("kind", "service")), tags=tags)  # type: ignore[arg-type]
+            except TopologyError as exc:
+                raise TopologyError(exc.message, field=f"services[{i}].{exc.field or 'name'}") from None
+        else:
+            raise TopologyError("a service must be a name or an object", field=f"services[{i}]")
+    for i, c in enumerate(calls):
+        if not isinstance(c, Mapping):
+            raise TopologyError("a call must be an object with 'caller' and 'callee'", field=f"calls[{i}]")
+        weight, count = c.get("weight"), c.get("calls")
+        if weight is not None and (isinstance(weight, bool) or not isinstance(weight, (int, float))):
+            raise TopologyError(f"weight must be a number, got {weight!r}", field=f"calls[{i}].weight")
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
+            raise TopologyError(f"calls must be an integer, got {count!r}", field=f"calls[{i}].calls")
+        try:
+            g.add_call(c.get("caller"), c.get("callee"), weight=weight, calls=count)  # type: ignore[arg-type]
+        except TopologyError as exc:
+            raise TopologyError(exc.message, field=f"calls[{i}].{exc.field}") from None
+    return g
+
+
+def document_of(graph: ServiceGraph) -> str:
+    """The canonical JSON text stored for a graph."""
+    return json.dumps(graph.to_dict(), sort_keys=True, separators=(",", ":"))
+
+
+
+
+@dataclass(frozen=True)
+class CanonicalMetrics:
+    """Metrics in canonical form: gzip of the CSV bytes, their SHA-256, the point count, the services."""
+
+    csv_gz: bytes
+    digest: str
+    points: int
+    services: frozenset[str]
+    series: frozenset[tuple[str, str]]
+
+
+def metrics_from_records(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """A long-format frame from already type-checked JSON records."""
+    return pd.DataFrame.from_records(records, columns=list(METRIC_COLUMNS))
+
+
+def metrics_from_upload(data: bytes, *, filename: str | None, content_type: str | None) -> pd.DataFrame:
+    """A long-format frame from an uploaded CSV or Parquet file."""
+    name = (filename or "").lower()
+    media = (content_type or "").split(";")[0].strip().lower()
+    is_parquet = data[:4] == b"PAR1" or name.endswith(".parquet") or "parquet" in media
+    try:
+        if is_parquet:
+            df = pd.read_parquet(io.BytesIO(data))
+        else:
+            df = pd.read_csv(io.BytesIO(data))
+    except Exception as exc:  # pandas/pyarrow raise many types for unreadable files
+        kind = "Parquet" if is_parquet else "CSV"
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InvalidMetricsError(f"the metrics file is not readable {kind}: {first}", field="metrics") from None
+    missing = [c for c in METRIC_COLUMNS if c not in df.columns]
+    if missing:
+        raise InvalidMetricsError(
+            f"the metrics file lacks column(s) {missing}; long format needs {list(METRIC_COLUMNS)}, "
+            f"got {[str(c) for c in df.columns]}",
+            field="metrics",
+        )
+    df = df[list(METRIC_COLUMNS)]
+    for col in ("service", "metric"):
+        bad = df[col].isna() | (df[col].astype(str).str.strip() == "")
+        if bad.any():
+            row = int(bad.to_numpy().nonzero()[0][0])
+            raise InvalidMetricsError(f"{col} is empty in row {row + 1}", field=f"metrics[{row}].{col}")
+        df[col] = df[col].astype(str)
+    if df["timestamp"].isna().any():
+        row = int(df["timestamp"].isna().to_numpy().nonzero()[0][0])
+        raise InvalidMetricsError(f"timestamp is empty in row {row + 1}", field=f"metrics[{row}].timestamp")
+    values = pd.to_numeric(df["value"], errors="coerce")
+    bad = values.isna() & df["value"].notna()
+    if bad.any():
+        row = int(bad.to_numpy().nonzero()[0][0])
+        raise InvalidMetricsError(
+            f"value must be a number, got {df['value'].iloc[row]!r} in row {row + 1}", field=f"metrics[{row}].value"
+        )
+    df["value"] = values.astype(float)
+    if pd.api.types.is_datetime64_any_dtype(df["timestamp"]):
+        ts = df["timestamp"]
+        if getattr(ts.dt, "tz", None) is None:
+            ts = ts.dt.tz_localize("UTC")
+        df["timestamp"] = ts.dt.tz_convert("UTC").map(lambda t: t.isoformat())
+    return df
+
+
+def canonicalise_metrics(df: pd.DataFrame) -> CanonicalMetrics:
+    """Sort, render as CSV, digest and compress."""
+    if len(df) == 0:
+        raise InvalidMetricsError("metrics are empty: send at least one point", field="metrics")
+    out = df.copy()
+    out["_ts"] = out["timestamp"].astype(str)
+    out = out.sort_values(["service", "metric", "_ts"], kind="stable").drop(columns="_ts")
+    csv = out.to_csv(index=False, lineterminator="\n").encode()
+    services = frozenset(out["service"].unique().tolist())
+    series = frozenset(zip(out["service"], out["metric"], strict=True))
+    return CanonicalMetrics(
+        csv_gz=gzip.compress(csv, compresslevel=5),
+        digest=hashlib.sha256(csv).hexdigest(),
+        points=len(out),
+        services=services,
+        series=series,
+    )
+
+
+def read_canonical_metrics(csv_gz: bytes) -> pd.DataFrame:
+    """The stored metrics back as the frame handed to ``rca.analyze``."""
+    return pd.read_csv(io.BytesIO(gzip.decompress(csv_gz)), dtype={"service": str, "metric": str})

@@ -1,0 +1,276 @@
+"""The worker pool: analyses run off the request path, their state lives in the database.
+
+Life of a job::
+
+    queued --claim--> running --finish--> succeeded | failed
+                        |  lease expired (the server died)
+                        +--> queued again (attempts < RCA_JOB_MAX_ATTEMPTS) | failed "worker_lost"
+
+* **Claim**: PostgreSQL ``SELECT ... FOR UPDATE SKIP LOCKED``; SQLite an atomic
+  ``UPDATE ... WHERE status = 'queued'`` compare-and-set (see
+  :func:`rca.api.db.repository.claim_next_job`).  Several server processes may
+  share one database: a job is claimed by exactly one of them.
+* **Lease**: a claimed job carries ``lease_owner``/``lease_expires_at``; a heartbeat
+  thread renews the leases of the jobs this process runs.  The same thread
+  reaps expired leases of dead processes (also right at start-up), so after a
+  crash every accepted job ends up finished, re-queued or failed with a reason.
+* **Outcome**: written only while the writer still owns the lease, so a job
+  whose lease was taken over is never recorded twice.
+* **Time limit**: ``RCA_ANALYSIS_TIMEOUT_SECONDS``.  The engine runs in a helper
+  thread; past the limit the job fails with ``analysis_timeout`` and the worker
+  moves on (Python cannot stop the thread: its late result is discarded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import rca
+from rca.api.db import repository as repo
+from rca.api.db.session import Database
+from rca.api.errors import error_code_for
+from rca.api.inputs import graph_from_document, read_canonical_metrics
+from rca.api.metrics import Registry
+from rca.api.settings import Settings
+from rca.errors import AnalysisError, InvalidInputError
+from topology import TopologyError
+
+__all__ = ["JobRunner", "Outcome"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str
+    result: str | None = None
+    engine_version: str | None = None
+    error_code: str | None = None
+    error_detail: str | None = None
+    error_field: str | None = None
+    run_seconds: float | None = None
+
+
+class JobRunner:
+    """``settings.workers`` worker threads plus one heartbeat/reaper thread."""
+
+    def __init__(self, db: Database, settings: Settings, registry: Registry) -> None:
+        self.db = db
+        self.settings = settings
+        self.registry = registry
+        self.owner = f"{socket.gethostname()[:30]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._stop = threading.Event()
+        self._wake = threading.Condition()
+        self._pending_wakeups = 0
+        self._running: set[str] = set()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._waiters: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]]] = {}
+
+    # -- life cycle -----------------------------------------------------------
+    def start(self) -> None:
+        self._reap()
+        for i in range(self.settings.workers):
+            t = threading.Thread(target=self._worker_loop, name=f"rca-worker-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        hb = threading.Thread(target=self._heartbeat_loop, name="rca-heartbeat", daemon=True)
+        hb.start()
+        self._threads.append(hb)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop claiming; give back what is still running after ``timeout``."""
+        self._stop.set()
+        with self._wake:
+            self._wake.notify_all()
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        try:
+            n = repo.requeue_owned_jobs(self.db, owner=self.owner)
+            if n:
+                logger.info("re-queued %d running job(s) at shutdown", n)
+        except Exception:
+            logger.exception("could not re-queue running jobs at shutdown")
+
+    def notify(self) -> None:
+        """A job was queued: wake one idle worker now rather than at the next poll."""
+        with self._wake:
+            self._pending_wakeups += 1
+            self._wake.notify()
+
+    # -- waiting (async side) ---------------------------------------------------
+    def register_waiter(self, job_id: str) -> asyncio.Future[None]:
+        """A future set when this process finishes ``job_id`` (other processes: poll the database)."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            self._waiters.setdefault(job_id, []).append((loop, fut))
+        return fut
+
+    def drop_waiter(self, job_id: str, fut: asyncio.Future[None]) -> None:
+        with self._lock:
+            lst = self._waiters.get(job_id, [])
+            self._waiters[job_id] = [(lp, f) for lp, f in lst if f is not fut]
+            if not self._waiters[job_id]:
+                del self._waiters[job_id]
+
+    def _wake_waiters(self, job_id: str) -> None:
+        with self._lock:
+            waiters = self._waiters.pop(job_id, [])
+        for loop, fut in waiters:
+            loop.call_soon_threadsafe(_set_done, fut)
+
+    # -- threads ----------------------------------------------------------------
+    def _worker_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                job_id = repo.claim_next_job(self.db, owner=self.owner, lease_seconds=self.settings.job_lease_seconds)
+            except Exception:
+                logger.exception("claiming a job failed; retrying")
+                job_id = None
+            if job_id is None:
+                with self._wake:
+                    if self._pending_wakeups == 0 and not self._stop.is_set():
+                        self._wake.wait(self.settings.job_poll_seconds)
+                    self._pending_wakeups = max(0, self._pending_wakeups - 1)
+                continue
+            with self._lock:
+                self._running.add(job_id)
+            try:
+                self._execute(job_id)
+            except Exception:
+                logger.exception("job %s: recording the outcome failed", job_id)
+            finally:
+                with self._lock:
+                    self._running.discard(job_id)
+                self._wake_waiters(job_id)
+
+    def _heartbeat_loop(self) -> None:
+        interval = max(0.05, self.settings.job_lease_seconds / 3)
+        while not self._stop.wait(interval):
+            with self._lock:
+                running = list(self._running)
+            try:
+                repo.renew_leases(self.db, owner=self.owner, job_ids=running, lease_seconds=self.settings.job_lease_seconds)
+                self._reap()
+            except Exception:
+                logger.exception("heartbeat failed; retrying")
+
+    def _reap(self) -> None:
+        report = repo.reap_expired_leases(self.db, max_attempts=self.settings.job_max_attempts)
+        for job_id in report.requeued:
+            logger.warning("job %s: its server stopped mid-run; re-queued", job_id)
+            self.notify()
+        for job_id in report.failed:
+            logger.warning("job %s: its server stopped mid-run too often; marked failed", job_id)
+
+    # -- one job ----------------------------------------------------------------
+    def _execute(self, job_id: str) -> None:
+        outcome = self.run_job(job_id)
+        if outcome is None:
+            return
+        recorded = repo.finish_job(
+            self.db,
+            job_id,
+            owner=self.owner,
+            status=outcome.status,
+            result=outcome.result,
+            engine_version=outcome.engine_version,
+            error_code=outcome.error_code,
+            error_detail=outcome.error_detail,
+            error_field=outcome.error_field,
+            run_seconds=outcome.run_seconds,
+        )
+        if recorded:
+            self.registry.observe_analysis(outcome.status, outcome.run_seconds)
+        else:
+            logger.warning("job %s: lease lost before the outcome was recorded; outcome dropped", job_id)
+
+    def run_job(self, job_id: str) -> Outcome | None:
+        """Load the stored inputs of ``job_id``, run the engine within the time limit."""
+        with self.db.session() as s:
+            row = repo.get_analysis(s, job_id)
+            inputs = repo.get_analysis_inputs(s, job_id)
+            if row is None or inputs is None:
+                return Outcome("failed", error_code="inputs_missing", error_detail="the stored inputs of this analysis are gone")
+            incident_doc = json.loads(row.incident)
+            config_doc = json.loads(row.config)
+            topology_doc = json.loads(inputs.topology_document)
+            metrics_blob = inputs.metrics_csv_gz
+        if not repo.mark_execution(self.db, job_id, owner=self.owner):
+            return None  # the lease is gone: someone else has the job now
+        box: dict[str, Any] = {}
+        delay = self.settings.test_job_delay_seconds
+
+        def target() -> None:
+            t0 = time.perf_counter()
+            try:
+                if delay:
+                    time.sleep(delay)
+                graph = graph_from_document(topology_doc)
+                metrics = read_canonical_metrics(metrics_blob)
+                incident = rca.Incident.from_dict(incident_doc)
+                config = rca.RCAConfig.from_dict(config_doc)
+                box["result"] = rca.analyze(graph, metrics, incident, config)
+            except BaseException as exc:  # noqa: BLE001 - every failure becomes the job's reason
+                box["error"] = exc
+            finally:
+                box["seconds"] = time.perf_counter() - t0
+
+        limit = self.settings.analysis_timeout_seconds
+        worker = threading.Thread(target=target, name=f"rca-analysis-{job_id[:8]}", daemon=True)
+        worker.start()
+        worker.join(limit)
+        if worker.is_alive():
+            return Outcome(
+                "failed",
+                error_code="analysis_timeout",
+                error_detail=f"the analysis exceeded the time limit of {limit:g} s (RCA_ANALYSIS_TIMEOUT_SECONDS)",
+                run_seconds=limit,
+            )
+        seconds = box.get("seconds")
+        exc = box.get("error")
+        if exc is None:
+            result = box["result"]
+            return Outcome(
+                "succeeded",
+                result=json.dumps(result.to_dict(), allow_nan=False),
+                engine_version=result.engine_version,
+                run_seconds=seconds,
+            )
+        if isinstance(exc, (InvalidInputError, TopologyError)):
+            return Outcome(
+                "failed",
+                error_code=error_code_for(exc),
+                error_detail=str(exc),
+                error_field=getattr(exc, "field", None),
+                run_seconds=seconds,
+                engine_version=rca.__version__,
+            )
+        if isinstance(exc, AnalysisError):
+            return Outcome(
+                "failed", error_code="analysis_failed", error_detail=str(exc), run_seconds=seconds, engine_version=rca.__version__
+            )
+        logger.error("job %s: the engine raised %s", job_id, type(exc).__name__, exc_info=exc)
+        return Outcome(
+            "failed",
+            error_code="engine_error",
+            error_detail=f"the engine failed unexpectedly ({type(exc).__name__}: {exc}); the error is logged",
+            run_seconds=seconds,
+            engine_version=rca.__version__,
+        )
+
+
+def _set_done(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)

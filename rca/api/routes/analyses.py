@@ -1,0 +1,384 @@
+"""``/v1/analyses``: post an analysis, read it, list them.
+
+``POST`` stores the job and its inputs, then waits for a worker (any server
+process) to finish it: 201 with the result.  With ``?wait=false``, or when
+the request has more than ``RCA_SYNC_MAX_POINTS`` metric points, or when no
+worker starts it within ``RCA_SYNC_WAIT_SECONDS``, it answers 202 with a
+``Location`` to poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import APIRouter, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+import rca
+from rca.api.db import repository as repo
+from rca.api.db.models import AnalysisInputRow, AnalysisRow
+from rca.api.db.session import Database, utcnow
+from rca.api.deps import DatabaseDep, ReadKey, RunnerDep, SessionDep, SettingsDep, WriteKey
+from rca.api.errors import ApiError, error_body
+from rca.api.inputs import (
+    TOPOLOGY_FORMATS,
+    canonicalise_metrics,
+    document_of,
+    graph_from_document,
+    load_topology,
+    metrics_from_records,
+    metrics_from_upload,
+)
+from rca.api.routes.topologies import topology_not_found
+from rca.api.schemas import (
+    AnalysisCreate,
+    AnalysisError,
+    AnalysisInputs,
+    AnalysisList,
+    AnalysisPublic,
+    AnalysisRequest,
+    AnalysisSummary,
+    ErrorBody,
+    Status,
+)
+from rca.api.settings import Settings
+from rca.errors import InvalidMetricsError
+from topology import ServiceGraph, TopologyError
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/analyses", tags=["analyses"])
+
+_INPUT_ERRORS = ("invalid_input", "invalid_topology", "invalid_metrics", "invalid_incident", "invalid_config")
+
+
+# -- presenting rows -------------------------------------------------------------
+def _utc(dt: datetime | None) -> datetime | None:
+    return None if dt is None else dt.replace(tzinfo=UTC)
+
+
+def _seconds(a: datetime | None, b: datetime | None) -> float | None:
+    return None if a is None or b is None else round((b - a).total_seconds(), 6)
+
+
+def _top_cause(row: AnalysisRow) -> str | None:
+    if row.status != "succeeded" or not row.result:
+        return None
+    causes = json.loads(row.result).get("causes") or []
+    return causes[0].get("service") if causes else None
+
+
+def summary_of(row: AnalysisRow) -> AnalysisSummary:
+    return AnalysisSummary(
+        id=row.id,
+        status=row.status,  # type: ignore[arg-type]
+        created_at=_utc(row.created_at),  # type: ignore[arg-type]
+        started_at=_utc(row.started_at),
+        finished_at=_utc(row.finished_at),
+        incident=json.loads(row.incident),
+        top_cause=_top_cause(row),
+    )
+
+
+def public_of(row: AnalysisRow) -> AnalysisPublic:
+    error = None
+    if row.status == "failed":
+        error = AnalysisError(error=row.error_code or "failed", detail=row.error_detail or "", field=row.error_field)
+    return AnalysisPublic(
+        **summary_of(row).model_dump(),
+        inputs=AnalysisInputs(
+            topology_name=row.topology_name,
+            topology_version=row.topology_version,
+            topology_digest=row.topology_digest,
+            metrics_digest=row.metrics_digest,
+            metrics_points=row.metrics_points,
+        ),
+        engine_version=row.engine_version,
+        config=json.loads(row.config),
+        timings={
+            "queued_seconds": _seconds(row.created_at, row.started_at),
+            "run_seconds": None if row.run_seconds is None else round(row.run_seconds, 6),
+            "total_seconds": _seconds(row.created_at, row.finished_at),
+        },
+        attempts=row.attempts,
+        result=None if row.result is None else json.loads(row.result),
+        error=error,
+    )
+
+
+# -- reading the request -------------------------------------------------------
+def _validation_error(exc: ValidationError, prefix: tuple[str, ...] = ()) -> RequestValidationError:
+    errors = [{**e, "loc": (*prefix, *e.get("loc", ()))} for e in exc.errors(include_url=False, include_input=False)]
+    return RequestValidationError(errors)
+
+
+def _parse_json_request(body: bytes) -> tuple[AnalysisRequest, pd.DataFrame]:
+    try:
+        req = AnalysisCreate.model_validate_json(body)
+    except ValidationError as exc:
+        raise _validation_error(exc) from None
+    frame = metrics_from_records([p.model_dump() for p in req.metrics])
+    return req, frame
+
+
+async def _read_multipart(request: Request, settings: Settings) -> tuple[AnalysisRequest, pd.DataFrame]:
+    form = await request.form(max_files=2, max_fields=10, max_part_size=settings.max_body_bytes)
+    try:
+        part = form.get("request")
+        upload = form.get("metrics")
+        if part is None:
+            raise ApiError(422, "validation_error", "the multipart body needs a 'request' part (JSON: incident, topology, config)", field="request")
+        text = await part.read() if isinstance(part, UploadFile) else part
+        try:
+            req = AnalysisRequest.model_validate_json(text)
+        except ValidationError as exc:
+            raise _validation_error(exc, ("request",)) from None
+        if not isinstance(upload, UploadFile):
+            raise ApiError(422, "validation_error", "the multipart body needs a 'metrics' file part (CSV or Parquet)", field="metrics")
+        data = await upload.read()
+        frame = await run_in_threadpool(
+            metrics_from_upload, data, filename=upload.filename, content_type=upload.content_type
+        )
+        return req, frame
+    finally:
+        await form.close()
+
+
+# -- checking and storing -------------------------------------------------------
+def _resolve_topology(db: Database, ref: Any) -> tuple[ServiceGraph, str | None, int | None]:
+    if ref.name is not None:
+        with db.session() as s:
+            row = repo.get_topology(s, ref.name, ref.version)
+            if row is None:
+                raise topology_not_found(ref.name, ref.version, status=422, field="topology.name")
+            doc, name, version = row.document, row.name, row.version
+        return graph_from_document(json.loads(doc)), name, version
+    try:
+        if ref.inline is not None:
+            return graph_from_document(ref.inline), None, None
+        if ref.format not in TOPOLOGY_FORMATS:
+            raise ApiError(
+                422, "unsupported_format", f"unknown topology format {ref.format!r}; use one of: {', '.join(TOPOLOGY_FORMATS)}", field="topology.format"
+            )
+        return load_topology(ref.data.encode(), ref.format), None, None
+    except TopologyError as exc:
+        field = f"topology.{'inline' if ref.inline is not None else 'data'}" + (f".{exc.field}" if exc.field else "")
+        raise TopologyError(exc.message, field=field, line=exc.line, source=exc.source) from None
+
+
+def _prepare(db: Database, settings: Settings, req: AnalysisRequest, frame: pd.DataFrame) -> AnalysisRow:
+    """Check the inputs at the door (so an accepted job can run), then store job and inputs."""
+    incident = rca.Incident.from_dict(req.incident)
+    config = rca.RCAConfig.from_dict(req.config)
+    graph, topo_name, topo_version = _resolve_topology(db, req.topology)
+    if incident.service not in graph:
+        raise ApiError(
+            422,
+            "unknown_service",
+            f"the incident's service {incident.service!r} is not a node of the topology ({len(graph)} nodes)",
+            field="incident.service",
+        )
+    if len(frame) > settings.max_metric_points:
+        raise ApiError(
+            422,
+            "too_many_metric_points",
+            f"{len(frame)} metric points exceed the limit of {settings.max_metric_points} (RCA_MAX_METRIC_POINTS)",
+            field="metrics",
+        )
+    metrics = canonicalise_metrics(frame)
+    known = metrics.services & set(graph.services)
+    if not known:
+        shown = ", ".join(sorted(metrics.services)[:5])
+        raise InvalidMetricsError(
+            f"no metric belongs to a service of the topology (metrics name: {shown}); check service names", field="metrics"
+        )
+    if (incident.service, incident.metric) not in metrics.series:
+        raise InvalidMetricsError(
+            f"the metrics have no series for the incident ({incident.service!r}, {incident.metric!r})",
+            field="incident.metric",
+        )
+    row = AnalysisRow(
+        id=uuid.uuid4().hex,
+        status="queued",
+        created_at=utcnow(),
+        incident=json.dumps(incident.to_dict()),
+        incident_service=incident.service,
+        config=json.dumps(config.to_dict()),
+        topology_name=topo_name,
+        topology_version=topo_version,
+        topology_digest=graph.digest(),
+        metrics_digest=metrics.digest,
+        metrics_points=metrics.points,
+        attempts=0,
+        executions=0,
+    )
+    inputs = AnalysisInputRow(analysis_id=row.id, topology_document=document_of(graph), metrics_csv_gz=metrics.csv_gz)
+    with db.session() as s:
+        repo.add_analysis(s, row, inputs)
+    return row
+
+
+def _load(db: Database, analysis_id: str) -> AnalysisRow | None:
+    with db.session() as s:
+        return repo.get_analysis(s, analysis_id)
+
+
+async def _wait_for(db: Database, runner: Any, settings: Settings, analysis_id: str) -> AnalysisRow | None:
+    """The finished row, or None when it did not start within the sync wait (or took too long)."""
+    fut = runner.register_waiter(analysis_id)
+    try:
+        start = time.monotonic()
+        deadline = start + settings.sync_wait_seconds + settings.analysis_timeout_seconds + 5
+        while time.monotonic() < deadline:
+            try:
+                await asyncio.wait_for(asyncio.shield(fut), timeout=0.5)
+            except TimeoutError:
+                pass
+            row = await run_in_threadpool(_load, db, analysis_id)
+            if row is None or row.status in ("succeeded", "failed"):
+                return row
+            if row.status == "queued" and time.monotonic() - start > settings.sync_wait_seconds:
+                return None
+        return None
+    finally:
+        runner.drop_waiter(analysis_id, fut)
+
+
+_POST_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {"model": AnalysisPublic, "description": "Accepted; poll the Location."},
+    400: {"model": ErrorBody},
+    404: {"model": ErrorBody},
+    408: {"model": ErrorBody, "description": "The analysis exceeded RCA_ANALYSIS_TIMEOUT_SECONDS."},
+    413: {"model": ErrorBody},
+    415: {"model": ErrorBody},
+    422: {"model": ErrorBody},
+}
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=AnalysisPublic,
+    responses=_POST_RESPONSES,
+    summary="Run an analysis",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": AnalysisCreate.model_json_schema(ref_template="#/components/schemas/{model}")},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["request", "metrics"],
+                        "properties": {
+                            "request": {"type": "string", "description": "JSON: incident, topology, config"},
+                            "metrics": {"type": "string", "format": "binary", "description": "CSV or Parquet, long format"},
+                        },
+                    }
+                },
+            },
+        }
+    },
+)
+async def create_analysis(
+    request: Request,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    runner: RunnerDep,
+    _key: WriteKey,
+    wait: Annotated[bool, Query(description="Wait for the result (201); false: answer 202 at once.")] = True,
+) -> Any:
+    """JSON with inline metrics, or multipart with a ``request`` JSON part and a ``metrics`` CSV/Parquet file."""
+    media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if media == "application/json":
+        body = await request.body()
+        req, frame = await run_in_threadpool(_parse_json_request, body)
+    elif media == "multipart/form-data":
+        req, frame = await _read_multipart(request, settings)
+    else:
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"send application/json (inline metrics) or multipart/form-data (metrics file), not {media or '(none)'!r}",
+            field="body",
+        )
+    row = await run_in_threadpool(_prepare, db, settings, req, frame)
+    runner.notify()
+    location = f"/v1/analyses/{row.id}"
+    if wait and row.metrics_points <= settings.sync_max_points:
+        done = await _wait_for(db, runner, settings, row.id)
+        if done is not None:
+            return _answer_finished(done, location)
+        row = await run_in_threadpool(_load, db, row.id) or row
+    return JSONResponse(
+        public_of(row).model_dump(mode="json"), status_code=202, headers={"Location": location, "Retry-After": "1"}
+    )
+
+
+def _answer_finished(row: AnalysisRow, location: str) -> JSONResponse:
+    headers = {"Location": location}
+    if row.status == "failed" and row.error_code == "analysis_timeout":
+        return JSONResponse(error_body(row.error_code, row.error_detail or "", None, analysis_id=row.id), 408, headers)
+    if row.status == "failed" and row.error_code in _INPUT_ERRORS:
+        body = error_body(row.error_code, row.error_detail or "", row.error_field, analysis_id=row.id)
+        return JSONResponse(body, 422, headers)
+    return JSONResponse(public_of(row).model_dump(mode="json"), 201, headers)
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor.encode() + b"=" * (-len(cursor) % 4)).decode()
+        at, aid = raw.split("|", 1)
+        return datetime.fromisoformat(at), aid
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ApiError(422, "invalid_cursor", "cursor is not one this server returned; start again without it", field="cursor") from None
+
+
+def _encode_cursor(row: AnalysisRow) -> str:
+    return base64.urlsafe_b64encode(f"{row.created_at.isoformat()}|{row.id}".encode()).decode().rstrip("=")
+
+
+@router.get("", response_model=AnalysisList, responses={422: {"model": ErrorBody}}, summary="List analyses, newest first")
+def list_analyses(
+    s: SessionDep,
+    settings: SettingsDep,
+    _key: ReadKey,
+    service: Annotated[str | None, Query(description="The incident's service.")] = None,
+    status: Annotated[Status | None, Query()] = None,
+    since: Annotated[datetime | None, Query(description="Created at or after this time (ISO 8601).")] = None,
+    limit: Annotated[int, Query(ge=1, description="Page size (at most RCA_PAGE_SIZE_MAX).")] = 50,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+) -> AnalysisList:
+    if limit > settings.page_size_max:
+        raise ApiError(422, "validation_error", f"limit must be at most {settings.page_size_max} (RCA_PAGE_SIZE_MAX)", field="limit")
+    if since is not None and since.tzinfo is not None:
+        since = since.astimezone(UTC).replace(tzinfo=None)
+    before = _decode_cursor(cursor) if cursor else None
+    rows = repo.list_analyses(s, service=service, status=status, since=since, before=before, limit=limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return AnalysisList(items=[summary_of(r) for r in rows], next_cursor=_encode_cursor(rows[-1]) if more else None)
+
+
+@router.get(
+    "/{analysis_id}", response_model=AnalysisPublic, responses={404: {"model": ErrorBody}}, summary="One analysis"
+)
+def get_analysis(analysis_id: str, s: SessionDep, _key: ReadKey) -> AnalysisPublic:
+    row = repo.get_analysis(s, analysis_id)
+    if row is None:
+        raise ApiError(404, "analysis_not_found", f"analysis {analysis_id!r} does not exist", field="analysis_id")
+    return public_of(row)
+
+
