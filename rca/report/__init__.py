@@ -9,12 +9,13 @@ ticket or served as is.
 >>> from rca.report import render_report, write_report  # doctest: +SKIP
 >>> write_report("incident.html", result, graph, metrics)  # doctest: +SKIP
 
-Serving it from an HTTP route is one call::
+Serving it from an HTTP route that stored ``result.to_dict()`` is one call::
 
-    html = render_report(result, graph, metrics)
+    html = render_report(result_from_dict(stored), graph, metrics)
     return HTMLResponse(html)
 """
 
 from rca.report.html import REPORT_MEDIA_TYPE, render_report, write_report
+from rca.report.restore import result_from_dict
 
-__all__ = ["render_report", "write_report", "REPORT_MEDIA_TYPE"]
+__all__ = ["render_report", "write_report", "result_from_dict", "REPORT_MEDIA_TYPE"]

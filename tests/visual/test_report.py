@@ -120,3 +120,23 @@ def test_report_rejects_wrong_arguments(make_case) -> None:
 
 def test_report_media_type_is_html_utf8() -> None:
     assert REPORT_MEDIA_TYPE == "text/html; charset=utf-8"
+
+
+def test_result_from_dict_round_trips_and_renders_the_same_page(make_case) -> None:
+    from rca.report import result_from_dict
+
+    result, graph, metrics = make_case("db")
+    back = result_from_dict(result.to_dict())
+    assert back.to_dict() == result.to_dict()
+    assert render_report(back, graph, None) == render_report(result, graph, None)
+
+
+@pytest.mark.parametrize(
+    ("doc", "match"),
+    [([], "must be an object, got list"), ({"status": "found"}, "lacks the key 'window'")],
+)
+def test_result_from_dict_names_what_is_wrong(doc, match) -> None:
+    from rca.report import result_from_dict
+
+    with pytest.raises(InvalidInputError, match=match):
+        result_from_dict(doc)
