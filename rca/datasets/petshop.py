@@ -55,6 +55,7 @@ from rca.datasets.base import BenchCase
 from rca.errors import InvalidInputError
 from rca.types import DataIssue, Incident
 from topology import NodeKind, ServiceGraph
+from topology.io_csv import read_adjacency_csv
 
 __all__ = ["load_petshop", "read_petshop_metrics", "read_petshop_graph", "petshop_node_kind"]
 
@@ -97,22 +98,14 @@ def petshop_node_kind(name: str) -> tuple[NodeKind, str | None]:
 
 
 def read_petshop_graph(path: str | Path) -> ServiceGraph:
-    """Read a PetShop ``graph.csv`` adjacency matrix (row R calls column C)."""
-    path = Path(path)
-    try:
-        adj = pd.read_csv(path, index_col=0)
-    except (OSError, ValueError) as exc:
-        raise InvalidInputError(f"cannot read PetShop graph {path}: {exc}", field="dataset") from None
-    rows = [str(r) for r in adj.index]
-    cols = [str(c) for c in adj.columns]
-    graph = ServiceGraph()
-    for name in dict.fromkeys(rows + cols):
+    """Read a PetShop ``graph.csv`` adjacency matrix (row R calls column C), with node kinds.
+
+    Parse errors are :class:`topology.TopologyError` naming the file and line.
+    """
+    graph = read_adjacency_csv(Path(path))
+    for name in graph.services:
         kind, raw = petshop_node_kind(name)
         graph.add_service(name, kind=kind, tags={"aws_type": raw} if raw else None)
-    values = adj.to_numpy(dtype=float)
-    for i, j in zip(*np.nonzero(np.nan_to_num(values) != 0), strict=True):
-        if rows[i] != cols[j]:
-            graph.add_call(rows[i], cols[j])
     return graph
 
 
