@@ -1,0 +1,206 @@
+"""Write what a bench run found: ``cases.csv``, ``summary.json``, ``summary.md``.
+
+- ``cases.csv``: one row per method × case.  List-valued cells (``truth``,
+  ``top5``, ``scores``) are JSON arrays; ``rank`` (best rank of a true cause)
+  is empty when no true cause was ranked.
+- ``summary.json``: ``{"meta": ..., "groups": [...], "fault_types": [...]}``,
+  rows as in :class:`~rca.bench.metrics.GroupMetrics` and
+  :class:`~rca.bench.metrics.FaultTypeMetrics`.
+- ``summary.md``: the same as Markdown tables, ready for the README.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from rca.bench.metrics import (
+    FaultTypeMetrics,
+    GroupMetrics,
+    summarize_fault_types,
+    summarize_groups,
+)
+from rca.bench.results import CaseResult
+
+__all__ = ["CASE_COLUMNS", "BenchReport", "build_report", "write_report", "render_table", "render_markdown"]
+
+CASE_COLUMNS = [
+    "dataset",
+    "group",
+    "case_id",
+    "method",
+    "fault_type",
+    "truth",
+    "rank",
+    "top5",
+    "scores",
+    "n_ranked",
+    "seconds",
+    "error",
+]
+
+
+@dataclass(frozen=True)
+class BenchReport:
+    """The summary of a run: group rows, fault-type rows and run metadata."""
+
+    groups: tuple[GroupMetrics, ...]
+    fault_types: tuple[FaultTypeMetrics, ...]
+    meta: Mapping[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "meta": dict(self.meta),
+            "groups": [g.to_dict() for g in self.groups],
+            "fault_types": [f.to_dict() for f in self.fault_types],
+        }
+
+
+def build_report(results: Sequence[CaseResult], meta: Mapping[str, Any] | None = None) -> BenchReport:
+    """Summarize ``results`` (see :mod:`rca.bench.metrics` for the definitions)."""
+    return BenchReport(
+        groups=tuple(summarize_groups(results)),
+        fault_types=tuple(summarize_fault_types(results)),
+        meta=dict(meta or {}),
+    )
+
+
+def _json_safe(x: Any) -> Any:
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_json_safe(v) for v in x]
+    return x
+
+
+def _case_row(r: CaseResult) -> dict[str, Any]:
+    return {
+        "dataset": r.dataset,
+        "group": r.group,
+        "case_id": r.case_id,
+        "method": r.method,
+        "fault_type": r.fault_type or "",
+        "truth": json.dumps(list(r.truth)),
+        "rank": "" if r.rank is None else r.rank,
+        "top5": json.dumps(list(r.top[:5])),
+        "scores": json.dumps(_json_safe([None if s is None else round(s, 6) for s in r.scores[:5]])),
+        "n_ranked": r.n_ranked,
+        "seconds": "" if r.seconds is None else f"{r.seconds:.6f}",
+        "error": r.error or "",
+    }
+
+
+def _fmt(x: float | None, digits: int = 2) -> str:
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def _fmt_s(x: float | None) -> str:
+    if x is None:
+        return "–"
+    return f"{x:.3f}" if x >= 0.001 else f"{x:.1e}"
+
+
+_GROUP_HEAD = ["dataset", "group", "method", "n", "normal", "AC@1", "AC@3", "AC@5", "Avg@5", "specificity", "errors", "median s", "p95 s"]
+
+
+def _group_cells(g: GroupMetrics) -> list[str]:
+    return [
+        g.dataset,
+        g.group,
+        g.method,
+        str(g.n),
+        str(g.n_normal),
+        _fmt(g.ac1),
+        _fmt(g.ac3),
+        _fmt(g.ac5),
+        _fmt(g.avg5),
+        _fmt(g.specificity),
+        str(g.errors),
+        _fmt_s(g.median_s),
+        _fmt_s(g.p95_s),
+    ]
+
+
+def _md_table(head: list[str], rows: list[list[str]]) -> list[str]:
+    def esc(c: str) -> str:
+        return c.replace("|", "\\|")
+
+    aligns = ["---" if i < 3 else "---:" for i in range(len(head))]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(aligns) + "|"]
+    lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def render_markdown(report: BenchReport) -> str:
+    """The Markdown summary: accuracy/specificity/speed per group, recall, fault types."""
+    meta = report.meta
+    lines = ["# rca bench", ""]
+    if meta:
+        for key in ("created", "datasets", "methods", "jobs", "seed", "limit", "engine_version"):
+            if key in meta and meta[key] not in (None, [], ""):
+                value = meta[key]
+                shown = ", ".join(f"`{v}`" for v in value) if isinstance(value, list) else f"`{value}`"
+                lines.append(f"- {key}: {shown}")
+        lines.append("")
+    lines += [
+        "## Accuracy, specificity and speed",
+        "",
+        "n = fault cases (AC@k), normal = normal windows (specificity: share answered with no root cause); "
+        "seconds per case exclude data loading.",
+        "",
+    ]
+    lines += _md_table(_GROUP_HEAD, [_group_cells(g) for g in report.groups])
+    lines += ["", "## Top-k recall (PetShop protocol)", ""]
+    lines += _md_table(
+        ["dataset", "group", "method", "n", "top-1 recall", "top-3 recall"],
+        [[g.dataset, g.group, g.method, str(g.n), _fmt(g.recall1), _fmt(g.recall3)] for g in report.groups if g.n],
+    )
+    lines += ["", "## Per fault type", ""]
+    if report.fault_types:
+        lines += _md_table(
+            ["dataset", "fault type", "method", "n", "AC@1", "AC@3", "AC@5", "Avg@5"],
+            [
+                [f.dataset, f.fault_type, f.method, str(f.n), _fmt(f.ac1), _fmt(f.ac3), _fmt(f.ac5), _fmt(f.avg5)]
+                for f in report.fault_types
+            ],
+        )
+    else:
+        lines.append("No case has a fault type.")
+    return "\n".join(lines) + "\n"
+
+
+def render_table(report: BenchReport) -> Table:
+    """The group summary as a rich table (for the terminal)."""
+    table = Table(title="rca bench", show_lines=False)
+    for i, head in enumerate(_GROUP_HEAD):
+        table.add_column(head, justify="left" if i < 3 else "right", no_wrap=i < 3)
+    previous: tuple[str, str] | None = None
+    for g in report.groups:
+        if previous is not None and (g.dataset, g.group) != previous:
+            table.add_section()
+        previous = (g.dataset, g.group)
+        table.add_row(*_group_cells(g))
+    return table
+
+
+def write_report(results: Sequence[CaseResult], out_dir: str | Path, meta: Mapping[str, Any] | None = None) -> BenchReport:
+    """Write ``cases.csv``, ``summary.json`` and ``summary.md`` into ``out_dir`` (created)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    report = build_report(results, meta)
+    with open(out / "cases.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=CASE_COLUMNS)
+        writer.writeheader()
+        writer.writerows(_case_row(r) for r in results)
+    (out / "summary.json").write_text(json.dumps(_json_safe(report.to_dict()), indent=2) + "\n", encoding="utf-8")
+    (out / "summary.md").write_text(render_markdown(report), encoding="utf-8")
+    return report

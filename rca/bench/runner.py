@@ -1,0 +1,140 @@
+"""Run methods over cases, serially or in worker processes.
+
+Only the method call is timed (:func:`time.perf_counter` around it); loading
+and converting data is not.  A method that raises on a case yields a row with
+an ``error`` and an empty ranking; the run goes on.
+
+With ``jobs > 1`` each case is pickled once and sent to a worker that runs
+every method on it; workers resolve methods by name from the registry of
+:mod:`rca.bench.methods` (methods registered at run time in the parent are not
+visible to them).  Workers are started with ``spawn``: the parent may hold
+threads (the progress bar), and forking a threaded process is unsafe.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from functools import lru_cache
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from rca.bench.methods import MethodFn, get_method
+from rca.bench.results import CaseResult
+from rca.datasets.base import BenchCase
+
+__all__ = ["run_case", "run_methods"]
+
+
+@lru_cache(maxsize=None)
+def _method(name: str, seed: int) -> MethodFn:
+    return get_method(name, seed=seed)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def run_case(case: BenchCase, methods: Sequence[str], seed: int = 0) -> list[CaseResult]:
+    """Run each method on ``case``; one :class:`CaseResult` per method, in order."""
+    out: list[CaseResult] = []
+    for name in methods:
+        ranking: list[str] = []
+        scores = None
+        error = None
+        try:
+            fn = _method(name, seed)
+        except Exception as exc:  # an unknown name in a worker: record, don't abort
+            out.append(CaseResult.from_case(case, name, [], error=_one_line(exc)))
+            continue
+        start = time.perf_counter()
+        try:
+            answer = fn(case)
+            seconds = time.perf_counter() - start
+        except Exception as exc:
+            seconds = time.perf_counter() - start
+            error = _one_line(exc)
+        else:
+            if not isinstance(answer, (list, tuple)) or not all(isinstance(s, str) for s in answer):
+                error = f"TypeError: method {name!r} must return a list of service names, got {answer!r:.80}"
+            else:
+                ranking = list(answer)
+                scores = getattr(answer, "scores", None)
+        out.append(CaseResult.from_case(case, name, ranking, scores=scores, seconds=seconds, error=error))
+    return out
+
+
+def _failed_case(case: BenchCase, methods: Sequence[str], exc: BaseException) -> list[CaseResult]:
+    msg = f"worker failed: {_one_line(exc)}"
+    return [CaseResult.from_case(case, name, [], error=msg) for name in methods]
+
+
+def run_methods(
+    cases: Sequence[BenchCase],
+    methods: Sequence[str],
+    *,
+    jobs: int = 1,
+    seed: int = 0,
+    progress: bool = True,
+    console: Console | None = None,
+) -> list[CaseResult]:
+    """Run every method on every case.
+
+    Parameters
+    ----------
+    cases : sequence of BenchCase
+    methods : sequence of str
+        Registered method names (:func:`rca.bench.methods.get_method`).
+    jobs : int
+        Worker processes; 1 runs in this process.
+    seed : int
+        Run seed handed to seeded methods (``random``).
+    progress : bool
+        Show a rich progress bar (on ``console``).
+
+    Returns
+    -------
+    list of CaseResult
+        Ordered by case, then by method, whatever the order of completion.
+    """
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    for name in methods:
+        get_method(name, seed=seed)  # fail fast on unknown names, in the parent
+    methods = list(methods)
+    slots: list[list[CaseResult] | None] = [None] * len(cases)
+    bar = Progress(
+        TextColumn("[bold]bench"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("runs"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not progress,
+        transient=False,
+    )
+    with bar:
+        task = bar.add_task("bench", total=len(cases) * len(methods))
+        if jobs == 1 or len(cases) <= 1:
+            for i, case in enumerate(cases):
+                slots[i] = run_case(case, methods, seed)
+                bar.advance(task, len(methods))
+        else:
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=min(jobs, len(cases)), mp_context=ctx) as pool:
+                futures: dict[Future[list[CaseResult]], int] = {
+                    pool.submit(run_case, case, methods, seed): i for i, case in enumerate(cases)
+                }
+                for fut in as_completed(futures):
+                    i = futures[fut]
+                    try:
+                        slots[i] = fut.result()
+                    except Exception as exc:  # a crashed worker or an unpicklable case
+                        slots[i] = _failed_case(cases[i], methods, exc)
+                    bar.advance(task, len(methods))
+    return [r for rows in slots if rows is not None for r in rows]
