@@ -2,9 +2,87 @@
 
 An edge ``A -> B`` means A calls B; faults propagate against the arrows.
 This package knows nothing about metrics.
+
+Read any supported format with :func:`load` (files) or :func:`loads` (text,
+e.g. an HTTP body); :data:`FORMATS` lists the format names.  Each format also
+has its own ``read_*`` / ``loads_*`` / ``write_*`` / ``dumps_*`` functions.
 """
 
 from topology.errors import TopologyError
+from topology.io_csv import (
+    dumps_adjacency_csv,
+    dumps_edge_csv,
+    is_ip_address,
+    loads_adjacency_csv,
+    loads_edge_csv,
+    read_adjacency_csv,
+    read_edge_csv,
+    write_adjacency_csv,
+    write_edge_csv,
+)
+from topology.io_json import dumps_json, graph_from_dict, loads_json, read_json, write_json
+from topology.io_traces import (
+    SPAN_COLUMNS,
+    TRACE_FORMATS,
+    graph_from_jaeger,
+    graph_from_otlp,
+    graph_from_spans,
+    graph_from_zipkin,
+    loads_traces,
+    normalize_spans_csv,
+    read_spans_csv,
+    read_traces,
+)
+from topology.io_yaml import dumps_yaml, loads_yaml, read_yaml, write_yaml
+from topology.load import FORMATS, load, loads, sniff_format
 from topology.model import Call, Node, NodeKind, ServiceGraph
+from topology.naming import DEFAULT_POD_PATTERN, PodNameMapper, pod_to_service
 
-__all__ = ["Call", "Node", "NodeKind", "ServiceGraph", "TopologyError"]
+__all__ = [
+    # model and errors
+    "Call",
+    "Node",
+    "NodeKind",
+    "ServiceGraph",
+    "TopologyError",
+    # any format
+    "FORMATS",
+    "load",
+    "loads",
+    "sniff_format",
+    # JSON / YAML documents
+    "graph_from_dict",
+    "read_json",
+    "loads_json",
+    "write_json",
+    "dumps_json",
+    "read_yaml",
+    "loads_yaml",
+    "write_yaml",
+    "dumps_yaml",
+    # CSV
+    "read_edge_csv",
+    "loads_edge_csv",
+    "write_edge_csv",
+    "dumps_edge_csv",
+    "read_adjacency_csv",
+    "loads_adjacency_csv",
+    "write_adjacency_csv",
+    "dumps_adjacency_csv",
+    "is_ip_address",
+    # traces
+    "SPAN_COLUMNS",
+    "TRACE_FORMATS",
+    "normalize_spans_csv",
+    "graph_from_spans",
+    "read_spans_csv",
+    "graph_from_otlp",
+    "graph_from_jaeger",
+    "graph_from_zipkin",
+    "read_traces",
+    "loads_traces",
+    # naming
+    "DEFAULT_POD_PATTERN",
+    "PodNameMapper",
+    "pod_to_service",
+]
