@@ -74,8 +74,10 @@ def plot_cause_metrics(
     span = max(end - start, pd.Timedelta(seconds=max(result.step_seconds, 1.0)) * 5)
     view_lo = start - 3 * span
     if result.baseline_window is not None:
-        b_lo = naive(result.baseline_window[0])
-        if b_lo is not None and b_lo > view_lo:
+        # A baseline just before the incident bounds the view; a separate
+        # baseline (other days of normal data) is summarised by its median line.
+        b_lo, b_hi = naive(result.baseline_window[0]), naive(result.baseline_window[1])
+        if b_lo is not None and b_hi is not None and b_lo > view_lo and b_hi <= start:
             view_lo = b_lo
     view_hi = end + 0.05 * span
 
@@ -86,6 +88,17 @@ def plot_cause_metrics(
     if not rows:
         rows = [(None, inc.metric, None)]
 
+    # Start the view where the data starts when it starts later than that.
+    firsts = [
+        s.index[0]
+        for s in (series(metrics, svc, m) for svc, m in {(inc.service, inc.metric)} | {
+            (c.service, met) for c, met, _ in rows if c is not None
+        })
+        if not s.empty and s.index[-1] >= start
+    ]
+    if firsts:
+        step = pd.Timedelta(seconds=max(result.step_seconds, 1.0))
+        view_lo = max(view_lo, min(firsts) - step)
     symptom_s = _clip(series(metrics, inc.service, inc.metric), view_lo, view_hi)
     fig = new_figure(12.0, max(2.8, 2.3 * len(rows) + 0.6))
     axes = fig.subplots(len(rows), 2, sharex=True, squeeze=False, width_ratios=[1.0, 1.0])
@@ -98,7 +111,7 @@ def plot_cause_metrics(
             left.set_yticks([])
         else:
             s = _clip(series(metrics, cause.service, metric), view_lo, view_hi)
-            _draw(left, s, CAUSE_COLOR, result, start, end, view_lo, anomaly)
+            _draw(left, s, CAUSE_COLOR, result, start, end, (view_lo, view_hi), anomaly)
             head = f"#{cause.rank} {shorten(cause.service, 36)}" if cause.rank != prev_rank else f"{shorten(cause.service, 36)}"
             score = f" — score {anomaly.score:.2g}" if anomaly is not None and _ok(anomaly.score) else ""
             left.set_title(f"{head} · {shorten(metric, 30)}{score}", loc="left", fontsize=10,
@@ -107,7 +120,7 @@ def plot_cause_metrics(
             if s.empty:
                 _no_data(left, cause.service, metric)
             prev_rank = cause.rank
-        _draw(right, symptom_s, SYMPTOM_COLOR, result, start, end, view_lo, result.symptom)
+        _draw(right, symptom_s, SYMPTOM_COLOR, result, start, end, (view_lo, view_hi), result.symptom)
         right.set_title(f"symptom {shorten(inc.service, 36)} · {shorten(inc.metric, 30)}", loc="left",
                         fontsize=10, **TEXT)
         right.set_ylabel(shorten(inc.metric, 20), fontsize=8, **TEXT)
@@ -145,11 +158,12 @@ def _anomalous_metrics(result: RCAResult, cause: Cause) -> list[SeriesAnomaly | 
 
 
 def _draw(ax: Axes, s: pd.Series, color: str, result: RCAResult, start: pd.Timestamp, end: pd.Timestamp,
-          view_lo: pd.Timestamp, anomaly: SeriesAnomaly | None) -> None:
+          view: tuple[pd.Timestamp, pd.Timestamp], anomaly: SeriesAnomaly | None) -> None:
     if result.baseline_window is not None:
         b0, b1 = naive(result.baseline_window[0]), naive(result.baseline_window[1])
-        if b0 is not None and b1 is not None and b1 > view_lo:
-            ax.axvspan(max(b0, view_lo), b1, color=BASELINE_SHADE, alpha=0.5, lw=0, label="baseline window")
+        if b0 is not None and b1 is not None and b1 > view[0] and b0 < view[1]:
+            ax.axvspan(max(b0, view[0]), min(b1, view[1]), color=BASELINE_SHADE, alpha=0.5, lw=0,
+                       label="baseline window")
     ax.axvspan(start, end, color=INCIDENT_SHADE, alpha=0.35, lw=0, label="incident window")
     if not s.empty:
         ax.plot(s.index, s.to_numpy(), color=color, lw=1.4, marker="." if len(s) < 40 else None, ms=4,

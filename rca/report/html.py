@@ -41,7 +41,9 @@ h2{font-size:1.15rem;margin:28px 0 8px;border-bottom:1px solid #e0e0e0;padding-b
 .verdict .big{font-size:1.35rem;font-weight:600}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:8px 0}
 dl.facts dt{color:#616161}dl.facts dd{margin:0}
-table{border-collapse:collapse;width:100%;background:#fff;font-size:.92rem}
+table{border-collapse:collapse;width:100%;background:#fff;font-size:.92rem;table-layout:fixed}
+td,th{overflow-wrap:anywhere;word-break:break-word}
+col.n{width:2.5em}col.svc{width:17%}col.met{width:9%}col.conf{width:10%}col.score{width:6%}col.path{width:20%}
 th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #eee;vertical-align:top}
 th{background:#f5f5f5}
 .bar{display:inline-block;height:10px;background:#b2182b;border-radius:2px;vertical-align:middle;margin-right:6px}
@@ -231,6 +233,8 @@ def _causes_table(result: RCAResult) -> str:
     if not result.causes:
         return '<p class="note">No cause was ranked.</p>'
     head = (
+        '<colgroup><col class="n"><col class="svc"><col class="met"><col class="conf"><col class="score">'
+        '<col class="path"><col></colgroup>'
         "<tr><th>#</th><th>Service</th><th>Metric</th><th>Confidence</th><th>Score</th>"
         "<th>Propagation path</th><th>Evidence</th></tr>"
     )

@@ -281,3 +281,17 @@ def test_import_rca_and_report_does_not_import_matplotlib() -> None:
         "assert 'matplotlib' not in sys.modules, 'matplotlib imported eagerly'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_plot_cause_metrics_with_a_separate_baseline_keeps_the_incident_in_view(make_case) -> None:
+    from dataclasses import replace
+
+    result, _, metrics = make_case("db")
+    later = (pd.Timestamp("2024-08-01T00:00Z"), pd.Timestamp("2024-08-03T00:00Z"))
+    fig = plot_cause_metrics(replace(result, baseline_window=later), metrics)
+    lo, hi = fig.axes[0].get_xlim()
+    import matplotlib.dates as mdates
+
+    assert mdates.num2date(lo) < result.window[0] < mdates.num2date(hi)
+    labels = [p.get_label() for ax in fig.axes for p in ax.patches]
+    assert "baseline window" not in labels and "incident window" in labels
