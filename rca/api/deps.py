@@ -52,6 +52,7 @@ def get_db(request: Request) -> Database:
 
 
 def get_session(db: Annotated[Database, Depends(get_db)]) -> Iterator[Session]:
+    """A session for reads. Writers use ``db.session()`` themselves so the commit precedes the response."""
     with db.session() as s:
         yield s
 

@@ -13,7 +13,7 @@ import gzip
 import hashlib
 import io
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,7 @@ import pandas as pd
 import topology
 from rca.api.errors import ApiError
 from rca.errors import InvalidMetricsError
-from topology import NodeKind, ServiceGraph, TopologyError
+from topology import ServiceGraph, TopologyError
 
 __all__ = [
     "TOPOLOGY_FORMATS",
@@ -39,10 +39,22 @@ __all__ = [
 
 METRIC_COLUMNS = ("timestamp", "service", "metric", "value")
 
-# The loaders' format names (topology.FORMATS once the loaders land).
-TOPOLOGY_FORMATS: tuple[str, ...] = tuple(
-    getattr(topology, "FORMATS", ("json", "yaml", "edges-csv", "adjacency-csv"))
-)
+
+
+def _bridge_loaders() -> dict[str, Callable[..., ServiceGraph]]:
+    """Per-format loader functions, used until ``topology.loads`` is there."""
+    from topology import io_csv, io_json, io_yaml
+
+    return {
+        "json": io_json.loads_json,
+        "yaml": io_yaml.loads_yaml,
+        "edges-csv": io_csv.loads_edge_csv,
+        "adjacency-csv": io_csv.loads_adjacency_csv,
+    }
+
+
+# The loaders' format names: topology.FORMATS once the dispatcher lands.
+TOPOLOGY_FORMATS: tuple[str, ...] = tuple(getattr(topology, "FORMATS", None) or _bridge_loaders())
 
 _CONTENT_TYPES = {
     "application/json": "json",
@@ -84,62 +96,18 @@ def load_topology(data: bytes, fmt: str) -> ServiceGraph:
     loads = getattr(topology, "loads", None)
     if loads is not None:
         graph = loads(data, fmt)
-    elif fmt in ("json", "yaml"):  # until the loaders land: the document form only
-        graph = _load_document_fallback(data, fmt)
     else:
-        raise ApiError(422, "unsupported_format", f"topology format {fmt!r} is not available yet", field="format")
+        graph = _bridge_loaders()[fmt](data, source="request body")
     if len(graph) == 0:
         raise TopologyError("the topology has no services", field="services")
     return graph
 
 
-def _load_document_fallback(data: bytes, fmt: str) -> ServiceGraph:
-    import yaml
-
-    try:
-        doc = json.loads(data) if fmt == "json" else yaml.safe_load(data)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise TopologyError(f"not valid {fmt.upper()}: {exc}".splitlines()[0]) from None
-    return graph_from_document(doc)
-
-
 def graph_from_document(doc: Any) -> ServiceGraph:
-    """The graph of a document in the ``ServiceGraph.to_dict`` form."""
-    if not isinstance(doc, Mapping):
-        raise TopologyError("a topology document must be an object with 'services' and 'calls'")
-    services = doc.get("services", [])
-    calls = doc.get("calls", [])
-    if not isinstance(services, list):
-        raise TopologyError("'services' must be a list", field="services")
-    if not isinstance(calls, list):
-        raise TopologyError("'calls' must be a list", field="calls")
-    g = ServiceGraph()
-    for i, s in enumerate(services):
-        if isinstance(s, str):
-            g.add_service(s)
-        elif isinstance(s, Mapping):
-            tags = s.get("tags") or {}
-            if not isinstance(tags, Mapping):
-                raise TopologyError("tags must be an object", field=f"services[{i}].tags")
-            try:
-                g.add_service(s.get("name"), kind=NodeKind.parse(s.get("kind", "service")), tags=tags)  # type: ignore[arg-type]
-            except TopologyError as exc:
-                raise TopologyError(exc.message, field=f"services[{i}].{exc.field or 'name'}") from None
-        else:
-            raise TopologyError("a service must be a name or an object", field=f"services[{i}]")
-    for i, c in enumerate(calls):
-        if not isinstance(c, Mapping):
-            raise TopologyError("a call must be an object with 'caller' and 'callee'", field=f"calls[{i}]")
-        weight, count = c.get("weight"), c.get("calls")
-        if weight is not None and (isinstance(weight, bool) or not isinstance(weight, (int, float))):
-            raise TopologyError(f"weight must be a number, got {weight!r}", field=f"calls[{i}].weight")
-        if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
-            raise TopologyError(f"calls must be an integer, got {count!r}", field=f"calls[{i}].calls")
-        try:
-            g.add_call(c.get("caller"), c.get("callee"), weight=weight, calls=count)  # type: ignore[arg-type]
-        except TopologyError as exc:
-            raise TopologyError(exc.message, field=f"calls[{i}].{exc.field}") from None
-    return g
+    """The graph of a document in the ``ServiceGraph.to_dict`` form (the JSON loader's)."""
+    from topology.io_json import graph_from_dict
+
+    return graph_from_dict(doc, source="topology document")
 
 
 def document_of(graph: ServiceGraph) -> str:

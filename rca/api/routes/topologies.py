@@ -112,8 +112,10 @@ def get_topology(
 
 
 @router.delete("/{name}", status_code=204, responses=_ERRORS, summary="Delete every version of a topology")
-def delete_topology(name: Name, s: SessionDep, _key: WriteKey) -> Response:
+def delete_topology(name: Name, db: DatabaseDep, _key: WriteKey) -> Response:
     """Analyses that used it keep their own copy; version numbers are not reused."""
-    if repo.delete_topology(s, name) == 0:
+    with db.session() as s:  # committed before the response goes out
+        deleted = repo.delete_topology(s, name)
+    if deleted == 0:
         raise topology_not_found(name, None)
     return Response(status_code=204)
