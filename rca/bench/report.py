@@ -106,7 +106,7 @@ def _fmt(x: float | None, digits: int = 2) -> str:
 def _fmt_s(x: float | None) -> str:
     if x is None:
         return "–"
-    return f"{x:.3f}" if x >= 0.001 else f"{x:.1e}"
+    return f"{x:.3f}" if x >= 0.01 else f"{x:.4f}"
 
 
 _GROUP_HEAD = ["dataset", "group", "method", "n", "normal", "AC@1", "AC@3", "AC@5", "Avg@5", "specificity", "errors", "median s", "p95 s"]
@@ -178,17 +178,27 @@ def render_markdown(report: BenchReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_table(report: BenchReport) -> Table:
-    """The group summary as a rich table (for the terminal)."""
+_TERMINAL_HEAD = ["dataset/group", "method", "n", "norm", "AC@1", "AC@3", "AC@5", "Avg@5", "spec", "err", "med s", "p95 s"]
+# Shown when the terminal is narrow: what fits in 80 columns.
+_COMPACT_HEAD = ["dataset/group", "method", "n", "AC@1", "AC@3", "Avg@5", "spec", "med s"]
+
+
+def render_table(report: BenchReport, width: int | None = None) -> Table:
+    """The group summary as a rich table; below 120 columns, a compact one."""
+    head = _COMPACT_HEAD if width is not None and width < 120 else _TERMINAL_HEAD
     table = Table(title="rca bench", show_lines=False)
-    for i, head in enumerate(_GROUP_HEAD):
-        table.add_column(head, justify="left" if i < 3 else "right", no_wrap=i < 3)
+    table.add_column(head[0], overflow="fold", ratio=2)
+    table.add_column(head[1], no_wrap=True)
+    for name in head[2:]:
+        table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
     previous: tuple[str, str] | None = None
     for g in report.groups:
         if previous is not None and (g.dataset, g.group) != previous:
             table.add_section()
         previous = (g.dataset, g.group)
-        table.add_row(*_group_cells(g))
+        cells = dict(zip(_GROUP_HEAD, _group_cells(g)))
+        cells.update({"dataset/group": f"{g.dataset}/{g.group}", "norm": cells["normal"], "spec": cells["specificity"], "err": cells["errors"], "med s": cells["median s"]})
+        table.add_row(*(cells[name] for name in head))
     return table
 
 
