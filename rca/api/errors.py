@@ -78,8 +78,16 @@ def error_code_for(exc: BaseException) -> str:
     return "invalid_input"
 
 
+_UNION_TAGS = {"str", "int", "float", "bool", "none", "list", "dict", "bytes", "is-instance", "lax-or-strict"}
+
+
+def _is_union_tag(part: str) -> bool:
+    """Pydantic adds the member type of a union to error locations; users do not name those."""
+    return part in _UNION_TAGS or "[" in part or part.startswith(("function-", "constrained-", "json-or-python"))
+
+
 def _loc_to_field(loc: tuple[Any, ...]) -> str | None:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header") and not _is_union_tag(str(p))]
     out = ""
     for p in parts:
         out += f"[{p}]" if p.isdigit() else (f".{p}" if out else p)

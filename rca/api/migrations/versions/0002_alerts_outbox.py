@@ -32,7 +32,7 @@ def upgrade() -> None:
         sa.Column("started_at", sa.DateTime),
         sa.Column("received_at", sa.DateTime, nullable=False),
         sa.Column("resolved_at", sa.DateTime),
-        sa.Column("deliveries", sa.Integer, nullable=False),
+        sa.Column("receipts", sa.Integer, nullable=False),
         sa.Column("raw", sa.Text, nullable=False),
         sa.Column("analysis_state", sa.String(16), nullable=False),
         sa.Column("analysis_id", sa.String(32)),
