@@ -206,9 +206,16 @@ def _read_nezha_csv(path_or_buffer: Any, source: str) -> pd.DataFrame:
         raise TopologyError(f"malformed span CSV: {exc}", source=source) from None
 
 
-def _bad_row(mask: pd.Series, from_file: bool) -> int | None:
-    """CSV line of the first True in ``mask`` (header is line 1); None for frames."""
-    return int(mask.to_numpy().argmax()) + 2 if from_file else None
+def _bad_row(mask: pd.Series, from_file: bool) -> tuple[int, int | None, str]:
+    """``(position, line, where)`` of the first True in ``mask``.
+
+    ``line`` is the CSV line (header is line 1) for files, None for frames;
+    ``where`` is a message suffix naming the frame row.
+    """
+    position = int(mask.to_numpy().argmax())
+    if from_file:
+        return position, position + 2, ""
+    return position, None, f" (row {position} of the frame)"
 
 
 def _normalize_one(
@@ -235,11 +242,9 @@ def _normalize_one(
         if dst != "parent_id" and dst != "operation":
             empty = col.isna() | (col == "")
             if empty.any():
+                _, line, where = _bad_row(empty, from_file)
                 raise TopologyError(
-                    f"empty {src} in row {int(empty.to_numpy().argmax())}",
-                    source=source,
-                    line=_bad_row(empty, from_file),
-                    field=src,
+                    f"empty {src}{where}; every span needs one", source=source, line=line, field=src
                 )
         out[dst] = col
     out["parent_id"] = out["parent_id"].mask(
@@ -252,12 +257,13 @@ def _normalize_one(
         if src not in frame.columns:
             continue
         values = pd.to_numeric(frame[src], errors="coerce")
-        bad = values.isna()
+        bad = values.isna() | (values != values.round())
         if bad.any():
+            position, line, where = _bad_row(bad, from_file)
             raise TopologyError(
-                f"{src} must be an integer, got {frame[src].iloc[int(bad.to_numpy().argmax())]!r}",
+                f"{src} must be an integer, got {frame[src].iloc[position]!r}{where}",
                 source=source,
-                line=_bad_row(bad, from_file),
+                line=line,
                 field=src,
             )
         nanos[src] = values.astype("int64")
@@ -364,7 +370,9 @@ def _require(mapping: object, key: str, path: str, source: str | None) -> Any:
             f"expected an object, got {type(mapping).__name__}", source=source, field=path
         )
     if key not in mapping:
-        raise TopologyError(f"missing required key {key!r}", source=source, field=f"{path}.{key}")
+        raise TopologyError(
+            f"missing required key {key!r}", source=source, field=f"{path}.{key}" if path else key
+        )
     return mapping[key]
 
 
