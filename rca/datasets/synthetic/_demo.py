@@ -121,7 +121,14 @@ def demo_case() -> BenchCase:
         incident=Incident(_SYMPTOM, "latency", timestamps[_FAULT_STEP]),
         root_causes=(_ROOT,),
         fault_type="latency_step",
-        meta={"delay_ms": _DELAY_MS, "description": "payment gets 300 ms slower at 13:00 UTC"},
+        meta={
+            "description": "payment gets 300 ms slower at 13:00 UTC",
+            "seed": _SEED,
+            "steps": _STEPS,
+            "step": str(_STEP),
+            "baseline_steps": _FAULT_STEP,
+            "roots": {_ROOT: {"latency_ms": _DELAY_MS}},
+        },
     )
 
 
