@@ -1,0 +1,343 @@
+"""From a stored alert to a queued analysis, and from a finished analysis to write-backs.
+
+One background thread per server process does two things in a loop:
+
+* **prepare**: claim a ``pending`` alert (compare-and-set with a lease, so of
+  several processes one does it), fetch its metrics from Prometheus (the
+  symptom and its dependencies, baseline + incident window), and store the
+  analysis as a ``queued`` job of the service's job queue (the
+  :class:`~rca.api.jobs.JobRunner` runs the engine) in the same transaction
+  that moves the alert to ``queued``.  When Prometheus cannot answer after
+  ``RCA_PROMETHEUS_ATTEMPTS`` tries, a *failed* analysis is recorded with the
+  reason, and the write-back says so.
+* **finish**: for alerts whose analysis has finished, move the alert to
+  ``done`` and enqueue the write-backs in one transaction (outbox).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pandas as pd
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+import rca
+from rca.alerts.messages import NoteContext, render_text, slack_message, webhook_body
+from rca.alerts.models import AlertRow
+from rca.alerts.settings import AlertSettings
+from rca.api.db import repository as repo
+from rca.api.db.models import AnalysisInputRow, AnalysisRow
+from rca.api.db.session import Database, utcnow
+from rca.api.inputs import canonicalise_metrics, document_of, graph_from_document
+from rca.errors import RCAError
+from rca.notify.outbox import enqueue_delivery, pagerduty_note_url
+from rca.sources.catalog import MetricsCatalog
+from rca.sources.prometheus import PrometheusClient, PrometheusError, PrometheusUnavailableError, fetch_metrics
+from topology import ServiceGraph
+
+__all__ = ["AlertWorker", "deliveries_for", "load_alert_graph"]
+
+logger = logging.getLogger(__name__)
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=UTC)
+
+
+def load_alert_graph(s: Session, name: str) -> tuple[ServiceGraph, int] | None:
+    """The latest version of the stored topology ``name`` (RCA_ALERT_TOPOLOGY)."""
+    row = repo.get_topology(s, name)
+    if row is None:
+        return None
+    return graph_from_document(json.loads(row.document)), row.version
+
+
+def deliveries_for(
+    settings: AlertSettings, alert: AlertRow, analysis_id: str, result: dict[str, Any] | None, error: str | None
+) -> tuple[list[tuple[str, str, dict[str, Any]]], list[str]]:
+    """``([(kind, target URL, payload)], [why a configured kind was skipped])`` for ``alert``."""
+    ctx = NoteContext(
+        analysis_id=analysis_id,
+        base_url=settings.public_url,
+        service=alert.service,
+        metric=alert.metric,
+        alert_title=alert.title,
+        source=alert.source,
+    )
+    out: list[tuple[str, str, dict[str, Any]]] = []
+    skipped: list[str] = []
+    for kind in settings.notify_targets.get(alert.source, []):
+        if kind == "pagerduty_note":
+            if not settings.pagerduty_api_token or not alert.external_id:
+                skipped.append("pagerduty_note: RCA_PAGERDUTY_API_TOKEN is not set")
+                continue
+            url = pagerduty_note_url(settings.pagerduty_api_url, alert.external_id)
+            out.append((kind, url, {"note": {"content": render_text(result, ctx, error=error)}}))
+        elif kind == "slack":
+            if not settings.slack_webhook_url:
+                skipped.append("slack: RCA_SLACK_WEBHOOK_URL is not set")
+                continue
+            out.append((kind, settings.slack_webhook_url, slack_message(result, ctx, error=error)))
+        elif kind == "webhook":
+            if not settings.notify_webhook_url:
+                skipped.append("webhook: RCA_NOTIFY_WEBHOOK_URL is not set")
+                continue
+            out.append((kind, settings.notify_webhook_url, webhook_body(result, ctx, error=error)))
+    return out, skipped
+
+
+class AlertWorker:
+    """The prepare/finish loop (see the module docstring)."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: AlertSettings,
+        catalog: MetricsCatalog,
+        *,
+        notify_jobs: Callable[[], None] = lambda: None,
+        wake_outbox: Callable[[], None] = lambda: None,
+        prometheus_transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.catalog = catalog
+        self.config = rca.RCAConfig.from_dict(settings.alert_config)
+        self.notify_jobs = notify_jobs
+        self.wake_outbox = wake_outbox
+        self.prometheus_transport = prometheus_transport
+        self.owner = f"alerts-{socket.gethostname()[:20]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="rca-alerts", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:
+                logger.exception("alert worker pass failed; retrying")
+                busy = False
+            if not busy:
+                self._wake.wait(self.settings.outbox_poll_seconds)
+                self._wake.clear()
+
+    def run_once(self) -> bool:
+        """Prepare one pending alert and finish every finished one; True if anything happened."""
+        prepared = self._prepare_one()
+        finished = self._finish_all()
+        return prepared or finished > 0
+
+    # -- prepare ------------------------------------------------------------------
+    def _claim(self) -> int | None:
+        now = utcnow()
+        free = or_(AlertRow.lease_expires_at.is_(None), AlertRow.lease_expires_at < now)
+        with self.db.session() as s:
+            ids = list(
+                s.scalars(
+                    select(AlertRow.id)
+                    .where(AlertRow.analysis_state == "pending", free)
+                    .order_by(AlertRow.received_at, AlertRow.id)
+                    .limit(5)
+                )
+            )
+        for aid in ids:
+            with self.db.session() as s:
+                res = s.execute(
+                    update(AlertRow)
+                    .where(AlertRow.id == aid, AlertRow.analysis_state == "pending", free)
+                    .values(lease_owner=self.owner, lease_expires_at=now + timedelta(seconds=self.settings.outbox_lease_seconds))
+                )
+                if res.rowcount == 1:
+                    return aid
+        return None
+
+    def _prepare_one(self) -> bool:
+        aid = self._claim()
+        if aid is None:
+            return False
+        with self.db.session() as s:
+            alert = s.get(AlertRow, aid)
+            assert alert is not None
+            loaded = load_alert_graph(s, self.settings.alert_topology)
+        if alert.service is None or alert.started_at is None:
+            self._fail(alert, None, None, "invalid_alert", "the alert has no service or start time")
+            return True
+        if loaded is None:
+            self._fail(alert, None, None, "topology_not_found",
+                       f"topology {self.settings.alert_topology!r} does not exist (RCA_ALERT_TOPOLOGY)")
+            return True
+        graph, version = loaded
+        start = pd.Timestamp(_aware(alert.started_at))
+        end = start + pd.Timedelta(_prom_seconds(self.settings.alert_window), unit="s")
+        received = pd.Timestamp(_aware(alert.received_at))
+        if received > start:
+            end = min(end, received)
+        incident = rca.Incident(alert.service, alert.metric or self.settings.alert_default_metric, start, end)
+        try:
+            frame = self._fetch(graph, incident)
+        except PrometheusError as exc:
+            code = "prometheus_unavailable" if isinstance(exc, PrometheusUnavailableError) else "prometheus_query_failed"
+            self._fail(alert, incident, (graph, version), code, str(exc))
+            return True
+        except RCAError as exc:
+            self._fail(alert, incident, (graph, version), "invalid_input", str(exc))
+            return True
+        if not ((frame["service"] == incident.service) & (frame["metric"] == incident.metric)).any():
+            self._fail(
+                alert, incident, (graph, version), "no_metrics",
+                f"Prometheus returned no data for {incident.service!r} {incident.metric!r} between "
+                f"{frame.attrs.get('window')}; check the metrics catalog query for {incident.metric!r}",
+            )
+            return True
+        self._queue(alert, incident, graph, version, frame)
+        return True
+
+    def _fetch(self, graph: ServiceGraph, incident: rca.Incident) -> pd.DataFrame:
+        if not self.settings.prometheus_url:
+            raise PrometheusUnavailableError("RCA_PROMETHEUS_URL is not set: cannot fetch metrics for alerts")
+        metrics = self.settings.alert_metrics or None
+        last: PrometheusError | None = None
+        for attempt in range(self.settings.prometheus_attempts):
+            if attempt:
+                time.sleep(min(5.0, 0.5 * 2**attempt))
+            try:
+                with PrometheusClient(
+                    self.settings.prometheus_url,
+                    timeout=self.settings.prometheus_timeout_seconds,
+                    transport=self.prometheus_transport,
+                ) as prom:
+                    return fetch_metrics(
+                        prom, self.catalog, graph, incident.service, incident.start, incident.end,
+                        f"{_prom_seconds(self.settings.alert_baseline)}s", self.settings.alert_depth, metrics=metrics,
+                    )
+            except PrometheusUnavailableError as exc:
+                last = exc
+                logger.warning("fetching metrics failed (attempt %d): %s", attempt + 1, exc)
+        assert last is not None
+        raise last
+
+    def _analysis_row(self, incident: rca.Incident | None, graph: tuple[ServiceGraph, int] | None, alert: AlertRow) -> AnalysisRow:
+        inc = incident.to_dict() if incident else {"service": alert.service, "metric": alert.metric, "start": None, "end": None}
+        return AnalysisRow(
+            id=uuid.uuid4().hex,
+            status="queued",
+            created_at=utcnow(),
+            incident=json.dumps(inc),
+            incident_service=alert.service or "",
+            config=json.dumps(self.config.to_dict()),
+            topology_name=self.settings.alert_topology if graph else None,
+            topology_version=graph[1] if graph else None,
+            topology_digest=graph[0].digest() if graph else "",
+            metrics_digest=hashlib.sha256(b"").hexdigest(),
+            metrics_points=0,
+            attempts=0,
+            executions=0,
+        )
+
+    def _queue(self, alert: AlertRow, incident: rca.Incident, graph: ServiceGraph, version: int, frame: pd.DataFrame) -> None:
+        df = frame.copy()
+        df["timestamp"] = df["timestamp"].map(lambda t: t.isoformat())
+        metrics = canonicalise_metrics(df)
+        row = self._analysis_row(incident, (graph, version), alert)
+        row.metrics_digest, row.metrics_points = metrics.digest, metrics.points
+        inputs = AnalysisInputRow(analysis_id=row.id, topology_document=document_of(graph), metrics_csv_gz=metrics.csv_gz)
+        with self.db.session() as s:
+            if not self._still_mine(s, alert.id, analysis_id=row.id, state="queued"):
+                return  # the lease was lost: another process has this alert
+            repo.add_analysis(s, row, inputs)
+        logger.info("alert %s: analysis %s queued (%d points)", alert.id, row.id, metrics.points)
+        self.notify_jobs()
+
+    def _fail(self, alert: AlertRow, incident: rca.Incident | None, graph: tuple[ServiceGraph, int] | None, code: str, detail: str) -> None:
+        row = self._analysis_row(incident, graph, alert)
+        row.status, row.finished_at, row.error_code, row.error_detail = "failed", utcnow(), code, detail
+        row.error_field = "prometheus" if code.startswith("prometheus") else None
+        with self.db.session() as s:
+            if not self._still_mine(s, alert.id, analysis_id=row.id, state="done", error=detail):
+                return  # the lease was lost: another process has this alert
+            s.add(row)
+            self._enqueue(s, alert, row.id, None, detail)
+        logger.warning("alert %s: analysis %s failed: %s", alert.id, row.id, detail)
+        self.wake_outbox()
+
+    def _still_mine(self, s: Session, alert_id: int, *, analysis_id: str, state: str, error: str | None = None) -> bool:
+        res = s.execute(
+            update(AlertRow)
+            .where(AlertRow.id == alert_id, AlertRow.analysis_state == "pending", AlertRow.lease_owner == self.owner)
+            .values(analysis_state=state, analysis_id=analysis_id, error=error, lease_owner=None, lease_expires_at=None)
+        )
+        return res.rowcount == 1
+
+    # -- finish -------------------------------------------------------------------
+    def _finish_all(self) -> int:
+        with self.db.session() as s:
+            rows = s.execute(
+                select(AlertRow.id, AnalysisRow.id)
+                .join(AnalysisRow, AnalysisRow.id == AlertRow.analysis_id)
+                .where(and_(AlertRow.analysis_state == "queued", AnalysisRow.status.in_(("succeeded", "failed"))))
+                .limit(50)
+            ).all()
+        n = 0
+        for alert_id, analysis_id in rows:
+            with self.db.session() as s:
+                res = s.execute(
+                    update(AlertRow)
+                    .where(AlertRow.id == alert_id, AlertRow.analysis_state == "queued")
+                    .values(analysis_state="done")
+                )
+                if res.rowcount != 1:
+                    continue  # another process finished it
+                alert = s.get(AlertRow, alert_id)
+                analysis = s.get(AnalysisRow, analysis_id)
+                assert alert is not None and analysis is not None
+                if analysis.status == "succeeded" and analysis.result:
+                    self._enqueue(s, alert, analysis_id, json.loads(analysis.result), None)
+                else:
+                    error = f"{analysis.error_code}: {analysis.error_detail}"
+                    alert.error = error
+                    self._enqueue(s, alert, analysis_id, None, error)
+            n += 1
+        if n:
+            self.wake_outbox()
+        return n
+
+    def _enqueue(self, s: Session, alert: AlertRow, analysis_id: str, result: dict[str, Any] | None, error: str | None) -> None:
+        items, skipped = deliveries_for(self.settings, alert, analysis_id, result, error)
+        for kind, target, payload in items:
+            enqueue_delivery(s, kind=kind, target=target, payload=payload, alert_id=alert.id, analysis_id=analysis_id)
+        if skipped:
+            note = "write-back skipped: " + "; ".join(skipped)
+            alert.error = f"{alert.error}; {note}" if alert.error else note
+            s.execute(update(AlertRow).where(AlertRow.id == alert.id).values(error=alert.error))
+
+
+def _prom_seconds(value: str) -> float:
+    from rca.sources.prometheus import _duration
+
+    return _duration(value, "duration").total_seconds()
