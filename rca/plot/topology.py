@@ -60,7 +60,7 @@ def plot_topology(result: RCAResult, graph: ServiceGraph, *, max_nodes: int = 50
     result = check_result(result)
     from matplotlib import colormaps
     from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import Normalize
+    from matplotlib.colors import SymLogNorm
     from matplotlib.lines import Line2D
     from matplotlib.patches import FancyArrowPatch
 
@@ -81,8 +81,10 @@ def plot_topology(result: RCAResult, graph: ServiceGraph, *, max_nodes: int = 50
     ax = fig.add_subplot()
     ax.set_axis_off()
 
+    # Linear up to 1 (the edge of what the baseline shows), logarithmic beyond,
+    # so one huge score does not wash out the others.
     vmax = max(2.0, max(scores.values(), default=0.0))
-    norm = Normalize(vmin=0.0, vmax=vmax)
+    norm = SymLogNorm(linthresh=1.0, linscale=1.0, vmin=0.0, vmax=vmax)
     cmap = colormaps[SCORE_CMAP]
 
     # Call edges, caller -> callee.  Arrows that go sideways or upwards
@@ -194,7 +196,7 @@ def plot_topology(result: RCAResult, graph: ServiceGraph, *, max_nodes: int = 50
     ]
     ax.legend(handles=handles, loc="upper left", fontsize=7, frameon=False, bbox_to_anchor=(0.0, 1.0))
     bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.6, pad=0.01, aspect=30)
-    bar.set_label("anomaly score (> 1: beyond anything in the baseline)", fontsize=8)
+    bar.set_label("anomaly score (> 1: beyond anything in the baseline; log scale above 1)", fontsize=8)
     bar.ax.tick_params(labelsize=7)
     return fig
 
