@@ -106,7 +106,7 @@ def _fmt(x: float | None, digits: int = 2) -> str:
 def _fmt_s(x: float | None) -> str:
     if x is None:
         return "–"
-    return f"{x:.3f}" if x >= 0.01 else f"{x:.4f}"
+    return f"{x:.3f}" if x >= 0.01 else f"{x:.2g}"
 
 
 _GROUP_HEAD = ["dataset", "group", "method", "n", "normal", "AC@1", "AC@3", "AC@5", "Avg@5", "specificity", "errors", "median s", "p95 s"]

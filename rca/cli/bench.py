@@ -68,7 +68,24 @@ def _load(spec: str, limit: int | None) -> tuple[list[Any], float]:
         message = " ".join(str(exc).split()) or type(exc).__name__
         raise _fail(f"--dataset {spec!r} could not be loaded: {message}") from None
     seconds = time.perf_counter() - start
-    return (cases[:limit] if limit is not None else cases), seconds
+    return (cases if limit is None else limit_cases(cases, limit)), seconds
+
+
+def limit_cases(cases: list[Any], limit: int) -> list[Any]:
+    """At most ``limit`` cases, taken in turn from each group so every group is sampled.
+
+    Deterministic: the k-th case of every group comes before the (k+1)-th of
+    any group; the chosen cases keep their original order.
+    """
+    position: dict[str, int] = {}
+    keyed = []
+    for i, case in enumerate(cases):
+        group = getattr(case, "group", "")
+        turn = position.get(group, 0)
+        position[group] = turn + 1
+        keyed.append((turn, i))
+    chosen = sorted(i for _, i in sorted(keyed)[:limit])
+    return [cases[i] for i in chosen]
 
 
 def _methods_table() -> Table:
@@ -96,7 +113,7 @@ def bench(
     ] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory for cases.csv, summary.json, summary.md.")] = Path("bench-out"),
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes (1 = in this process).")] = 1,
-    limit: Annotated[int | None, typer.Option("--limit", help="Use at most N cases of each dataset (the first N).")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="Use at most N cases of each dataset, taken in turn from each of its groups.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the seeded methods (random).")] = 0,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
     list_methods: Annotated[bool, typer.Option("--list-methods", help="List the available methods and exit.")] = False,

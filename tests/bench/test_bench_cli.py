@@ -117,3 +117,12 @@ def test_default_methods_run_engine_and_ablations_and_errors_do_not_abort(fake_c
     errors = {g["method"]: g["errors"] for g in summary["groups"] if g["group"] == "(all)"}
     assert errors["engine"] == 3 and errors["robust-z"] == 0
     assert "12 of 21 runs raised" in result.output
+
+
+def test_limit_takes_cases_in_turn_from_each_group():
+    from rca.cli.bench import limit_cases
+
+    cases = [make_case(f"a{i}", group="a") for i in range(4)] + [make_case(f"b{i}", group="b") for i in range(2)]
+    assert [c.case_id for c in limit_cases(cases, 3)] == ["a0", "a1", "b0"]
+    assert [c.case_id for c in limit_cases(cases, 5)] == ["a0", "a1", "a2", "b0", "b1"]
+    assert len(limit_cases(cases, 100)) == 6
