@@ -200,12 +200,13 @@ def test_different_seeds_differ() -> None:
 
 
 def test_global_random_state_is_untouched() -> None:
-    np_state = np.random.get_state()
+    np_state = np.random.get_state(legacy=False)
     py_state = random.getstate()
     generate_case("tree", 20, seed=9)
     list(generate_cases("n=10,cases=2"))
-    after = np.random.get_state()
-    assert np_state[0] == after[0] and (np_state[1] == after[1]).all()
+    after = np.random.get_state(legacy=False)
+    assert np_state["state"]["pos"] == after["state"]["pos"]
+    assert (np_state["state"]["key"] == after["state"]["key"]).all()
     assert random.getstate() == py_state
 
 

@@ -81,7 +81,7 @@ def plan_fault(
         severity = float(magnitude)
     lag = 0
     if kind == "lagged":
-        lag = int(min(rng.integers(3, 7), max(1, (steps - start) // 3)))
+        lag = min(int(rng.integers(3, 7)), max(1, (steps - start) // 3))
         for r in roots:
             for u in topo.g.predecessors(r):
                 topo.g.edges[u, r]["lag"] = lag

@@ -122,13 +122,13 @@ class SyntheticSpec:
                 continue
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not lo <= v <= hi:
                 raise _spec_error(key, f"an int in [{lo}, {hi}]", v)
-        for key, (lo, hi) in self._FLOATS.items():
+        for key, (flo, fhi) in self._FLOATS.items():
             v = getattr(self, key)
             if v is None and key == "magnitude":
                 continue
             ok = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-            if not ok or not lo <= float(v) <= hi:
-                raise _spec_error(key, f"a number in [{lo}, {hi}]", v)
+            if not ok or not flo <= float(v) <= fhi:
+                raise _spec_error(key, f"a number in [{flo}, {fhi}]", v)
         if not isinstance(self.seasonality, bool):
             raise _spec_error("seasonality", "0 or 1", self.seasonality)
         if self.baseline is not None and self.baseline > self.steps - 5:
