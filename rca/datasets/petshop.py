@@ -260,6 +260,12 @@ def _without(frame: pd.DataFrame, lo: pd.Timestamp, hi: pd.Timestamp) -> pd.Data
     return pd.concat([frame.iloc[:a], frame.iloc[b:]], ignore_index=True)
 
 
+def _series_keys(frame: pd.DataFrame) -> set[tuple[str, str]]:
+    """The distinct (service, metric) pairs of a long frame."""
+    pairs = frame[["service", "metric"]].drop_duplicates().to_numpy(dtype=object)
+    return {(str(a), str(b)) for a, b in pairs}
+
+
 def _window_starts(n_rows: int, size: int, count: int) -> list[int]:
     """Start rows of ``count`` evenly spaced, non-overlapping windows of ``size`` rows."""
     count = min(count, n_rows // size) if size > 0 else 0
@@ -341,12 +347,23 @@ def _normal_cases(
     node = Counter(it.node for it in issues).most_common(1)[0][0]
     metrics = list(dict.fromkeys((it.metric, it.agg) for it in issues))
     stamps = pd.DatetimeIndex(normal["timestamp"].drop_duplicates().sort_values())
+    all_series = _series_keys(normal)
     starts = _window_starts(len(stamps), size, per_metric)
     cases: list[BenchCase] = []
     for k, s in enumerate(starts):
         lo, hi = stamps[s], stamps[s + size - 1]
         window = _within(normal, lo, hi)
         base = _without(normal, lo - _GUARD, hi + _GUARD)
+        in_window = _series_keys(window)
+        empty = tuple(
+            DataIssue(
+                kind="empty",
+                message=f"{svc} {met} has no value in the normal window {lo:%Y-%m-%d %H:%M}-{hi:%H:%M}",
+                service=svc,
+                metric=met,
+            )
+            for svc, met in sorted(all_series - in_window)
+        )
         for raw_metric, agg in metrics:
             cases.append(
                 BenchCase(
@@ -359,7 +376,7 @@ def _normal_cases(
                     baseline=base,
                     root_causes=(),
                     fault_type=None,
-                    issues=tuple(normal_issues),
+                    issues=empty + tuple(normal_issues),
                     meta={
                         "scenario": scenario,
                         "split": "normal",

@@ -166,6 +166,26 @@ def test_specificity_windows(petshop_root: Path) -> None:
         assert hi < lo  # non-overlapping
 
 
+def test_specificity_window_reports_series_missing_from_it(petshop_root: Path) -> None:
+    path = petshop_root / "mini" / "noissue" / "metrics.csv"
+    lines = path.read_text().splitlines()
+    col = next(
+        k
+        for k, (n, m, st) in enumerate(zip(*(line.split(",") for line in lines[:3]), strict=True))
+        if (n, m, st) == ("jobs_AWS::SQS::Queue", "requests", "Sum")
+    )
+    for r in range(4, 4 + 5):  # blank the series in the first five rows = the first window
+        cells = lines[r].split(",")
+        cells[col] = ""
+        lines[r] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+    cases = {c.case_id: c for c in load_petshop(petshop_root, normal_per_metric=3)}
+    first = cases["mini/normal/latency/00"]
+    hits = [i for i in first.issues if i.kind == "empty" and i.service == "jobs_AWS::SQS::Queue"]
+    assert [(i.metric, "normal window" in i.message) for i in hits] == [("requests", True)]
+    assert not any(i.service == "jobs_AWS::SQS::Queue" for i in cases["mini/normal/latency/01"].issues)
+
+
 def test_no_normal_windows_option(petshop_root: Path) -> None:
     assert not any(c.is_normal for c in load_petshop(petshop_root, normal_windows=False))
 
