@@ -328,6 +328,8 @@ def loads_adjacency_csv(text: str | bytes, *, source: str | None = None) -> Serv
     try:
         header_line, header = next(rows)
     except StopIteration:
+        if text.strip() == '""':
+            return ServiceGraph()  # what dumps_adjacency_csv writes for an empty graph
         raise TopologyError(
             "the CSV is empty; expected a header ',label1,label2,...'", source=source, line=1
         ) from None
