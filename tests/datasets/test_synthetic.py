@@ -487,3 +487,18 @@ def test_all_is_complete() -> None:
     public = {n for n in dir(synthetic) if not n.startswith("_")}
     modules = {"annotations"}
     assert set(synthetic.__all__) == {n for n in public - modules if not isinstance(getattr(synthetic, n), type(synthetic))}
+
+
+def test_more_roots_than_dependencies_is_refused() -> None:
+    with pytest.raises(InvalidConfigError, match="n_roots") as info:
+        generate_case("chain", 10, n_roots=10, seed=0)
+    assert info.value.field == "synthetic.n_roots"
+
+
+def test_meta_is_json_ready() -> None:
+    import json
+
+    case = generate_case("mutual", 30, fault="saturation", n_roots=2, seed=4)
+    doc = json.loads(json.dumps(case.meta))
+    assert doc["family"] == "mutual" and set(doc["roots"]) == set(case.root_causes)
+    assert all(0 < r["influence"] for r in doc["roots"].values())
