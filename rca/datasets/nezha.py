@@ -82,11 +82,12 @@ import numpy as np
 import pandas as pd
 
 from rca.datasets.base import BenchCase
-from rca.datasets.spans import span_calls, span_metrics
+from rca.datasets.spans import span_metrics
 from rca.errors import InvalidInputError
 from rca.types import DataIssue, Incident
 from topology import NodeKind, ServiceGraph
 from topology.io_csv import is_ip_address, read_edge_csv
+from topology.io_traces import graph_from_spans, normalize_spans_csv
 from topology.naming import PodNameMapper
 
 __all__ = ["load_nezha", "read_nezha_day", "NezhaDay", "NezhaFault", "metric_name"]
@@ -306,32 +307,14 @@ def _read_front(metric_dir: Path, entry: str, where: str) -> tuple[pd.DataFrame,
 
 
 def _read_spans(trace_dir: Path, to_service: PodNameMapper) -> tuple[pd.DataFrame | None, int]:
-    """Normalized spans of every trace file of the day, and how many duplicate spans were dropped."""
+    """Normalized spans of every trace file of the day, and how many duplicate spans were dropped.
+
+    Trace files may overlap (the same trace in two files): a span is kept once.
+    """
     files = sorted(trace_dir.glob("*.csv")) if trace_dir.is_dir() else []
     if not files:
         return None, 0
-    raw = pd.concat([_read_csv(f) for f in files], ignore_index=True)
-    missing = {"TraceID", "SpanID", "ParentID", "PodName", "StartTimeUnixNano"} - set(raw.columns)
-    if missing:
-        raise InvalidInputError(f"{trace_dir}: span files lack {', '.join(sorted(missing))}", field="dataset")
-    start = pd.to_datetime(pd.to_numeric(raw["StartTimeUnixNano"], errors="coerce"), unit="ns", utc=True)
-    if "Duration" in raw:
-        duration = pd.to_numeric(raw["Duration"], errors="coerce").astype(float)
-    else:
-        duration = (pd.to_numeric(raw["EndTimeUnixNano"], errors="coerce") - raw["StartTimeUnixNano"]) / 1000.0
-    pods = raw["PodName"].astype("str")
-    services = pods.map(to_service.mapping_for(pods.unique()))
-    spans = pd.DataFrame(
-        {
-            "trace_id": raw["TraceID"].astype("str"),
-            "span_id": raw["SpanID"].astype("str"),
-            "parent_id": raw["ParentID"].astype("str"),
-            "service": services,
-            "operation": raw["OperationName"].astype("str") if "OperationName" in raw else "",
-            "start": start,
-            "duration_us": duration,
-        }
-    )
+    spans = normalize_spans_csv(files, service_of=to_service)
     before = len(spans)
     spans = spans.drop_duplicates(["trace_id", "span_id"]).reset_index(drop=True)
     return spans, before - len(spans)
@@ -439,7 +422,7 @@ def _graph_from_dependency(path: Path, hosts: bool, with_metrics: set[str]) -> S
 
 def _entry_service(spans: pd.DataFrame | None, graph: ServiceGraph) -> str | None:
     if spans is not None and not spans.empty:
-        roots = spans.loc[spans["parent_id"].str.lower().isin(("root", "", "none", "nan")), "service"]
+        roots = spans.loc[spans["parent_id"].isna(), "service"]
         if not roots.empty:
             counts = roots.value_counts()
             return str(sorted(counts[counts == counts.max()].index)[0])
@@ -476,10 +459,7 @@ def read_nezha_day(
         graph = _graph_from_dependency(dep, hosts, with_metrics)
         topology_source = "dependency.csv"
     elif spans is not None:
-        calls = span_calls(spans)
-        graph = ServiceGraph()
-        for caller, callee, n in calls.itertuples(index=False):
-            graph.add_call(str(caller), str(callee), calls=int(n))
+        graph = graph_from_spans(spans)
         topology_source = "spans"
     else:
         graph = ServiceGraph()

@@ -41,7 +41,7 @@ import pandas as pd
 
 from rca.errors import InvalidInputError
 
-__all__ = ["SPAN_METRICS", "span_metrics", "span_calls", "link_parents"]
+__all__ = ["SPAN_METRICS", "span_metrics", "link_parents"]
 
 #: The metric names :func:`span_metrics` can produce.
 SPAN_METRICS = (
@@ -197,12 +197,3 @@ def span_metrics(spans: pd.DataFrame, step: str | pd.Timedelta = "1min") -> pd.D
     result["service"] = result["service"].astype("str")
     result["metric"] = result["metric"].astype("str")
     return result.sort_values(["timestamp", "service", "metric"], kind="stable").reset_index(drop=True)
-
-
-def span_calls(spans: pd.DataFrame) -> pd.DataFrame:
-    """Cross-service calls in the spans: ``caller, callee, calls`` (parent's service -> child's)."""
-    df = link_parents(spans)
-    edges = df.loc[df["parent_service"].notna() & (df["parent_service"] != df["service"]), ["parent_service", "service"]]
-    edges = edges.astype("str")
-    out = edges.groupby(["parent_service", "service"]).size().rename("calls").reset_index()
-    return out.rename(columns={"parent_service": "caller", "service": "callee"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from rca.datasets.spans import SPAN_METRICS, span_calls, span_metrics
+from rca.datasets.spans import SPAN_METRICS, span_metrics
 from rca.errors import InvalidInputError
 
 T0 = pd.Timestamp("2024-01-01 00:00:00", tz="UTC")
@@ -126,11 +126,6 @@ def test_empty_table() -> None:
     assert m.empty and list(m.columns) == ["timestamp", "service", "metric", "value"]
 
 
-def test_span_calls() -> None:
-    calls = span_calls(make_spans())
-    assert sorted(map(tuple, calls.to_numpy().tolist())) == [("api", "db", 2), ("web", "api", 2)]
-
-
 @pytest.mark.parametrize(
     ("spans", "step", "message"),
     [
@@ -143,3 +138,33 @@ def test_span_calls() -> None:
 def test_invalid_input(spans: object, step: str, message: str) -> None:
     with pytest.raises(InvalidInputError, match=message):
         span_metrics(spans, step=step)  # type: ignore[arg-type]
+
+
+def test_accepts_the_normalized_nezha_span_table() -> None:
+    from topology.io_traces import normalize_spans_csv
+
+    t = int(T0.value)
+    raw = pd.DataFrame(
+        {
+            "TraceID": ["x", "x", "x"],
+            "SpanID": ["1", "2", "3"],
+            "ParentID": ["root", "1", "2"],
+            "PodName": ["frontend-579b9bff58-t2dbm", "frontend-579b9bff58-t2dbm", "cartservice-579f59597d-wc2lz"],
+            "OperationName": ["Recv.", "GetCart", "GetCart"],
+            "StartTimeUnixNano": [t, t + 1000, t + 2000],
+            "EndTimeUnixNano": [t + 9_000_000, t + 5_000_000, t + 4_000_000],
+            "Duration": [9000, 5000, 4000],
+        }
+    )
+    got = _table(span_metrics(normalize_spans_csv(raw)))
+    assert got == {
+        (T0, "cartservice", "span_latency_p50"): 4.0,
+        (T0, "cartservice", "span_latency_p90"): 4.0,
+        (T0, "cartservice", "span_latency_p99"): 4.0,
+        (T0, "cartservice", "span_requests"): 1.0,
+        (T0, "frontend", "span_latency_p50"): 9.0,
+        (T0, "frontend", "span_latency_p90"): 9.0,
+        (T0, "frontend", "span_latency_p99"): 9.0,
+        (T0, "frontend", "span_outgoing"): 1.0,
+        (T0, "frontend", "span_requests"): 1.0,
+    }
