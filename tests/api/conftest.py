@@ -182,7 +182,7 @@ def make_key(database_url: str, *scopes: str) -> str:
 
 @dataclass
 class Shared:
-    """One server for a whole module, with keys of each scope."""
+    """One server for the whole session, with keys of each scope."""
 
     server: Server
     database_url: str
@@ -193,7 +193,7 @@ class Shared:
         return httpx.Client(base_url=self.server.url, headers=headers, timeout=60)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared]:
     tmp = tmp_path_factory.mktemp("shared")
     url = f"sqlite:///{tmp / 'rca.db'}"
