@@ -116,9 +116,10 @@ def load_cases(spec: str, **options: Any) -> list[BenchCase]:
     func = _loader(name)
     _check_options(name, func, options)
     if name == "synthetic":
-        return func(rest.strip(), **options) if rest.strip() else func(**options)
+        # the generator yields cases lazily; the registry's contract is a list
+        return list(func(rest.strip(), **options) if rest.strip() else func(**options))
     path = Path(rest.strip()).expanduser() if rest.strip() else default_dataset_path(name)
     if not path.is_dir():
         hint = "" if rest.strip() else " (set RCA_DATASETS or pass '" + name + ":PATH')"
         raise InvalidInputError(f"dataset directory {str(path)!r} does not exist{hint}", field="dataset")
-    return func(path, **options)
+    return list(func(path, **options))

@@ -211,6 +211,13 @@ def test_load_cases_with_path(petshop_root: Path) -> None:
     assert len(cases) == 3
 
 
+def test_load_cases_synthetic_is_a_list() -> None:
+    pytest.importorskip("rca.datasets.synthetic", reason="the synthetic generator is not there yet")
+    cases = load_cases("synthetic:family=chain,n=10,cases=2,seed=0")
+    assert isinstance(cases, list) and len(cases) == 2
+    assert all(c.dataset == "synthetic" for c in cases)
+
+
 def test_load_cases_default_path_from_env(petshop_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RCA_DATASETS", str(petshop_root.parent))
     assert default_dataset_path("petshop") == petshop_root
