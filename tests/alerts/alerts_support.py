@@ -204,3 +204,96 @@ class PrometheusServer:
 
 def nearly(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12)
+
+
+# -- processes of the end-to-end tests ------------------------------------------------
+RECEIVER = Path(__file__).with_name("alerts_receiver.py")
+
+
+class Receiver:
+    """``alerts_receiver.py`` in its own process: PagerDuty REST API and Slack webhook stand-in."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.logfile = Path(workdir) / "received.jsonl"
+        self.logfile.touch()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
+        import sys
+
+        self.proc = subprocess.Popen([sys.executable, str(RECEIVER), str(self.port), str(self.logfile)])
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url, timeout=0.5).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise RuntimeError("the receiver did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.proc = None
+
+    def received(self, path_prefix: str = "") -> list[dict]:
+        import json
+
+        lines = self.logfile.read_text().splitlines()
+        return [e for e in (json.loads(x) for x in lines if x.strip()) if e["path"].startswith(path_prefix)]
+
+    def wait_for(self, path_prefix: str, n: int = 1, timeout: float = 60) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = self.received(path_prefix)
+            if len(got) >= n:
+                return got
+            time.sleep(0.05)
+        raise AssertionError(f"fewer than {n} request(s) to {path_prefix} within {timeout:g}s: {self.received()}")
+
+
+class RcaServer:
+    """The RCA service as a real uvicorn process on 127.0.0.1."""
+
+    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
+        import os
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = Path(workdir) / f"rca-server-{self.port}.log"
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("RCA_")} | env
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
+        import sys
+
+        cmd = [sys.executable, "-m", "uvicorn", "--factory", "rca.api.app:create_app_from_env",
+               "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]  # fmt: skip
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(cmd, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the RCA server exited:\n{self.log.read_text()[-4000:]}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"the RCA server did not become ready:\n{self.log.read_text()[-4000:]}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
