@@ -1,0 +1,44 @@
+"""Benchmarking: run methods over :class:`~rca.datasets.base.BenchCase` lists and score them.
+
+- :mod:`rca.bench.methods` -- the registry: ``engine``, its ablations and the
+  reference methods ``random``, ``topology-distance``, ``robust-z``.
+- :mod:`rca.bench.runner` -- run methods × cases (``jobs`` worker processes),
+  timing only the method call.
+- :mod:`rca.bench.metrics` -- AC@k, Avg@5, top-k recall, specificity, seconds.
+- :mod:`rca.bench.report` -- ``cases.csv``, ``summary.json``, ``summary.md``.
+
+The command line is ``rca bench`` (:mod:`rca.cli.bench`).
+
+Examples
+--------
+>>> from rca.bench import run_methods, write_report  # doctest: +SKIP
+>>> results = run_methods(cases, ["robust-z", "engine"], jobs=2)  # doctest: +SKIP
+>>> write_report(results, "bench-out")  # doctest: +SKIP
+"""
+
+from rca.bench.methods import DEFAULT_METHODS, Ranking, UnknownMethodError, available_methods, get_method, register_method
+from rca.bench.metrics import ac_at_k, avg_at_k, recall_at_k, specificity, summarize_fault_types, summarize_groups
+from rca.bench.report import BenchReport, build_report, write_report
+from rca.bench.results import CaseResult
+from rca.bench.runner import run_case, run_methods
+
+__all__ = [
+    "DEFAULT_METHODS",
+    "BenchReport",
+    "CaseResult",
+    "Ranking",
+    "UnknownMethodError",
+    "ac_at_k",
+    "available_methods",
+    "avg_at_k",
+    "build_report",
+    "get_method",
+    "recall_at_k",
+    "register_method",
+    "run_case",
+    "run_methods",
+    "specificity",
+    "summarize_fault_types",
+    "summarize_groups",
+    "write_report",
+]

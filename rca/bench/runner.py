@@ -9,13 +9,16 @@ every method on it; workers resolve methods by name from the registry of
 :mod:`rca.bench.methods` (methods registered at run time in the parent are not
 visible to them).  Workers are started with ``spawn``: the parent may hold
 threads (the progress bar), and forking a threaded process is unsafe.
+
+Seconds measured with ``jobs > 1`` include contention between workers (and
+their BLAS threads); measure speed targets with ``jobs=1``.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from functools import lru_cache
 
@@ -39,32 +42,41 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def run_case(case: BenchCase, methods: Sequence[str], seed: int = 0) -> list[CaseResult]:
-    """Run each method on ``case``; one :class:`CaseResult` per method, in order."""
+def _run_one(case: BenchCase, name: str, seed: int) -> CaseResult:
+    """One method on one case; only the method call is timed."""
+    try:
+        fn = _method(name, seed)
+    except Exception as exc:  # an unknown name in a worker: record, don't abort
+        return CaseResult.from_case(case, name, [], error=_one_line(exc))
+    start = time.perf_counter()
+    try:
+        answer = fn(case)
+    except Exception as exc:
+        seconds = time.perf_counter() - start
+        return CaseResult.from_case(case, name, [], seconds=seconds, error=_one_line(exc))
+    seconds = time.perf_counter() - start
+    if not isinstance(answer, (list, tuple)) or not all(isinstance(s, str) for s in answer):
+        error = f"TypeError: method {name!r} must return a list of service names, got {answer!r:.80}"
+        return CaseResult.from_case(case, name, [], seconds=seconds, error=error)
+    scores = getattr(answer, "scores", None)
+    return CaseResult.from_case(case, name, list(answer), scores=scores, seconds=seconds)
+
+
+def run_case(
+    case: BenchCase,
+    methods: Sequence[str],
+    seed: int = 0,
+    on_done: Callable[[], None] | None = None,
+) -> list[CaseResult]:
+    """Run each method on ``case``; one :class:`CaseResult` per method, in order.
+
+    ``on_done`` is called after each method (progress reporting).
+    """
     out: list[CaseResult] = []
     for name in methods:
-        ranking: list[str] = []
-        scores = None
-        error = None
-        try:
-            fn = _method(name, seed)
-        except Exception as exc:  # an unknown name in a worker: record, don't abort
-            out.append(CaseResult.from_case(case, name, [], error=_one_line(exc)))
-            continue
-        start = time.perf_counter()
-        try:
-            answer = fn(case)
-            seconds = time.perf_counter() - start
-        except Exception as exc:
-            seconds = time.perf_counter() - start
-            error = _one_line(exc)
-        else:
-            if not isinstance(answer, (list, tuple)) or not all(isinstance(s, str) for s in answer):
-                error = f"TypeError: method {name!r} must return a list of service names, got {answer!r:.80}"
-            else:
-                ranking = list(answer)
-                scores = getattr(answer, "scores", None)
-        out.append(CaseResult.from_case(case, name, ranking, scores=scores, seconds=seconds, error=error))
+        out.append(_run_one(case, name, seed))
+        if on_done is not None:
+            on_done()
     return out
 
 
@@ -122,8 +134,7 @@ def run_methods(
         task = bar.add_task("bench", total=len(cases) * len(methods))
         if jobs == 1 or len(cases) <= 1:
             for i, case in enumerate(cases):
-                slots[i] = run_case(case, methods, seed)
-                bar.advance(task, len(methods))
+                slots[i] = run_case(case, methods, seed, on_done=lambda: bar.advance(task, 1))
         else:
             ctx = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(max_workers=min(jobs, len(cases)), mp_context=ctx) as pool:

@@ -144,3 +144,11 @@ def test_summarize_fault_types():
     assert set(table) == {"cpu", "delay"}
     assert (table["cpu"].n, table["cpu"].ac1, table["cpu"].ac3) == (2, 0.5, 1.0)
     assert table["delay"].ac5 == 0.0
+
+
+def test_public_surface_is_complete():
+    import rca.bench
+
+    assert all(hasattr(rca.bench, name) for name in rca.bench.__all__)
+    for name in ("run_methods", "write_report", "get_method", "CaseResult", "ac_at_k", "specificity"):
+        assert name in rca.bench.__all__
