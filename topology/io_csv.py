@@ -35,6 +35,7 @@ import csv
 import io
 import ipaddress
 import math
+from collections.abc import Iterator
 
 from topology.errors import TopologyError
 from topology.io_json import PathOrFile, _decode, _read_text, _write_text
@@ -82,7 +83,7 @@ def _kind_for(name: str) -> NodeKind:
     return NodeKind.HOST if is_ip_address(name) else NodeKind.SERVICE
 
 
-def _rows(text: str, source: str | None):  # type: ignore[no-untyped-def]
+def _rows(text: str, source: str | None) -> Iterator[tuple[int, list[str]]]:
     """Yield ``(line, cells)`` for every non-blank CSV record."""
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     while True:

@@ -33,7 +33,7 @@ import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any, Union
+from typing import IO, Any, Union, cast
 
 from topology.errors import TopologyError
 from topology.model import NodeKind, ServiceGraph
@@ -52,7 +52,7 @@ def _source_of(path_or_file: object) -> str:
     """A printable name for a path or an open file."""
     if hasattr(path_or_file, "read") or hasattr(path_or_file, "write"):
         return str(getattr(path_or_file, "name", "<stream>"))
-    return os.fspath(path_or_file)  # type: ignore[arg-type]
+    return os.fspath(cast("str | os.PathLike[str]", path_or_file))
 
 
 def _decode(data: str | bytes, source: str | None) -> str:
@@ -79,10 +79,10 @@ def _read_text(path_or_file: PathOrFile) -> tuple[str, str]:
     """``(text, source)`` from a path or an open text/binary file."""
     source = _source_of(path_or_file)
     if hasattr(path_or_file, "read"):
-        data = path_or_file.read()  # type: ignore[union-attr]
+        data = cast("IO[str] | IO[bytes]", path_or_file).read()
     else:
         try:
-            data = Path(path_or_file).read_bytes()  # type: ignore[arg-type]
+            data = Path(cast("str | os.PathLike[str]", path_or_file)).read_bytes()
         except OSError as exc:
             raise TopologyError(f"cannot read the file: {exc.strerror}", source=source) from None
     return _decode(data, source), source
@@ -91,9 +91,9 @@ def _read_text(path_or_file: PathOrFile) -> tuple[str, str]:
 def _write_text(text: str, path_or_file: PathOrFile) -> None:
     """Write ``text`` to a path (UTF-8) or to an open text file."""
     if hasattr(path_or_file, "write"):
-        path_or_file.write(text)  # type: ignore[union-attr,arg-type]
+        cast(IO[str], path_or_file).write(text)
         return
-    Path(path_or_file).write_text(text, encoding="utf-8")  # type: ignore[arg-type]
+    Path(cast("str | os.PathLike[str]", path_or_file)).write_text(text, encoding="utf-8")
 
 
 def _reraise(err: TopologyError, source: str | None) -> TopologyError:

@@ -39,7 +39,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import pandas as pd
 
@@ -90,8 +90,8 @@ _NEZHA_COLUMNS = (
 _NEZHA_TEXT = ("TraceID", "SpanID", "ParentID", "PodName", "OperationName")
 _ROOT_PARENTS = ("root", "")
 
-ServiceOf = Callable[[str], str]
-SpanSource = pd.DataFrame | str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
+ServiceOf: TypeAlias = Callable[[str], str]
+SpanSource: TypeAlias = pd.DataFrame | str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
 
 
 # -- the shared core: span table -> graph ------------------------------------
@@ -153,7 +153,7 @@ def graph_from_spans(
         pairs = pairs[pairs["caller"] != pairs["service"]]
     counts = pairs.groupby(["caller", "service"], sort=True).size()
     graph = ServiceGraph(sorted(str(s) for s in spans["service"].dropna().unique()))
-    for (caller, callee), n in counts.items():
+    for (caller, callee), n in zip(counts.index.tolist(), counts.tolist(), strict=True):
         graph.add_call(str(caller), str(callee), calls=int(n))
     return graph
 
@@ -376,19 +376,23 @@ def _require(mapping: object, key: str, path: str, source: str | None) -> Any:
     return mapping[key]
 
 
-def _id(value: object, field: str, source: str | None, *, optional: bool = False) -> str | None:
+def _id(value: object, field: str, source: str | None) -> str:
+    """A required span/trace id, as lower-case text (hex ids are case-insensitive)."""
     if value is None or value == "":
-        if optional:
-            return None
         raise TopologyError("missing or empty id", source=source, field=field)
     if not isinstance(value, str | int) or isinstance(value, bool):
         raise TopologyError(
             f"expected an id string, got {type(value).__name__}", source=source, field=field
         )
-    text = str(value).strip().lower()
-    if optional and (not text or set(text) == {"0"}):
-        return None  # all-zero parent ids mean "no parent" in several SDKs
-    return text
+    return str(value).strip().lower()
+
+
+def _parent_id(value: object, field: str, source: str | None) -> str | None:
+    """An optional parent id; empty or all-zero ids mean "no parent" (root span)."""
+    if value is None or value == "":
+        return None
+    text = _id(value, field, source)
+    return None if not text or set(text) == {"0"} else text
 
 
 def _list(value: object, field: str, source: str | None) -> list[Any]:
@@ -487,9 +491,9 @@ def graph_from_otlp(
                     sp = f"{spans_path}[{k}]"
                     rows.append(
                         (
-                            _id(_require(span, "traceId", sp, source), f"{sp}.traceId", source),  # type: ignore[arg-type]
-                            _id(_require(span, "spanId", sp, source), f"{sp}.spanId", source),  # type: ignore[arg-type]
-                            _id(span.get("parentSpanId"), f"{sp}.parentSpanId", source, optional=True),
+                            _id(_require(span, "traceId", sp, source), f"{sp}.traceId", source),
+                            _id(_require(span, "spanId", sp, source), f"{sp}.spanId", source),
+                            _parent_id(span.get("parentSpanId"), f"{sp}.parentSpanId", source),
                             service,
                         )
                     )
@@ -564,13 +568,13 @@ def graph_from_jaeger(
             references = span.get("references") or []
             for r, ref in enumerate(_list(references, f"{sp}.references", source)):
                 if isinstance(ref, Mapping) and ref.get("refType") == "CHILD_OF":
-                    parent = _id(ref.get("spanID"), f"{sp}.references[{r}].spanID", source)
+                    parent = _parent_id(ref.get("spanID"), f"{sp}.references[{r}].spanID", source)
                     ref_trace = ref.get("traceID")
                     if ref_trace not in (None, "") and _id(ref_trace, "", source) != trace_id:
                         logger.debug("%s: parent in another trace; no call", sp)
                         parent = None
                     break
-            rows.append((trace_id, span_id, parent, service.strip()))  # type: ignore[arg-type]
+            rows.append((trace_id, span_id, parent, service.strip()))
     return graph_from_spans(_frame(rows, service_of), include_internal=include_internal)
 
 
@@ -630,7 +634,7 @@ def graph_from_zipkin(
     for sp, span in flat:
         trace_id = _id(_require(span, "traceId", sp, source), f"{sp}.traceId", source)
         span_id = _id(_require(span, "id", sp, source), f"{sp}.id", source)
-        parent = _id(span.get("parentId"), f"{sp}.parentId", source, optional=True)
+        parent = _parent_id(span.get("parentId"), f"{sp}.parentId", source)
         endpoint = span.get("localEndpoint")
         service = endpoint.get("serviceName") if isinstance(endpoint, Mapping) else None
         if not isinstance(service, str) or not service.strip():
@@ -639,7 +643,7 @@ def graph_from_zipkin(
                 source=source,
                 field=f"{sp}.localEndpoint.serviceName",
             )
-        parsed.append((trace_id, span_id, parent, service.strip(), bool(span.get("shared"))))  # type: ignore[arg-type]
+        parsed.append((trace_id, span_id, parent, service.strip(), bool(span.get("shared"))))
     shared = {(t, s) for t, s, _, _, sh in parsed if sh}
     unshared = {(t, s) for t, s, _, _, sh in parsed if not sh}
     twins = shared & unshared
@@ -800,14 +804,14 @@ def read_traces(
     True
     """
     name = _check_format(format) if format is not None else None
-    many = not isinstance(path, str | os.PathLike)
-    if name is None and (many or Path(path).is_dir() or Path(path).suffix.lower() == ".csv"):  # type: ignore[arg-type]
+    single = Path(path) if isinstance(path, str | os.PathLike) else None
+    if name is None and (single is None or single.is_dir() or single.suffix.lower() == ".csv"):
         name = "nezha-spans"
     if name == "nezha-spans":
-        return read_spans_csv(path, service_of=service_of, include_internal=include_internal)  # type: ignore[arg-type]
-    if many:
+        return read_spans_csv(path, service_of=service_of, include_internal=include_internal)
+    if single is None:
         raise TopologyError(f"format {name!r} reads one file at a time", field="path")
-    source = os.fspath(path)  # type: ignore[arg-type]
+    source = os.fspath(single)
     try:
         raw = Path(source).read_bytes()
     except OSError as exc:
