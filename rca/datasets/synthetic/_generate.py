@@ -16,7 +16,7 @@ from rca.datasets.synthetic._faults import (
     pick_symptom,
     plan_fault,
 )
-from rca.datasets.synthetic._propagate import make_plan
+from rca.datasets.synthetic._propagate import components, make_plan
 from rca.datasets.synthetic._simulate import (
     METRICS,
     Effects,
@@ -110,13 +110,23 @@ def validate_args(
     return out
 
 
-def make_plans(topo: SynthTopology) -> Plans:
-    """The four propagation plans of ``topo`` (rebuild after changing lags)."""
+def make_plans(topo: SynthTopology, previous: Plans | None = None) -> Plans:
+    """The four propagation plans of ``topo``.
+
+    After changing lags pass the ``previous`` plans: only the upward ones
+    (the only ones lags affect) are rebuilt.
+    """
+    comps = components(topo.g)
+    if previous is None:
+        traffic = make_plan(topo.g, "weight", "down", lagged=False, comps=comps)
+        error_influence = make_plan(topo.g, "err", "down", lagged=False, comps=comps)
+    else:
+        traffic, error_influence = previous.traffic, previous.error_influence
     return Plans(
-        latency=make_plan(topo.g, "weight", "up"),
-        errors=make_plan(topo.g, "err", "up"),
-        traffic=make_plan(topo.g, "weight", "down", lagged=False),
-        error_influence=make_plan(topo.g, "err", "down", lagged=False),
+        latency=make_plan(topo.g, "weight", "up", comps=comps),
+        errors=make_plan(topo.g, "err", "up", comps=comps),
+        traffic=traffic,
+        error_influence=error_influence,
     )
 
 
@@ -253,7 +263,7 @@ def generate_case(
         start=t0, steps=steps_, magnitude=a["magnitude"],
     )  # fmt: skip
     if plan.lag:
-        plans = make_plans(topo)
+        plans = make_plans(topo, plans)
     param_rng = np.random.default_rng(param_seq)
     params = draw_params(topo, param_rng, a["noise"])
     start = _EPOCH + pd.Timedelta(hours=int(param_rng.integers(0, 24)))

@@ -64,19 +64,32 @@ def _shift(x: np.ndarray, lag: int) -> np.ndarray:
     return np.concatenate([np.full(lag, x[0]), x[:-lag]])
 
 
-def make_plan(g: nx.DiGraph, key: str, direction: str, *, lagged: bool = True) -> PropagationPlan:
+def components(g: nx.DiGraph) -> list[list[int]]:
+    """Strongly connected components, callers before callees, members sorted."""
+    cond = nx.condensation(g)
+    return [sorted(cond.nodes[c]["members"]) for c in nx.topological_sort(cond)]
+
+
+def make_plan(
+    g: nx.DiGraph,
+    key: str,
+    direction: str,
+    *,
+    lagged: bool = True,
+    comps: list[list[int]] | None = None,
+) -> PropagationPlan:
     """Plan for ``direction`` ``"up"`` (callees feed callers) or ``"down"``.
 
-    ``lagged=False`` ignores the edges' ``lag`` (traffic is not delayed).
+    ``lagged=False`` ignores the edges' ``lag`` (traffic is not delayed);
+    ``comps`` reuses :func:`components` of ``g``.
     """
     n = g.number_of_nodes()
-    cond = nx.condensation(g)
-    order = list(nx.topological_sort(cond))  # callers before callees
+    order = components(g) if comps is None else comps
     if direction == "up":
-        order.reverse()
+        order = order[::-1]
     blocks = []
-    for c in order:
-        members = np.array(sorted(cond.nodes[c]["members"]), dtype=int)
+    for comp in order:
+        members = np.array(comp, dtype=int)
         inside = set(members.tolist())
         srcs, ws, lags = [], [], []
         for m in members.tolist():
