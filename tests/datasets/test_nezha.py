@@ -304,9 +304,9 @@ def test_real_nezha_smoke() -> None:
     root = _real_root() / "nezha"
     if not (root / "online-boutique").is_dir():
         pytest.skip(f"Nezha data not found at {root} (set RCA_DATASETS to the datasets folder)")
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # CPU time: robust to a busy machine
     loaded = load_nezha(root)
-    seconds = time.perf_counter() - t0
+    seconds = time.process_time() - t0
     assert Counter(c.group for c in loaded) == {"online-boutique": 24, "train-ticket": 28}
     ob = [c for c in loaded if c.group == "online-boutique"]
     tt = [c for c in loaded if c.group == "train-ticket"]
@@ -326,4 +326,4 @@ def test_real_nezha_smoke() -> None:
         assert c.baseline is not None and (c.baseline["timestamp"] < c.incident.start).all()
         window = c.metrics[c.metrics.timestamp >= c.incident.start]
         assert ((window.service == c.incident.service) & (window.metric == "latency_p90")).any()
-    assert seconds < 10, f"loading Nezha took {seconds:.1f} s"
+    assert seconds < 6, f"loading Nezha took {seconds:.1f} s of CPU"

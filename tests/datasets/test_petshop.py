@@ -268,9 +268,9 @@ def test_real_petshop_smoke() -> None:
     root = _real_root() / "petshop"
     if not (root / "low_traffic" / "graph.csv").is_file():
         pytest.skip(f"PetShop data not found at {root} (set RCA_DATASETS to the datasets folder)")
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # CPU time: robust to a busy machine
     cases = load_petshop(root)
-    seconds = time.perf_counter() - t0
+    seconds = time.process_time() - t0
     issues = [c for c in cases if not c.is_normal]
     assert sum(c.meta["split"] == "train" for c in issues) == 20
     assert {c.group for c in issues} >= {"low_traffic/latency", "high_traffic/availability"}
@@ -280,4 +280,4 @@ def test_real_petshop_smoke() -> None:
         assert c.fault_type in {"searchdelay", "searcherrorpercent"}
     normal = Counter(c.group for c in cases if c.is_normal)
     assert normal == {f"{s}/{m}": 20 for s in ("low_traffic", "high_traffic") for m in ("latency", "availability")}
-    assert seconds < 5, f"loading PetShop took {seconds:.1f} s"
+    assert seconds < 4, f"loading PetShop took {seconds:.1f} s of CPU"
