@@ -208,7 +208,7 @@ def loads_edge_csv(text: str | bytes, *, source: str | None = None) -> ServiceGr
         if "calls" in roles and row[roles["calls"]].strip():
             j = roles["calls"]
             cell = row[j].strip()
-            if not cell.isdigit():
+            if not (cell.isascii() and cell.isdigit()):
                 raise TopologyError(
                     f"the call count must be an integer >= 0, got {cell!r}",
                     source=source,

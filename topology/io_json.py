@@ -82,7 +82,7 @@ def _read_text(path_or_file: PathOrFile) -> tuple[str, str]:
         data = cast("IO[str] | IO[bytes]", path_or_file).read()
     else:
         try:
-            data = Path(cast("str | os.PathLike[str]", path_or_file)).read_bytes()
+            data = Path(path_or_file).read_bytes()
         except OSError as exc:
             raise TopologyError(f"cannot read the file: {exc.strerror}", source=source) from None
     return _decode(data, source), source
@@ -93,7 +93,7 @@ def _write_text(text: str, path_or_file: PathOrFile) -> None:
     if hasattr(path_or_file, "write"):
         cast(IO[str], path_or_file).write(text)
         return
-    Path(cast("str | os.PathLike[str]", path_or_file)).write_text(text, encoding="utf-8")
+    Path(path_or_file).write_text(text, encoding="utf-8")
 
 
 def _reraise(err: TopologyError, source: str | None) -> TopologyError:
@@ -180,9 +180,13 @@ def _parse_weight(value: object, field: str, source: str | None) -> float | None
         raise TopologyError(
             f"expected a number, got {_type_name(value)} {value!r}", source=source, field=field
         )
-    if not math.isfinite(value):
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
         raise TopologyError(f"expected a finite number, got {value!r}", source=source, field=field)
-    return float(value)
+    return number
 
 
 def _parse_count(value: object, field: str, source: str | None) -> int | None:

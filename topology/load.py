@@ -13,7 +13,8 @@ Format names (:data:`FORMATS`):
 ``nezha-spans`` Nezha span CSV
 ============== ==============================================================
 
-When no format is given it is guessed: ``.yaml``/``.yml`` is YAML; a CSV is
+When no format is given it is guessed: ``.yaml``/``.yml`` is YAML, and so is
+text whose first content line is a ``services:`` or ``calls:`` key; a CSV is
 an edge list when its header starts with ``Source,Target`` or
 ``caller,callee``, an adjacency matrix when its first header cell is empty,
 and Nezha spans when it starts with ``TraceID,SpanID``; JSON is a topology
@@ -85,6 +86,16 @@ def _sniff_csv(text: str) -> str | None:
     return None
 
 
+def _looks_like_yaml(text: str) -> bool:
+    """True when the first content line is a YAML key (``services:``, ``calls:``)."""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#") or stripped == "---":
+            continue
+        return stripped.split(":", 1)[0].strip() in ("services", "calls")
+    return False
+
+
 def _sniff_json(doc: object) -> str | None:
     if isinstance(doc, dict) and ("services" in doc or "calls" in doc):
         return "json"
@@ -132,8 +143,8 @@ def sniff_format(data: str | bytes, filename: str | os.PathLike[str] | None = No
             found = None
     elif suffix != ".json":
         found = _sniff_csv(text)
-        if found is None and suffix != ".csv" and head:
-            found = "yaml" if ":" in head.splitlines()[0] else None
+        if found is None and suffix != ".csv":
+            found = "yaml" if _looks_like_yaml(text) else None
     if found is None:
         raise TopologyError(
             f"cannot tell the format; pass one of: {', '.join(FORMATS)}", source=source

@@ -91,6 +91,7 @@ EDGE_ERRORS = [
     ("Source,Target,Weight\na,b,inf\n", "the weight must be a finite number", 2, "Weight"),
     ("Source,Target,Calls\na,b,2.5\n", "the call count must be an integer >= 0, got '2.5'", 2, "Calls"),
     ("Source,Target,Calls\na,b,-1\n", "integer >= 0, got '-1'", 2, "Calls"),
+    ("Source,Target,Calls\na,b,\u00b2\n", "integer >= 0, got '\u00b2'", 2, "Calls"),
     ("Source,Target\na,b\nc,d\na,b\n", "edge a -> b repeats line 2", 4, None),
     ('Source,Target\n"a,b\n', "malformed CSV", 2, None),
 ]

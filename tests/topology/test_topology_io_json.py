@@ -131,6 +131,13 @@ def test_every_validation_branch_names_the_field(doc, match, field):
     assert info.value.line is None
 
 
+def test_integer_weight_too_large_for_a_float():
+    text = '{"calls": [{"caller": "a", "callee": "b", "weight": 1' + "0" * 400 + "}]}"
+    with pytest.raises(TopologyError, match="expected a finite number") as info:
+        loads_json(text)
+    assert info.value.field == "calls[0].weight"
+
+
 def test_calls_index_is_counted_in_the_message():
     doc = {"calls": [{"caller": "a", "callee": f"b{i}"} for i in range(3)] + [{"caller": "a", "callee": 7}]}
     with pytest.raises(TopologyError, match=r"field 'calls\[3\]\.callee'"):

@@ -108,6 +108,9 @@ def test_load_reads_a_folder_of_span_files(tmp_path):
 
 def test_yaml_without_extension_is_sniffed():
     assert sniff_format("services: [a]\ncalls: []\n") == "yaml"
+    assert sniff_format("# our topology\n---\ncalls:\n  - {caller: a, callee: b}\n") == "yaml"
+    with pytest.raises(TopologyError, match="cannot tell the format"):
+        sniff_format("title: not a topology\n")
 
 
 def test_unknown_format_lists_the_known_ones():
