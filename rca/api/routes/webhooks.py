@@ -27,7 +27,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
@@ -206,8 +206,13 @@ def _new_row(ev: AlertEvent, status: str, *, reason: str | None, open_key: str |
     )
 
 
+def _count_receipt(s: Any, row: AlertRow) -> None:
+    # In SQL, not read-modify-write: concurrent duplicates must all count.
+    s.execute(update(AlertRow).where(AlertRow.id == row.id).values(receipts=AlertRow.receipts + 1))
+
+
 def _duplicate(s: Any, row: AlertRow) -> WebhookAlert:
-    row.receipts += 1
+    _count_receipt(s, row)
     return WebhookAlert(id=row.id, status=row.status, duplicate=True, service=row.service, reason=row.reason, analysis_id=row.analysis_id)
 
 
@@ -223,7 +228,8 @@ def _store_event(db: Database, settings: AlertSettings, catalog: MetricsCatalog,
             row = _open_row(s, ev)
             if row is not None:
                 row.status, row.open_key, row.resolved_at = "resolved", None, utcnow()
-                row.receipts += 1
+                s.flush()
+                _count_receipt(s, row)
                 return WebhookAlert(id=row.id, status="resolved", service=row.service, analysis_id=row.analysis_id)
             row = _new_row(ev, "resolved", reason="resolved without an open alert (nothing to close)", open_key=None, state="none")
             s.add(row)
