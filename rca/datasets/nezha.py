@@ -189,6 +189,8 @@ class NezhaFault:
     raw_time: str | None
     raw_timestamp: int | None
     issues: tuple[DataIssue, ...] = ()
+    #: ``inject_time`` minus ``inject_timestamp`` in seconds (None when one is missing)
+    clock_offset_s: float | None = None
 
 
 @dataclass
@@ -387,6 +389,7 @@ def _read_faults(path: Path, to_service: PodNameMapper, where: str) -> list[Nezh
                 raw_time=raw_time,
                 raw_timestamp=epoch,
                 issues=tuple(issues),
+                clock_offset_s=None if pd.isna(stamp) or pd.isna(wall) else (wall - stamp).total_seconds(),
             )
         )
     # faults still identical after the repair are listed twice: keep one, say so on it
@@ -584,6 +587,7 @@ def _day_cases(d: NezhaDay, abnormal: pd.Timedelta, history: pd.Timedelta) -> li
                     "inject_pod": f.pod,
                     "inject_time": f.raw_time,
                     "inject_timestamp": f.raw_timestamp,
+                    "inject_clock_offset_s": f.clock_offset_s,
                     "baseline_removed": tuple(removed),
                     **{k2: v for k2, v in d.meta.items() if k2 != "pods"},
                 },
@@ -621,7 +625,8 @@ def load_nezha(
     Parameters
     ----------
     root : path
-        The ``nezha`` directory (``<system>/<day>/fault_list.json`` below it).
+        The ``nezha`` directory (``<system>/<day>/fault_list.json`` below it),
+        or one system's directory, or one day's.
     systems : iterable of str, optional
         Only these systems (``"online-boutique"``, ``"train-ticket"``...).
     abnormal : duration
@@ -651,7 +656,19 @@ def load_nezha(
         raise InvalidInputError(f"Nezha directory {str(root)!r} does not exist", field="dataset")
     abnormal_td = _duration(abnormal, "abnormal")
     history_td = _duration(history, "history")
-    found = sorted(d for d in root.iterdir() if d.is_dir() and any(_is_day(x) for x in d.iterdir()))
+    # ``root`` is normally the folder of systems; a system folder or a single day works too
+    days_of: dict[Path, list[Path]]
+    if _is_day(root):
+        days_of = {root.parent: [root]}
+    elif any(_is_day(x) for x in root.iterdir()):
+        days_of = {root: sorted(x for x in root.iterdir() if _is_day(x))}
+    else:
+        days_of = {
+            d: sorted(x for x in d.iterdir() if _is_day(x))
+            for d in sorted(root.iterdir())
+            if d.is_dir() and any(_is_day(x) for x in d.iterdir())
+        }
+    found = sorted(days_of)
     if systems is not None:
         wanted = [systems] if isinstance(systems, str) else list(systems)
         names = {d.name for d in found}
@@ -666,7 +683,7 @@ def load_nezha(
         raise InvalidInputError(f"no Nezha system (<system>/<day>/fault_list.json) under {root}", field="dataset")
     cases: list[BenchCase] = []
     for system_dir in found:
-        for day_dir in sorted(x for x in system_dir.iterdir() if _is_day(x)):
+        for day_dir in days_of[system_dir]:
             day = read_nezha_day(day_dir, use_spans=use_spans, keep_node_metrics=keep_node_metrics, hosts=hosts)
             cases.extend(_day_cases(day, abnormal_td, history_td))
     return cases

@@ -228,6 +228,7 @@ def test_inject_timestamp_within_a_minute_is_kept(cases: dict[str, BenchCase]) -
     c = cases["shop/2022-08-22/02"]  # epoch exactly 60 s before inject_time
     assert c.incident.start == _ts("2022-08-22 04:09")
     assert not any("inject" in m for m in _repairs(c))
+    assert c.meta["inject_clock_offset_s"] == 60.0
 
 
 def test_duplicated_inject_timestamps(cases: dict[str, BenchCase]) -> None:
@@ -292,6 +293,12 @@ def test_systems_filter_and_errors(tmp_path: Path) -> None:
         load_nezha(tmp_path / "missing")
     with pytest.raises(InvalidInputError, match="no Nezha system"):
         load_nezha(tmp_path)
+
+
+def test_root_may_be_a_system_or_a_day() -> None:
+    assert len(load_nezha(FIXTURES / "tickets")) == 5
+    day = load_nezha(FIXTURES / "tickets" / "2023-01-30")
+    assert [c.case_id for c in day] == ["tickets/2023-01-30/00"]
 
 
 def test_load_cases_spec() -> None:
