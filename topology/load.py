@@ -97,7 +97,7 @@ def _looks_like_yaml(text: str) -> bool:
 
 
 def _sniff_json(doc: object) -> str | None:
-    if isinstance(doc, dict) and ("services" in doc or "calls" in doc):
+    if isinstance(doc, dict) and (not doc or "services" in doc or "calls" in doc):
         return "json"
     return _sniff_json_traces(doc)
 
@@ -120,7 +120,8 @@ def sniff_format(data: str | bytes, filename: str | os.PathLike[str] | None = No
     Raises
     ------
     TopologyError
-        When the content matches no known format.
+        When the content matches no known format, or looks like JSON but
+        does not parse (the error gives the line).
 
     Examples
     --------
@@ -137,10 +138,9 @@ def sniff_format(data: str | bytes, filename: str | os.PathLike[str] | None = No
     head = text.lstrip()
     found: str | None = None
     if head[:1] in ("{", "["):
-        try:
-            found = _sniff_json(_parse_json_or_lines(text, source))
-        except TopologyError:
-            found = None
+        # Clearly meant as JSON: a syntax error (with its line) helps more than
+        # "cannot tell the format".
+        found = _sniff_json(_parse_json_or_lines(text, source))
     elif suffix != ".json":
         found = _sniff_csv(text)
         if found is None and suffix != ".csv":
@@ -257,6 +257,6 @@ def load(path: str | os.PathLike[str], format: str | None = None) -> ServiceGrap
         try:
             name = sniff_format(text, path)
         except TopologyError as err:
-            raise TopologyError(err.message, source=source) from None
+            raise TopologyError(err.message, source=source, line=err.line, field=err.field) from None
     return _dispatch(text, name, source)
 

@@ -127,7 +127,7 @@ def test_unknown_format_lists_the_known_ones():
         ("hello world", None),
         ("a,b\n1,2\n", "data.csv"),
         ('{"nodes": []}', "g.json"),
-        ("{not json", None),
+        ("[1, 2]", None),
         ("", None),
     ],
 )
@@ -152,6 +152,15 @@ def test_load_errors_name_the_file(tmp_path):
         load(broken, "json")
     with pytest.raises(TopologyError, match="cannot read the file"):
         load(tmp_path / "missing.json")
+
+
+def test_sniffing_reports_json_syntax_errors_and_accepts_an_empty_document(tmp_path):
+    path = tmp_path / "topo.json"
+    path.write_text('{\n  "services": ["a",]\n}')
+    with pytest.raises(TopologyError, match=r"topo\.json, line 2: invalid JSON") as info:
+        load(path)
+    assert info.value.line == 2
+    assert loads("{}", None) == ServiceGraph()
 
 
 def test_invalid_json_with_explicit_trace_format_names_the_line():
