@@ -294,6 +294,23 @@ def test_slow_leak_ramps() -> None:
     assert tail[-1] > tail[0]
 
 
+def test_lagged_calls_delay_propagation() -> None:
+    base = generate_case("chain", 12, fault="latency_step", noise=0.0, magnitude=10.0, seed=3)
+    late = generate_case("chain", 12, fault="latency_step", noise=0.0, magnitude=10.0, lags=1.0, seed=3)
+    assert base.meta["lagged_calls"] == 0 and late.meta["lagged_calls"] == 11
+    assert base.root_causes == late.root_causes
+    symptom = late.incident.service
+    t = list(wide(late, "latency").index).index(late.incident.start)
+
+    def onset(case: BenchCase) -> int:
+        x = wide(case, "latency")[symptom].to_numpy()
+        return int(np.argmax(x[t:] > x[t - 1] * 1.01))
+
+    hops = late.graph.call_distance(symptom, late.root_causes[0])
+    assert onset(base) == 0
+    assert hops <= onset(late) <= 3 * hops
+
+
 def test_noise_free_baseline_is_flat() -> None:
     case = generate_case("layered", 30, noise=0.0, seed=2)
     w = wide(case, "latency")
@@ -343,6 +360,7 @@ def test_weak_faults_exist_with_random_magnitude() -> None:
         ({"seasonality": "yes"}, "synthetic.seasonality", "a bool"),
         ({"seed": -1}, "synthetic.seed", "seed"),
         ({"magnitude": -2.0}, "synthetic.magnitude", "magnitude"),
+        ({"lags": 1.5}, "synthetic.lags", r"\[0.0, 1.0\]"),
     ],
 )
 def test_bad_arguments_name_the_field(kwargs: dict, field: str, match: str) -> None:
@@ -362,10 +380,10 @@ def test_spec_defaults() -> None:
 
 
 def test_spec_full_string_and_round_trip() -> None:
-    text = "family=layered,n=50,cases=100,seed=3,fault=mixed,roots=2,steps=90,step=30s,missing=0.1,seasonality=1,noise=0.5,magnitude=4,baseline=60"
+    text = "family=layered,n=50,cases=100,seed=3,fault=mixed,roots=2,steps=90,step=30s,missing=0.1,seasonality=1,noise=0.5,magnitude=4,baseline=60,lags=0.2"
     spec = SyntheticSpec.parse(text)
     assert spec.n == 50 and spec.cases == 100 and spec.roots == 2 and spec.step == "30s"
-    assert spec.seasonality is True and spec.magnitude == 4.0 and spec.baseline == 60
+    assert spec.seasonality is True and spec.magnitude == 4.0 and spec.baseline == 60 and spec.lags == 0.2
     assert SyntheticSpec.parse(spec.to_string()) == spec
     assert SyntheticSpec.parse("synthetic:" + text) == spec
     assert SyntheticSpec.parse(" n = 20 , family=chain|tree ,").families() == ("chain", "tree")

@@ -86,6 +86,7 @@ def validate_args(
     noise: Any,
     seed: Any,
     magnitude: Any,
+    lags: Any = 0.0,
 ) -> dict[str, Any]:
     """Check every argument of :func:`generate_case`; return the normalised values."""
     if family not in FAMILIES:
@@ -105,6 +106,7 @@ def validate_args(
     out["seasonality"] = bool(seasonality)
     out["missing"] = _float("missing", missing, 0.0, 0.5)
     out["noise"] = _float("noise", noise, 0.0, 10.0)
+    out["lags"] = _float("lags", lags, 0.0, 1.0)
     out["seed"] = _int("seed", seed, 0, 2**63 - 1)
     out["magnitude"] = None if magnitude is None else _float("magnitude", magnitude, 0.0, 1000.0)
     return out
@@ -167,6 +169,20 @@ def to_long_frame(
     )
 
 
+def _lag_calls(topo: SynthTopology, share: float, rng: np.random.Generator) -> int:
+    """Give a ``share`` of the calls between components a lag of 1-3 steps."""
+    if share <= 0:
+        return 0
+    comp_of = {v: i for i, comp in enumerate(components(topo.g)) for v in comp}
+    edges = [(u, v) for u, v in sorted(topo.g.edges) if comp_of[u] != comp_of[v]]
+    chosen = rng.random(len(edges)) < share
+    lags = rng.integers(1, 4, size=len(edges))
+    for (u, v), pick, lag in zip(edges, chosen, lags, strict=True):
+        if pick:
+            topo.g.edges[u, v]["lag"] = int(lag)
+    return int(chosen.sum())
+
+
 def generate_case(
     family: str = "layered",
     n_services: int = 50,
@@ -180,6 +196,7 @@ def generate_case(
     missing: float = 0.0,
     noise: float = 1.0,
     magnitude: float | None = None,
+    lags: float = 0.0,
     seed: int = 0,
 ) -> BenchCase:
     """Generate one seeded synthetic incident with known root causes.
@@ -217,6 +234,9 @@ def generate_case(
     magnitude : float, optional
         Severity: the expected shift of the symptom's metric, in units of its
         baseline noise (robust sd). Default: random, log-uniform in [2, 16].
+    lags : float
+        Share of calls (0 to 1) on which a change in the callee reaches the
+        caller 1 to 3 steps late (calls inside cycles excepted).
     seed : int
         Everything is derived from it; the global random state is untouched.
 
@@ -247,10 +267,12 @@ def generate_case(
     """
     a = validate_args(
         family, n_services, fault, n_roots, steps, step, baseline_steps,
-        seasonality, missing, noise, seed, magnitude,
+        seasonality, missing, noise, seed, magnitude, lags,
     )  # fmt: skip
-    topo_seq, param_seq, noise_seq, fault_seq, frame_seq = np.random.SeedSequence(a["seed"]).spawn(5)
+    seqs = np.random.SeedSequence(a["seed"]).spawn(6)
+    topo_seq, param_seq, noise_seq, fault_seq, frame_seq, lag_seq = seqs
     topo = build_topology(a["family"], a["n_services"], np.random.default_rng(topo_seq))
+    n_lagged = _lag_calls(topo, a["lags"], np.random.default_rng(lag_seq))
     steps_, t0 = a["steps"], a["baseline_steps"]
     step_s = float(a["step"].total_seconds())
     n_deps = len(nx.descendants(topo.g, pick_symptom(topo)))
@@ -295,6 +317,8 @@ def generate_case(
         "noise": a["noise"],
         "severity": round(plan.severity, 4),
         "lag": plan.lag,
+        "lags": a["lags"],
+        "lagged_calls": n_lagged,
         "roots": {names[r]: d for r, d in zip(plan.roots, details, strict=True)},
     }
     return BenchCase(

@@ -75,6 +75,8 @@ class SyntheticSpec:
         Fixed severity (symptom shift in noise units); None draws it per case.
     baseline : int or None
         Steps before the fault; None is two thirds of ``steps``.
+    lags : float
+        Share of calls whose effect arrives 1 to 3 steps late.
 
     Examples
     --------
@@ -82,7 +84,7 @@ class SyntheticSpec:
     >>> spec.n, spec.cases, spec.families()
     (50, 100, ('layered',))
     >>> spec.to_string()
-    'family=layered,n=50,cases=100,seed=0,fault=mixed,roots=1,steps=120,step=1min,missing=0.0,seasonality=0,noise=1.0'
+    'family=layered,n=50,cases=100,seed=0,fault=mixed,roots=1,steps=120,step=1min,missing=0.0,seasonality=0,noise=1.0,lags=0.0'
     """
 
     family: str = "mixed"
@@ -98,6 +100,7 @@ class SyntheticSpec:
     noise: float = 1.0
     magnitude: float | None = None
     baseline: int | None = None
+    lags: float = 0.0
 
     _INTS: ClassVar[dict[str, tuple[int, int]]] = {
         "n": (MIN_SERVICES, MAX_SERVICES),
@@ -111,6 +114,7 @@ class SyntheticSpec:
         "missing": (0.0, 0.5),
         "noise": (0.0, 10.0),
         "magnitude": (0.0, 1000.0),
+        "lags": (0.0, 1.0),
     }
 
     def __post_init__(self) -> None:
@@ -242,6 +246,7 @@ class SyntheticSpec:
             "missing": self.missing,
             "noise": self.noise,
             "magnitude": self.magnitude,
+            "lags": self.lags,
             "seed": seed,
         }
 
