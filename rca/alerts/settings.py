@@ -42,6 +42,9 @@ class AlertSettings(BaseSettings):
     # -- Prometheus and the analysis ------------------------------------------------
     prometheus_url: str | None = Field(None, description="Base URL of Prometheus, e.g. http://prometheus:9090.")
     prometheus_timeout_seconds: float = Field(30.0, gt=0, description="Timeout of one Prometheus query.")
+    prometheus_step_seconds: float = Field(
+        15.0, ge=1, description="Smallest query step (your scrape interval); larger when a window needs it."
+    )
     prometheus_attempts: int = Field(3, ge=1, le=20, description="Tries of a Prometheus fetch before the analysis fails.")
     metrics_catalog: Path | None = Field(None, description="Metrics catalog YAML; default: the bundled catalog.")
     alert_metrics: CsvList = Field(default_factory=list, description="Catalog metrics to fetch (default: all).")

@@ -235,6 +235,7 @@ class AlertWorker:
                     return fetch_metrics(
                         prom, self.catalog, graph, incident.service, incident.start, incident.end,
                         f"{_prom_seconds(self.settings.alert_baseline)}s", self.settings.alert_depth, metrics=metrics,
+                        min_step=self.settings.prometheus_step_seconds,
                     )
             except PrometheusUnavailableError as exc:
                 last = exc

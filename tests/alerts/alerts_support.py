@@ -125,6 +125,45 @@ def _servicegraph_lines(inc: SyntheticIncident) -> list[str]:
     return out
 
 
+# -- the bundled demo incident (rca/data/demo): payment slows down at 13:00, frontend's latency alert fires
+DEMO_DIR = Path(__file__).resolve().parents[2] / "rca" / "data" / "demo"
+DEMO_START = pd.Timestamp("2024-05-01T13:00:00Z")
+DEMO_ROOT = "payment"
+DEMO_STEP = 60
+
+
+def demo_frame() -> pd.DataFrame:
+    df = pd.read_csv(DEMO_DIR / "metrics.csv", dtype={"service": str, "metric": str})
+    df["timestamp"] = pd.to_datetime(df["timestamp"], utc=True)
+    return df
+
+
+def demo_topology_yaml() -> bytes:
+    return (DEMO_DIR / "topology.yaml").read_bytes()
+
+
+def demo_catalog_doc() -> dict:
+    metrics = sorted(demo_frame()["metric"].unique())
+    return {
+        "version": 1,
+        "metrics": {
+            m: {"query": f'max by (service) (rca_demo_{m}{{service=~"{{services}}"}})', "service_label": "service"}
+            for m in metrics
+        },
+    }
+
+
+def _demo_lines() -> list[str]:
+    df = demo_frame()
+    out: list[str] = []
+    for metric, sub in df.groupby("metric", sort=True):
+        out.append(f"# TYPE rca_demo_{metric} gauge")
+        for svc, g in sub.groupby("service", sort=True):
+            for t, v in zip(g["timestamp"], g["value"], strict=True):
+                out.append(f'rca_demo_{metric}{{service="{svc}"}} {float(v)!r} {t.value // 10**9}')
+    return out
+
+
 def openmetrics_text(inc: SyntheticIncident) -> str:
     lines: list[str] = []
     for metric, pname in PROM_NAMES.items():
@@ -135,6 +174,7 @@ def openmetrics_text(inc: SyntheticIncident) -> str:
                 lines.append(f'{pname}{{service="{svc}"}} {float(v)!r} {t.value // 10**9}')
     lines += _istio_lines(inc)
     lines += _servicegraph_lines(inc)
+    lines += _demo_lines()
     lines.append("# EOF")
     return "\n".join(lines) + "\n"
 

@@ -1,8 +1,9 @@
 """End to end on 127.0.0.1 with real processes.
 
-Prometheus loaded with the synthetic incident (redis slows down, frontend's
-latency alert fires), the RCA server (uvicorn), and a receiver process standing
-in for PagerDuty's REST API and a Slack webhook.
+Prometheus loaded with the bundled demo incident (``rca/data/demo``: payment
+slows down at 13:00, frontend's latency alert fires), the RCA server
+(uvicorn), and a receiver process standing in for PagerDuty's REST API and a
+Slack webhook.
 """
 
 from __future__ import annotations
@@ -37,13 +38,11 @@ class Stack:
     receiver: S.Receiver
     server: S.RcaServer
     api: httpx.Client
-    incident: S.SyntheticIncident
+    start: str
 
 
 @pytest.fixture(scope="module")
-def stack(
-    tmp_path_factory: pytest.TempPathFactory, prometheus: S.PrometheusServer, incident: S.SyntheticIncident
-) -> Iterator[Stack]:
+def stack(tmp_path_factory: pytest.TempPathFactory, prometheus: S.PrometheusServer) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("e2e")
     url = f"sqlite:///{tmp / 'rca.db'}"
     db = Database(url)
@@ -51,7 +50,7 @@ def stack(
     key = create_api_key(db, scopes=("read", "write"), name="e2e")
     db.dispose()
     catalog = tmp / "catalog.yaml"
-    catalog.write_text(yaml.safe_dump(S.catalog_doc()))
+    catalog.write_text(yaml.safe_dump(S.demo_catalog_doc()))
     receiver = S.Receiver(tmp)
     env = {
         "RCA_DATABASE_URL": url,
@@ -60,6 +59,7 @@ def stack(
         "RCA_PROMETHEUS_URL": prometheus.url,
         "RCA_PROMETHEUS_TIMEOUT_SECONDS": "5",
         "RCA_PROMETHEUS_ATTEMPTS": "1",
+        "RCA_PROMETHEUS_STEP_SECONDS": str(S.DEMO_STEP),
         "RCA_METRICS_CATALOG": str(catalog),
         "RCA_ALERT_TOPOLOGY": "shop",
         "RCA_ALERT_SERVICE_MAP": json.dumps({"Shop Frontend": "frontend"}),
@@ -78,10 +78,10 @@ def stack(
     }
     server = S.RcaServer(tmp, env)
     api = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
-    r = api.put("/v1/topologies/shop", content=json.dumps(incident.graph.to_dict()), headers={"Content-Type": "application/json"})
+    r = api.put("/v1/topologies/shop", content=S.demo_topology_yaml(), params={"format": "yaml"})
     assert r.status_code in (200, 201), r.text
     try:
-        yield Stack(prometheus, receiver, server, api, incident)
+        yield Stack(prometheus, receiver, server, api, S.DEMO_START.isoformat())
     finally:
         api.close()
         server.stop()
@@ -89,7 +89,7 @@ def stack(
 
 
 def pd_event(stack: Stack, incident_id: str, **kw: Any) -> bytes:
-    doc = P.pagerduty(incident_id=incident_id, service="Shop Frontend", created_at=stack.incident.start.isoformat(),
+    doc = P.pagerduty(incident_id=incident_id, service="Shop Frontend", created_at=stack.start,
                       incident_key=f"key-{incident_id}", **kw)
     return P.dumps(doc)
 
@@ -140,8 +140,8 @@ def test_signed_pagerduty_event_gets_exactly_one_note_naming_the_root_cause(stac
     content = json.loads(note["body"])["note"]["content"]
     lines = content.splitlines()
     assert lines[0].startswith("RCA: probable root cause of frontend latency")
-    assert lines[1].startswith(f"1. {stack.incident.root} (latency), confidence")
-    assert lines[2] == "   path: redis -> cart -> checkout -> frontend"
+    assert lines[1].startswith(f"1. {S.DEMO_ROOT} (latency), confidence")
+    assert lines[2] == "   path: payment -> checkout -> frontend"
     assert "/v1/analyses/" in lines[-1] and "/report" in lines[-1]
     assert elapsed < 60
 
@@ -156,7 +156,7 @@ def test_signed_pagerduty_event_gets_exactly_one_note_naming_the_root_cause(stac
     [alert] = [a for a in alerts(stack, source="pagerduty", status="firing") if a["external_id"] == "PINC001"]
     assert alert["receipts"] == 2 and alert["analysis_state"] == "done"
     analysis = stack.api.get(f"/v1/analyses/{alert['analysis_id']}").json()
-    assert analysis["status"] == "succeeded" and analysis["result"]["causes"][0]["service"] == "redis"
+    assert analysis["status"] == "succeeded" and analysis["result"]["causes"][0]["service"] == S.DEMO_ROOT
     detail = stack.api.get(f"/v1/alerts/{alert['id']}").json()
     assert [(w["kind"], w["status"], w["attempts"]) for w in detail["write_backs"]] == [("pagerduty_note", "delivered", 1)]
 
@@ -167,14 +167,14 @@ def test_signed_pagerduty_event_gets_exactly_one_note_naming_the_root_cause(stac
 
 
 def test_alertmanager_alert_gets_a_slack_message(stack: Stack) -> None:
-    doc = P.alertmanager(service="frontend", fingerprint="e2e-am-1", starts_at=stack.incident.start.isoformat())
+    doc = P.alertmanager(service="frontend", fingerprint="e2e-am-1", starts_at=stack.start)
     r = httpx.post(f"{stack.server.url}/v1/webhooks/alertmanager", json=doc,
                    headers={"Authorization": f"Bearer {AM_TOKEN}"}, timeout=10)
     assert r.status_code == 202, r.text
     [msg] = stack.receiver.wait_for("/slack/")
     payload = json.loads(msg["body"])
     assert payload["text"].startswith("RCA: probable root cause of frontend latency (alert HighLatency)")
-    assert "1. redis (latency)" in payload["blocks"][0]["text"]["text"]
+    assert f"1. {S.DEMO_ROOT} (latency)" in payload["blocks"][0]["text"]["text"]
 
 
 def test_authentication_and_payload_errors(stack: Stack) -> None:
@@ -240,7 +240,7 @@ def test_receiver_down_is_retried_then_delivered(stack: Stack) -> None:
     finally:
         stack.receiver.start()
     [note] = stack.receiver.wait_for("/incidents/PINC005/notes", timeout=30)
-    assert "1. redis" in json.loads(note["body"])["note"]["content"]
+    assert f"1. {S.DEMO_ROOT}" in json.loads(note["body"])["note"]["content"]
     detail = wait_alert(stack, alert_id, lambda b: b["write_backs"][0]["status"] == "delivered", timeout=10)
     assert detail["write_backs"][0]["attempts"] >= 3
     time.sleep(0.5)

@@ -176,3 +176,17 @@ def test_topology_query_validation() -> None:
         topology_query("jaeger")
     with pytest.raises(ValueError, match="window must be a Prometheus duration"):
         topology_query("istio", "5 minutes")
+
+
+def test_the_bundled_demo_incident_round_trips_through_prometheus(prometheus: S.PrometheusServer) -> None:
+    """rca/data/demo, loaded with promtool and fetched back: same values, same timestamps."""
+    from topology import io_yaml
+
+    graph = io_yaml.loads_yaml(S.demo_topology_yaml(), source="demo")
+    want = S.demo_frame().sort_values(["service", "metric", "timestamp"]).reset_index(drop=True)
+    catalog = parse_catalog(S.demo_catalog_doc())
+    end = want["timestamp"].max()
+    with PrometheusClient(prometheus.url) as prom:
+        got = fetch_metrics(prom, catalog, graph, "frontend", S.DEMO_START, end, "60m", None, min_step=S.DEMO_STEP)
+    assert got.attrs["step_seconds"] == S.DEMO_STEP and got.attrs["missing"] == []
+    pd.testing.assert_frame_equal(got, want, check_dtype=False, check_exact=True)
