@@ -307,6 +307,7 @@ def test_lagged_calls_delay_propagation() -> None:
         return int(np.argmax(x[t:] > x[t - 1] * 1.01))
 
     hops = late.graph.call_distance(symptom, late.root_causes[0])
+    assert hops is not None
     assert onset(base) == 0
     assert hops <= onset(late) <= 3 * hops
 
