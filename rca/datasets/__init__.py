@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ def default_dataset_path(name: str) -> Path:
     return base / name
 
 
-def _loader(name: str) -> Callable[..., list[BenchCase]]:
+def _loader(name: str) -> Callable[..., Iterable[BenchCase]]:
     # Imported lazily: ``import rca.datasets`` stays cheap and a broken
     # optional loader cannot break the others.
     if name == "petshop":
@@ -54,9 +54,9 @@ def _loader(name: str) -> Callable[..., list[BenchCase]]:
         from rca.datasets.nezha import load_nezha
 
         return load_nezha
-    from rca.datasets.synthetic import generate_cases  # type: ignore[import-not-found,unused-ignore]
+    from rca.datasets.synthetic import generate_cases
 
-    return generate_cases  # type: ignore[no-any-return,unused-ignore]
+    return generate_cases
 
 
 def _check_options(name: str, func: Callable[..., Any], options: dict[str, Any]) -> None:

@@ -349,7 +349,7 @@ def _read_faults(path: Path, to_service: PodNameMapper, where: str) -> list[Nezh
     for k, pod, ftype, epoch, raw_time, wall in rows:
         issues: list[DataIssue] = []
         stamp = pd.Timestamp(epoch, unit="s", tz="UTC") if epoch is not None else pd.NaT
-        if shared.get(epoch, 0) > 1:
+        if epoch is not None and shared[epoch] > 1:
             others = [r for r in rows if r[3] == epoch and r[0] != k]
             issues.append(
                 DataIssue(

@@ -267,6 +267,7 @@ def test_windows_never_overlap_neighbouring_faults() -> None:
 
 def test_baseline_is_the_history_minus_neighbours(cases: dict[str, BenchCase]) -> None:
     c = cases["shop/2022-08-22/03"]  # 04:20; earlier faults at 03:53, 04:02, 04:09
+    assert c.baseline is not None
     minutes = sorted(c.baseline["timestamp"].unique())
     expected = [
         t
