@@ -112,7 +112,7 @@ def bench(
         typer.Option("--method", "-m", help="Method name (repeatable); default: all. See --list-methods."),
     ] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory for cases.csv, summary.json, summary.md.")] = Path("bench-out"),
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes (1 = in this process).")] = 1,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes (1 = in this process). Timings under N > 1 include contention; measure speed with 1.")] = 1,
     limit: Annotated[int | None, typer.Option("--limit", help="Use at most N cases of each dataset, taken in turn from each of its groups.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the seeded methods (random).")] = 0,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,

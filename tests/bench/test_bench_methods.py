@@ -166,3 +166,18 @@ def test_engine_methods_call_analyze_with_their_config(monkeypatch, name, sectio
 def test_engine_saying_no_root_cause_gives_an_empty_ranking(monkeypatch):
     monkeypatch.setattr(rca, "analyze", lambda *a, **k: types.SimpleNamespace(causes=()))
     assert get_method("engine")(make_case(root=None)) == []
+
+
+def test_robust_z_matches_a_per_series_reference_implementation():
+    import numpy as np
+
+    metrics = make_metrics("auth", seed=11)
+    inc = Incident("frontend", "latency", START)
+    expected: dict[str, float] = {}
+    for (svc, metric), series in metrics.groupby(["service", "metric"]):
+        before = series.loc[series["timestamp"] < START, "value"].to_numpy()
+        during = series.loc[series["timestamp"] >= START, "value"].to_numpy()
+        q1, med, q3 = np.percentile(before, [25, 50, 75])
+        iqr = q3 - q1 if q3 > q1 else 1.0
+        expected[svc] = max(expected.get(svc, 0.0), float(np.max(np.abs(during - med)) / iqr))
+    assert robust_z_scores(metrics, inc).to_dict() == pytest.approx(expected)
