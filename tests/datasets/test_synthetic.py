@@ -114,6 +114,7 @@ def test_two_thousand_services(family: str) -> None:
 def test_step_is_honoured(step: str, steps: int) -> None:
     case = generate_case("layered", 20, step=step, steps=steps, seed=1)
     check_frame(case, steps=steps, step=step)
+    assert case.meta["step"] == step
 
 
 @pytest.mark.parametrize("missing", [0.05, 0.3])

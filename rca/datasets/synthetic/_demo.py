@@ -125,7 +125,7 @@ def demo_case() -> BenchCase:
             "description": "payment gets 300 ms slower at 13:00 UTC",
             "seed": _SEED,
             "steps": _STEPS,
-            "step": str(_STEP),
+            "step": "1min",
             "baseline_steps": _FAULT_STEP,
             "roots": {_ROOT: {"latency_ms": _DELAY_MS}},
         },

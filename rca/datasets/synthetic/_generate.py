@@ -48,15 +48,17 @@ def _int(name: str, value: Any, lo: int, hi: int) -> int:
     return int(value)
 
 
-def _float(name: str, value: Any, lo: float, hi: float, *, closed_hi: bool = True) -> float:
+def _float(name: str, value: Any, lo: float, hi: float) -> float:
     ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if ok:
-        v = float(value)
-        ok = lo <= v <= hi if closed_hi else lo <= v < hi
-    if not ok:
-        bracket = "]" if closed_hi else ")"
-        raise _bad(name, f"a number in [{lo}, {hi}{bracket}", value)
+    if not ok or not lo <= float(value) <= hi:
+        raise _bad(name, f"a number in [{lo}, {hi}]", value)
     return float(value)
+
+
+def format_step(td: pd.Timedelta) -> str:
+    """``"1min"``, ``"30s"``: the compact form of a step."""
+    seconds = int(td.total_seconds())
+    return f"{seconds // 60}min" if seconds % 60 == 0 else f"{seconds}s"
 
 
 def parse_step(value: Any, *, name: str = "step") -> pd.Timedelta:
@@ -310,7 +312,7 @@ def generate_case(
         "family": a["family"],
         "n_services": a["n_services"],
         "steps": steps_,
-        "step": str(a["step"]),
+        "step": format_step(a["step"]),
         "baseline_steps": t0,
         "seasonality": a["seasonality"],
         "missing": a["missing"],
