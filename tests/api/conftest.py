@@ -111,7 +111,7 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> Server:
+    def start(self, timeout: float = 120.0) -> Server:
         cmd = [
             sys.executable, "-m", "uvicorn", "--factory", "rca.api.app:create_app_from_env",
             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
@@ -128,12 +128,14 @@ class Server:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError(f"server did not become ready:\n{self.log.read_text()}")
+        self.kill()
+        raise RuntimeError(f"server did not become ready in {timeout} s:\n{self.log.read_text()}")
 
     def kill(self) -> None:
         """SIGKILL: no shutdown hooks run."""
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
+        if self.proc:
             self.proc.wait(10)
 
     def stop(self) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -70,10 +69,3 @@ def test_keys_are_stored_hashed(database: Database) -> None:
 def test_create_api_key_rejects_bad_scopes(database: Database, scopes: list[str]) -> None:
     with pytest.raises(ValueError, match="scopes must be among"):
         create_api_key(database, scopes=scopes)
-
-
-def test_auth_disabled_only_when_set(start_server: Callable[..., Any], sqlite_url: str) -> None:
-    server = start_server(sqlite_url, auth_disabled=True)
-    with httpx.Client(base_url=server.url) as c:
-        assert c.put("/v1/topologies/open", json=TOPOLOGY).status_code == 201
-        assert c.get("/v1/topologies/open").status_code == 200

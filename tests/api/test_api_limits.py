@@ -1,12 +1,14 @@
-"""The analysis time limit (408 when waited for, a failed job either way) and the sync wait."""
+"""The analysis time limit (408 when waited for, a failed job either way), the sync wait, auth switched off."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
-from api_support import analysis_body, wait_status
+import pytest
+from api_support import TOPOLOGY, analysis_body, wait_status
+from conftest import Server, launch
 
 
 def test_time_limit_answers_408_and_fails_the_job(start_server: Callable[..., Any], sqlite_url: str) -> None:
@@ -26,9 +28,23 @@ def test_time_limit_answers_408_and_fails_the_job(start_server: Callable[..., An
         assert wait_status(c, r.json()["id"], {"failed"})["error"]["error"] == "analysis_timeout"
 
 
-def test_no_worker_means_202_after_the_sync_wait(start_server: Callable[..., Any], sqlite_url: str) -> None:
-    server = start_server(sqlite_url, auth_disabled=True, workers=0, sync_wait_seconds=0.3)
-    with httpx.Client(base_url=server.url, timeout=60) as c:
+@pytest.fixture(scope="module")
+def open_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """No authentication, no worker: every job stays queued."""
+    tmp = tmp_path_factory.mktemp("open")
+    server = launch(tmp, f"sqlite:///{tmp / 'rca.db'}", auth_disabled=True, workers=0, sync_wait_seconds=0.3)
+    yield server
+    server.stop()
+
+
+def test_auth_disabled_only_when_set(open_server: Server) -> None:
+    with httpx.Client(base_url=open_server.url) as c:
+        assert c.put("/v1/topologies/open", json=TOPOLOGY).status_code == 201
+        assert c.get("/v1/topologies/open").status_code == 200
+
+
+def test_no_worker_means_202_after_the_sync_wait(open_server: Server) -> None:
+    with httpx.Client(base_url=open_server.url, timeout=60) as c:
         r = c.post("/v1/analyses", json=analysis_body())
         assert r.status_code == 202, r.text
         assert r.json()["status"] == "queued"
