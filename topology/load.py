@@ -159,7 +159,7 @@ def _graph_from_json(doc: object, name: str, source: str | None) -> ServiceGraph
     return reader(doc, source=source)
 
 
-def loads(data: str | bytes, format: str | None) -> ServiceGraph:
+def loads(data: str | bytes, format: str | None, *, source: str | None = None) -> ServiceGraph:
     """Parse a topology held in memory (e.g. an HTTP request body).
 
     Parameters
@@ -169,6 +169,8 @@ def loads(data: str | bytes, format: str | None) -> ServiceGraph:
     format : str or None
         One of :data:`FORMATS` (case-insensitive); None guesses it with
         :func:`sniff_format`.
+    source : str, optional
+        Name of the data in error messages (e.g. ``"request body"``).
 
     Returns
     -------
@@ -189,10 +191,10 @@ def loads(data: str | bytes, format: str | None) -> ServiceGraph:
     topology.errors.TopologyError: field 'format': unknown topology format 'xml'; known formats: json, yaml, edges-csv, adjacency-csv, otlp, jaeger, zipkin, nezha-spans
     """
     name = _check_format(format) if format is not None else None
-    text = _decode(data, None)
+    text = _decode(data, source)
     if name is None:
         name = sniff_format(text)
-    return _dispatch(text, name, None)
+    return _dispatch(text, name, source)
 
 
 def _dispatch(text: str, name: str, source: str | None) -> ServiceGraph:

@@ -163,6 +163,12 @@ def test_sniffing_reports_json_syntax_errors_and_accepts_an_empty_document(tmp_p
     assert loads("{}", None) == ServiceGraph()
 
 
+def test_loads_names_its_source():
+    with pytest.raises(TopologyError, match=r"^request body, line 2, field 'Weight'") as info:
+        loads("Source,Target,Weight\na,b,x\n", "edges-csv", source="request body")
+    assert info.value.source == "request body"
+
+
 def test_invalid_json_with_explicit_trace_format_names_the_line():
     with pytest.raises(TopologyError, match="line 2: invalid JSON"):
         loads('{"data":\n ]', "jaeger")
