@@ -193,7 +193,7 @@ def loads(data: str | bytes, format: str | None, *, source: str | None = None) -
     name = _check_format(format) if format is not None else None
     text = _decode(data, source)
     if name is None:
-        name = sniff_format(text)
+        name = sniff_format(text, source)
     return _dispatch(text, name, source)
 
 
