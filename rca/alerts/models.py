@@ -23,11 +23,11 @@ from datetime import datetime
 from sqlalchemy import DateTime, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from rca.alerts import ALERT_STATUSES
 from rca.api.db.models import Base
 
 __all__ = ["AlertRow", "ALERT_STATUSES", "ANALYSIS_STATES"]
 
-ALERT_STATUSES = ("firing", "resolved", "ignored", "unmappable")
 ANALYSIS_STATES = ("none", "pending", "queued", "done")
 
 

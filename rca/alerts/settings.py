@@ -18,7 +18,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from rca.alerts.parsers import SOURCES, ParserConfig
-from rca.notify.models import DELIVERY_KINDS
+from rca.notify import DELIVERY_KINDS
 
 __all__ = ["AlertSettings", "load_alert_settings"]
 

@@ -15,10 +15,10 @@ from sqlalchemy import DateTime, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rca.api.db.models import Base
+from rca.notify import DELIVERY_KINDS
 
 __all__ = ["DeliveryRow", "DELIVERY_KINDS", "DELIVERY_STATUSES"]
 
-DELIVERY_KINDS = ("pagerduty_note", "webhook", "slack")
 DELIVERY_STATUSES = ("pending", "sending", "delivered", "failed")
 
 

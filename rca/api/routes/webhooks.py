@@ -22,7 +22,7 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
@@ -32,18 +32,20 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 import rca
-from rca.alerts.models import ALERT_STATUSES, AlertRow
+from rca.alerts import ALERT_STATUSES
 from rca.alerts.parsers import AlertEvent, PayloadError, parse_alert
-from rca.alerts.settings import AlertSettings, load_alert_settings
 from rca.alerts.signatures import SignatureError, verify_bearer, verify_grafana, verify_pagerduty, verify_token
-from rca.alerts.worker import AlertWorker, load_alert_graph
 from rca.api.db.session import Database, utcnow
 from rca.api.deps import ReadKey, SessionDep
 from rca.api.errors import ApiError
 from rca.api.schemas import ErrorBody
-from rca.notify.models import DeliveryRow
-from rca.notify.outbox import OutboxConfig, OutboxSender
 from rca.sources.catalog import MetricsCatalog, load_catalog
+
+# The modules below import rca.api (their tables live on its Base), and rca.api
+# imports this module: they are imported where used, so any import order works.
+if TYPE_CHECKING:
+    from rca.alerts.models import AlertRow
+    from rca.alerts.settings import AlertSettings
 
 __all__ = ["router"]
 
@@ -51,6 +53,10 @@ __all__ = ["router"]
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Validate the alerting settings and the metrics catalog, start the worker and the outbox sender."""
+    from rca.alerts.settings import load_alert_settings
+    from rca.alerts.worker import AlertWorker
+    from rca.notify.outbox import OutboxConfig, OutboxSender
+
     settings: AlertSettings = getattr(app.state, "alert_settings", None) or load_alert_settings()
     catalog = load_catalog(settings.metrics_catalog)  # a bad catalog stops the start, naming the entry
     rca.RCAConfig.from_dict(settings.alert_config)
@@ -161,11 +167,15 @@ def _naive(dt: datetime | None) -> datetime | None:
 
 
 def _open_row(s: Any, ev: AlertEvent) -> AlertRow | None:
+    from rca.alerts.models import AlertRow
+
     return s.scalar(select(AlertRow).where(AlertRow.source == ev.source, AlertRow.open_key == ev.dedup_key))
 
 
 def _mapping_problem(s: Any, settings: AlertSettings, catalog: MetricsCatalog, ev: AlertEvent) -> str | None:
     """Why ``ev`` cannot be analysed, or None."""
+    from rca.alerts.worker import load_alert_graph
+
     if ev.service is None:
         return ev.reason or "the alert names no service"
     if ev.metric not in catalog.metrics:
@@ -186,6 +196,8 @@ def _mapping_problem(s: Any, settings: AlertSettings, catalog: MetricsCatalog, e
 
 
 def _new_row(ev: AlertEvent, status: str, *, reason: str | None, open_key: str | None, state: str) -> AlertRow:
+    from rca.alerts.models import AlertRow
+
     now = utcnow()
     return AlertRow(
         source=ev.source,
@@ -207,6 +219,8 @@ def _new_row(ev: AlertEvent, status: str, *, reason: str | None, open_key: str |
 
 
 def _count_receipt(s: Any, row: AlertRow) -> None:
+    from rca.alerts.models import AlertRow
+
     # In SQL, not read-modify-write: concurrent duplicates must all count.
     s.execute(update(AlertRow).where(AlertRow.id == row.id).values(receipts=AlertRow.receipts + 1))
 
@@ -355,6 +369,8 @@ def list_alerts(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[int | None, Query(description="`next_cursor` of the previous page.")] = None,
 ) -> AlertList:
+    from rca.alerts.models import AlertRow
+
     if status is not None and status not in ALERT_STATUSES:
         raise ApiError(422, "validation_error", f"status must be one of {list(ALERT_STATUSES)}, got {status!r}", field="status")
     q = select(AlertRow)
@@ -374,6 +390,9 @@ def list_alerts(
 
 @router.get("/v1/alerts/{alert_id}", response_model=AlertDetail, responses={404: {"model": ErrorBody}}, summary="One alert")
 def get_alert(alert_id: int, s: SessionDep, _key: ReadKey) -> AlertDetail:
+    from rca.alerts.models import AlertRow
+    from rca.notify.models import DeliveryRow
+
     row = s.get(AlertRow, alert_id)
     if row is None:
         raise ApiError(404, "alert_not_found", f"alert {alert_id} does not exist", field="alert_id")
