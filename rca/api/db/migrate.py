@@ -7,6 +7,9 @@ part of the service adds its tables by adding the next file.
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -29,8 +32,31 @@ def alembic_config() -> Config:
     return cfg
 
 
+@contextmanager
+def _sqlite_file_lock(db: Database) -> Iterator[None]:
+    """Serialise migrations of one SQLite file across processes (a server and ``rca api-key``)."""
+    path = db.engine.url.database
+    if not path or path == ":memory:":
+        yield
+        return
+    with open(f"{path}.migrate.lock", "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def upgrade_database(db: Database, revision: str = "head") -> None:
-    """Bring the schema of ``db`` to ``revision``."""
+    """Bring the schema of ``db`` to ``revision``; concurrent callers migrate one at a time."""
+    if db.is_sqlite:
+        with _sqlite_file_lock(db):
+            _upgrade(db, revision)
+    else:
+        _upgrade(db, revision)
+
+
+def _upgrade(db: Database, revision: str) -> None:
     cfg = alembic_config()
     with db.engine.begin() as conn:
         if db.is_postgres:

@@ -1,0 +1,48 @@
+"""The README's curl session runs as written (on a free port, in a scratch directory)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _session() -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("<!-- BEGIN api -->") : text.index("<!-- END api -->")]
+    match = re.search(r"### Try it.*?```bash\n(.*?)```", section, re.S)
+    assert match, "the README's API section lost its curl session"
+    return match.group(1)
+
+
+@pytest.mark.slow
+def test_readme_curl_session(tmp_path: Path) -> None:
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed")
+    try:
+        import rca.cli  # noqa: F401
+    except ImportError as exc:
+        pytest.skip(f"the rca CLI does not import yet: {exc}")
+    demo = tmp_path / "rca" / "data" / "demo"
+    demo.mkdir(parents=True)
+    for name in ("topology.yaml", "metrics.csv"):
+        shutil.copy(ROOT / "rca" / "data" / "demo" / name, demo / name)
+    script = "set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n" + _session().replace(
+        "8080", str(free_port())
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RCA_")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    done = subprocess.run(
+        ["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "succeeded payment" in done.stdout, done.stdout[-3000:]
+    assert '"top_cause":"payment"' in done.stdout
