@@ -84,7 +84,8 @@ def plot_topology(result: RCAResult, graph: ServiceGraph, *, max_nodes: int = 50
     # Linear up to 1 (the edge of what the baseline shows), logarithmic beyond,
     # so one huge score does not wash out the others.
     vmax = max(2.0, max(scores.values(), default=0.0))
-    norm = SymLogNorm(linthresh=1.0, linscale=1.0, vmin=0.0, vmax=vmax)
+    # Scores below 1 (within what the baseline shows) stay in the pale end.
+    norm = SymLogNorm(linthresh=1.0, linscale=0.3, vmin=0.0, vmax=vmax)
     cmap = colormaps[SCORE_CMAP]
 
     # Call edges, caller -> callee.  Arrows that go sideways or upwards
@@ -197,6 +198,9 @@ def plot_topology(result: RCAResult, graph: ServiceGraph, *, max_nodes: int = 50
     ax.legend(handles=handles, loc="upper left", fontsize=7, frameon=False, bbox_to_anchor=(0.0, 1.0))
     bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.6, pad=0.01, aspect=30)
     bar.set_label("anomaly score (> 1: beyond anything in the baseline; log scale above 1)", fontsize=8)
+    ticks = [t for t in (0, 1, 3, 10, 30, 100, 300, 1000, 3000, 10000) if t <= vmax]
+    bar.set_ticks(ticks, labels=[str(t) for t in ticks])
+    bar.ax.minorticks_off()
     bar.ax.tick_params(labelsize=7)
     return fig
 

@@ -42,8 +42,8 @@ h2{font-size:1.15rem;margin:28px 0 8px;border-bottom:1px solid #e0e0e0;padding-b
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:8px 0}
 dl.facts dt{color:#616161}dl.facts dd{margin:0}
 table{border-collapse:collapse;width:100%;background:#fff;font-size:.92rem;table-layout:fixed}
-td,th{overflow-wrap:anywhere;word-break:break-word}
-col.n{width:2.5em}col.svc{width:17%}col.met{width:9%}col.conf{width:10%}col.score{width:6%}col.path{width:20%}
+td{overflow-wrap:anywhere;word-break:break-word}
+col.n{width:2.5em}col.svc{width:17%}col.met{width:9%}col.conf{width:11%}col.score{width:6%}col.path{width:20%}
 th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #eee;vertical-align:top}
 th{background:#f5f5f5}
 .bar{display:inline-block;height:10px;background:#b2182b;border-radius:2px;vertical-align:middle;margin-right:6px}
