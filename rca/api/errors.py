@@ -59,8 +59,15 @@ class ApiError(Exception):
         self.extra = extra or {}
 
 
+def _printable(text: str | None) -> str | None:
+    """Input echoed in messages may hold lone surrogates, which UTF-8 cannot carry: escape them."""
+    if text is None:
+        return None
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def error_body(code: str, detail: str, field: str | None = None, **extra: Any) -> dict[str, Any]:
-    return {"error": code, "detail": detail, "field": field, **extra}
+    return {"error": code, "detail": _printable(detail), "field": _printable(field), **extra}
 
 
 def error_code_for(exc: BaseException) -> str:

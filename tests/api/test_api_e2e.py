@@ -159,3 +159,10 @@ def test_canonical_digest_is_sha256_of_sorted_csv(api: httpx.Client) -> None:
     frame = pd.DataFrame(body["metrics"]).sort_values(["service", "metric", "timestamp"], kind="stable")
     expected = hashlib.sha256(frame.to_csv(index=False, lineterminator="\n").encode()).hexdigest()
     assert a["inputs"]["metrics_digest"] == expected
+
+
+def test_report_route_is_wired_in(api: httpx.Client) -> None:
+    a = api.post("/v1/analyses", json=analysis_body()).json()
+    r = api.get(f"/v1/analyses/{a['id']}/report")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/html")

@@ -13,6 +13,7 @@ import asyncio
 import base64
 import binascii
 import json
+import logging
 import time
 import uuid
 from datetime import UTC, datetime
@@ -54,11 +55,12 @@ from rca.api.schemas import (
     Status,
 )
 from rca.api.settings import Settings
-from rca.errors import InvalidMetricsError
+from rca.errors import InvalidInputError, InvalidMetricsError
 from topology import ServiceGraph, TopologyError
 
 __all__ = ["router"]
 
+logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/analyses", tags=["analyses"])
 
 _INPUT_ERRORS = ("invalid_input", "invalid_topology", "invalid_metrics", "invalid_incident", "invalid_config")
@@ -230,6 +232,17 @@ def _prepare(db: Database, settings: Settings, req: AnalysisRequest, frame: pd.D
     return row
 
 
+def _prepare_safely(db: Database, settings: Settings, req: AnalysisRequest, frame: pd.DataFrame) -> AnalysisRow:
+    """:func:`_prepare`, with any value problem a parser let through answered as 422, never 500."""
+    try:
+        return _prepare(db, settings, req, frame)
+    except (ApiError, InvalidInputError, TopologyError):
+        raise
+    except (TypeError, ValueError, KeyError, OverflowError) as exc:
+        logger.warning("request input raised %s: %s", type(exc).__name__, exc)
+        raise ApiError(422, "invalid_input", f"the request cannot be used: {type(exc).__name__}: {exc}") from None
+
+
 def _load(db: Database, analysis_id: str) -> AnalysisRow | None:
     with db.session() as s:
         return repo.get_analysis(s, analysis_id)
@@ -314,7 +327,7 @@ async def create_analysis(
             f"send application/json (inline metrics) or multipart/form-data (metrics file), not {media or '(none)'!r}",
             field="body",
         )
-    row = await run_in_threadpool(_prepare, db, settings, req, frame)
+    row = await run_in_threadpool(_prepare_safely, db, settings, req, frame)
     runner.notify()
     location = f"/v1/analyses/{row.id}"
     if wait and row.metrics_points <= settings.sync_max_points:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC
 from typing import Annotated
 
@@ -15,9 +16,11 @@ from rca.api.deps import DatabaseDep, ReadKey, SessionDep, WriteKey
 from rca.api.errors import ApiError
 from rca.api.inputs import TOPOLOGY_FORMATS, document_of, load_topology, topology_format_for
 from rca.api.schemas import ErrorBody, TopologyList, TopologyPublic, TopologySummary
+from topology import TopologyError
 
 __all__ = ["router", "NAME_PATTERN", "topology_not_found"]
 
+logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/topologies", tags=["topologies"])
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
@@ -80,13 +83,21 @@ async def put_topology(
         raise ApiError(422, "empty_body", "the request body is empty: send the topology document", field="body")
 
     def store() -> TopologyRow:
-        graph = load_topology(body, fmt)
+        try:
+            graph = load_topology(body, fmt)
+            document = document_of(graph)
+            digest = graph.digest()
+        except (ApiError, TopologyError):
+            raise
+        except (TypeError, ValueError, KeyError, RecursionError) as exc:  # a loader let odd input through
+            logger.warning("topology input raised %s: %s", type(exc).__name__, exc)
+            raise TopologyError(f"the document cannot be used: {type(exc).__name__}: {exc}") from None
         return repo.add_topology_version(
             db,
             name=name,
             format=fmt,
-            digest=graph.digest(),
-            document=document_of(graph),
+            digest=digest,
+            document=document,
             services=len(graph),
             calls=len(graph.calls),
         )
