@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import CursorResult, Result, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -37,6 +38,11 @@ __all__ = [
     "find_api_key",
     "count_api_keys",
 ]
+
+
+def _count(res: Result[Any]) -> int:
+    """Rows matched by an UPDATE (the compare-and-set outcome)."""
+    return int(cast("CursorResult[Any]", res).rowcount or 0)
 
 
 # -- topologies -----------------------------------------------------------------
@@ -93,7 +99,7 @@ def delete_topology(s: Session, name: str) -> int:
     res = s.execute(
         update(TopologyRow).where(TopologyRow.name == name, TopologyRow.deleted.is_(False)).values(deleted=True)
     )
-    return int(res.rowcount or 0)
+    return _count(res)
 
 
 # -- analyses -----------------------------------------------------------------
@@ -173,7 +179,7 @@ def claim_next_job(db: Database, *, owner: str, lease_seconds: float) -> str | N
                     attempts=AnalysisRow.attempts + 1,
                 )
             )
-            if res.rowcount == 1:
+            if _count(res) == 1:
                 return job_id
     return None
 
@@ -186,7 +192,7 @@ def mark_execution(db: Database, job_id: str, *, owner: str) -> bool:
             .where(AnalysisRow.id == job_id, AnalysisRow.status == "running", AnalysisRow.lease_owner == owner)
             .values(executions=AnalysisRow.executions + 1, worker=owner)
         )
-        return res.rowcount == 1
+        return _count(res) == 1
 
 
 def renew_leases(db: Database, *, owner: str, job_ids: list[str], lease_seconds: float) -> None:
@@ -232,7 +238,7 @@ def finish_job(
                 lease_expires_at=None,
             )
         )
-        return res.rowcount == 1
+        return _count(res) == 1
 
 
 def requeue_owned_jobs(db: Database, *, owner: str) -> int:
@@ -243,7 +249,7 @@ def requeue_owned_jobs(db: Database, *, owner: str) -> int:
             .where(AnalysisRow.status == "running", AnalysisRow.lease_owner == owner)
             .values(status="queued", lease_owner=None, lease_expires_at=None, started_at=None)
         )
-        return int(res.rowcount or 0)
+        return _count(res)
 
 
 @dataclass(frozen=True)
@@ -272,7 +278,7 @@ def reap_expired_leases(db: Database, *, max_attempts: int) -> ReapReport:
                     .where(*still)
                     .values(status="queued", lease_owner=None, lease_expires_at=None, started_at=None)
                 )
-                if res.rowcount == 1:
+                if _count(res) == 1:
                     requeued.append(job_id)
             else:
                 res = s.execute(
@@ -290,7 +296,7 @@ def reap_expired_leases(db: Database, *, max_attempts: int) -> ReapReport:
                         ),
                     )
                 )
-                if res.rowcount == 1:
+                if _count(res) == 1:
                     failed.append(job_id)
     return ReapReport(requeued, failed)
 

@@ -334,7 +334,8 @@ async def create_analysis(
         done = await _wait_for(db, runner, settings, row.id)
         if done is not None:
             return _answer_finished(done, location)
-        row = await run_in_threadpool(_load, db, row.id) or row
+        latest: AnalysisRow | None = await run_in_threadpool(_load, db, row.id)
+        row = latest or row
     return JSONResponse(
         public_of(row).model_dump(mode="json"), status_code=202, headers={"Location": location, "Retry-After": "1"}
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -25,7 +25,7 @@ router = APIRouter(prefix="/v1/topologies", tags=["topologies"])
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 Name = Annotated[str, Path(pattern=NAME_PATTERN, description="Letters, digits, '.', '_', '-'; at most 128.")]
-_ERRORS = {404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+_ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
 
 
 def topology_not_found(name: str, version: int | None, *, status: int = 404, field: str = "name") -> ApiError:
