@@ -62,6 +62,8 @@ def service_scores(result: RCAResult) -> dict[str, float]:
 
 
 def check_result(result: object) -> RCAResult:
+    """The result, type-checked; also the first thing every plot does, so check matplotlib here."""
+    require_matplotlib()
     if not isinstance(result, RCAResult):
         raise TypeError(f"result must be an RCAResult (from rca.analyze), got {type(result).__name__}")
     return result

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from rca.errors import InvalidInputError
+from rca.errors import InvalidInputError, RCAError
 from rca.types import Cause, GrangerTest, RCAResult, SeriesAnomaly
 from rca.version import __version__
 from topology import ServiceGraph
@@ -303,8 +303,11 @@ def _figure(name: str, make: Callable[[], Figure] | None, caption: str, *, missi
         return f'<p class="note" id="{name}-missing">{e(missing)}</p>'
     try:
         fig = make()
-    except ImportError as exc:
-        return f'<p class="note" id="{name}-missing">{e(str(exc))}</p>'
+    except (ImportError, RCAError) as exc:
+        # No matplotlib, or inputs that do not fit the picture (a graph without
+        # the symptom...): the ranking is still worth a page.
+        log.warning("report: no %s picture: %s", name, exc)
+        return f'<p class="note" id="{name}-missing">No {e(name)} picture: {e(str(exc))}</p>'
     data = _png(fig)
     return (
         f'<figure id="{name}"><img src="data:image/png;base64,{data}" alt="{e(name)} chart">'

@@ -140,3 +140,54 @@ def test_result_from_dict_names_what_is_wrong(doc, match) -> None:
 
     with pytest.raises(InvalidInputError, match=match):
         result_from_dict(doc)
+
+
+def test_report_without_the_symptom_in_the_graph_still_shows_the_ranking(make_case, caplog) -> None:
+    from topology import ServiceGraph
+
+    result, _, metrics = make_case("db")
+    page = render_report(result, ServiceGraph(calls=[("a", "b")]), metrics)
+    assert 'id="top-cause">db<' in page
+    assert 'id="topology-missing"' in page and "symptom service &#x27;frontend&#x27; is not in the graph" in page
+    assert len(_images(page)) == 2
+    assert "no topology picture" in caplog.text
+
+
+def test_report_and_plots_without_matplotlib(make_case, tmp_path: Path) -> None:
+    """With matplotlib absent the page says how to get pictures; rca.plot says how to install it."""
+    import pickle
+    import subprocess
+    import sys
+
+    result, graph, metrics = make_case("db")
+    blob = tmp_path / "case.pkl"
+    blob.write_bytes(pickle.dumps((result, graph, metrics)))
+    code = f"""
+import pickle, sys
+sys.modules["matplotlib"] = None  # import matplotlib -> ImportError
+result, graph, metrics = pickle.loads(open({str(blob)!r}, "rb").read())
+from rca.report import render_report
+page = render_report(result, graph, metrics)
+assert 'id="top-cause">db<' in page and "<img" not in page, page
+assert "pip install &#x27;rca-engine[plot]&#x27;" in page, page
+from rca.plot import plot_topology
+try:
+    plot_topology(result, graph)
+except ImportError as exc:
+    assert "pip install 'rca-engine[plot]'" in str(exc)
+else:
+    raise AssertionError("plot_topology worked without matplotlib")
+"""
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("module", ["rca.plot", "rca.report"])
+def test_public_names_are_complete(module: str) -> None:
+    import importlib
+
+    mod = importlib.import_module(module)
+    for name in mod.__all__:
+        assert getattr(mod, name) is not None
+    public = {n for n in dir(mod) if not n.startswith("_") and callable(getattr(mod, n, None))}
+    submodules = {"html", "restore", "layout"}
+    assert public - submodules - {"annotations", "TYPE_CHECKING", "Any"} <= set(mod.__all__)

@@ -14,11 +14,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
-import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +25,7 @@ import numpy as np
 import pytest
 
 from rca.report import write_report
+from visual_support import api_service, static_site
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -81,89 +79,21 @@ def _check_in_browser(url: str, top_cause: str, name: str) -> Path:
 # -- servers --------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited with {proc.returncode}: {log.read_text()[-2000:]}")
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise AssertionError(f"server at {url} did not answer within {timeout}s")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 @pytest.fixture
 def static_server(tmp_path: Path) -> Iterator[tuple[Path, str]]:
-    """``python -m http.server`` on 127.0.0.1 serving ``tmp_path``: (folder, base URL)."""
-    port = _free_port()
+    """``python -m http.server`` on 127.0.0.1: (the folder it serves, its base URL)."""
     site = tmp_path / "site"
     site.mkdir()
-    log = tmp_path / "http.log"
-    with log.open("wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(site)],
-            stdout=subprocess.DEVNULL, stderr=err,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_http(base + "/", proc, log)
+    with static_site(site, tmp_path / "http.log") as base:
         yield site, base
-    finally:
-        _stop(proc)
-
-
-_API_LAUNCHER = textwrap.dedent(
-    """
-    import sys, uvicorn
-    from rca.api.app import create_app
-    from rca.api.routes import ROUTERS
-    from rca.api.routes import report
-    from rca.api.settings import Settings
-
-    routers = list(ROUTERS)
-    if report.router not in routers:
-        routers.append(report.router)
-    settings = Settings(data_dir=sys.argv[2], auth_disabled=True, workers=1)
-    uvicorn.run(create_app(settings, routers=routers), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
-    """
-)
 
 
 @pytest.fixture
 def api_server(tmp_path: Path) -> Iterator[str]:
     """The FastAPI app (with the report route) under uvicorn on 127.0.0.1: its base URL."""
     pytest.importorskip("rca.api.routes.report", reason="the HTTP API is not available")
-    port = _free_port()
-    env = {**os.environ, "RCA_AUTH_DISABLED": "true"}
-    log = tmp_path / "uvicorn.log"
-    with log.open("wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", _API_LAUNCHER, str(port), str(tmp_path / "api-data")],
-            stdout=subprocess.DEVNULL, stderr=err, env=env, cwd=tmp_path,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_http(base + "/openapi.json", proc, log, timeout=60)
+    with api_service(tmp_path / "api-data", tmp_path / "uvicorn.log") as base:
         yield base
-    finally:
-        _stop(proc)
 
 
 def _analyze_or_skip(case):  # type: ignore[no-untyped-def]
