@@ -166,3 +166,18 @@ def test_report_route_is_wired_in(api: httpx.Client) -> None:
     r = api.get(f"/v1/analyses/{a['id']}/report")
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/html")
+
+
+def test_rerun_uses_the_stored_inputs(api: httpx.Client) -> None:
+    first = api.post("/v1/analyses", json=analysis_body()).json()
+    again = api.post(f"/v1/analyses/{first['id']}/rerun")
+    assert again.status_code == 201, again.text
+    second = again.json()
+    assert second["id"] != first["id"]
+    assert second["inputs"] == first["inputs"] and second["config"] == first["config"]
+    assert second["result"]["causes"][0]["service"] == first["result"]["causes"][0]["service"]
+    other = api.post(f"/v1/analyses/{first['id']}/rerun", json={"config": {"rank": {"top_k": 1}}}).json()
+    assert other["config"]["rank"]["top_k"] == 1 and len(other["result"]["causes"]) == 1
+    assert api.post("/v1/analyses/nope/rerun").status_code == 404
+    bad = api.post(f"/v1/analyses/{first['id']}/rerun", json={"config": {"rank": {"top_k": 0}}})
+    assert (bad.status_code, bad.json()["field"]) == (422, "rank.top_k")

@@ -23,7 +23,7 @@ import pandas as pd
 from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -328,6 +328,11 @@ async def create_analysis(
             field="body",
         )
     row = await run_in_threadpool(_prepare_safely, db, settings, req, frame)
+    return await _answer(db, settings, runner, row, wait)
+
+
+async def _answer(db: Database, settings: Settings, runner: Any, row: AnalysisRow, wait: bool) -> JSONResponse:
+    """Wake a worker; wait for the outcome when asked and the job is small, else 202."""
     runner.notify()
     location = f"/v1/analyses/{row.id}"
     if wait and row.metrics_points <= settings.sync_max_points:
@@ -349,6 +354,63 @@ def _answer_finished(row: AnalysisRow, location: str) -> JSONResponse:
         body = error_body(row.error_code, row.error_detail or "", row.error_field, analysis_id=row.id)
         return JSONResponse(body, 422, headers)
     return JSONResponse(public_of(row).model_dump(mode="json"), 201, headers)
+
+
+def _copy_for_rerun(db: Database, analysis_id: str, config: dict[str, Any] | None) -> AnalysisRow:
+    """A new queued analysis on the stored inputs of ``analysis_id`` (its config unless one is given)."""
+    with db.session() as s:
+        old = repo.get_analysis(s, analysis_id)
+        inputs = repo.get_analysis_inputs(s, analysis_id)
+        if old is None or inputs is None:
+            raise ApiError(404, "analysis_not_found", f"analysis {analysis_id!r} does not exist", field="analysis_id")
+        effective = json.loads(old.config) if config is None else rca.RCAConfig.from_dict(config).to_dict()
+        row = AnalysisRow(
+            id=uuid.uuid4().hex,
+            status="queued",
+            created_at=utcnow(),
+            incident=old.incident,
+            incident_service=old.incident_service,
+            config=json.dumps(effective),
+            topology_name=old.topology_name,
+            topology_version=old.topology_version,
+            topology_digest=old.topology_digest,
+            metrics_digest=old.metrics_digest,
+            metrics_points=old.metrics_points,
+            attempts=0,
+            executions=0,
+        )
+        copy = AnalysisInputRow(
+            analysis_id=row.id, topology_document=inputs.topology_document, metrics_csv_gz=inputs.metrics_csv_gz
+        )
+        repo.add_analysis(s, row, copy)
+    return row
+
+
+class RerunRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    config: dict[str, Any] | None = Field(None, description="A different configuration; default: the original one.")
+
+
+@router.post(
+    "/{analysis_id}/rerun",
+    status_code=201,
+    response_model=AnalysisPublic,
+    responses=_POST_RESPONSES,
+    summary="Run a stored analysis again on the same inputs (optionally with another config)",
+)
+async def rerun_analysis(
+    analysis_id: str,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    runner: RunnerDep,
+    _key: WriteKey,
+    body: RerunRequest | None = None,
+    wait: Annotated[bool, Query(description="Wait for the result (201); false: answer 202 at once.")] = True,
+) -> Any:
+    """The new analysis has the same input digests: compare its result with the original's."""
+    row = await run_in_threadpool(_copy_for_rerun, db, analysis_id, body.config if body else None)
+    return await _answer(db, settings, runner, row, wait)
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
