@@ -93,8 +93,8 @@ def _cli():  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["serve", "--workers", "-1"], "-1"),
-        (["serve", "--port", "99999"], "99999"),
+        (["serve", "--workers", "-1"], "Invalid value for '--workers'"),
+        (["serve", "--port", "99999"], "Invalid value for '--port'"),
         (["api-key", "create", "--scope", "admin"], "unknown scope 'admin'"),
     ],
 )
