@@ -248,25 +248,28 @@ def _load(db: Database, analysis_id: str) -> AnalysisRow | None:
         return repo.get_analysis(s, analysis_id)
 
 
-async def _wait_for(db: Database, runner: Any, settings: Settings, analysis_id: str) -> AnalysisRow | None:
-    """The finished row, or None when it did not start within the sync wait (or took too long)."""
-    fut = runner.register_waiter(analysis_id)
-    try:
-        start = time.monotonic()
-        deadline = start + settings.sync_wait_seconds + settings.analysis_timeout_seconds + 5
-        while time.monotonic() < deadline:
+async def _wait_for(db: Database, settings: Settings, analysis_id: str, fut: asyncio.Future[None]) -> AnalysisRow | None:
+    """The finished row, or None when it did not start within the sync wait (or took too long).
+
+    ``fut`` is set when this process finishes the job; a job run by another
+    process is seen by polling the database.
+    """
+    start = time.monotonic()
+    deadline = start + settings.sync_wait_seconds + settings.analysis_timeout_seconds + 5
+    while time.monotonic() < deadline:
+        if fut.done():  # woken already, yet not finished (its lease was lost): poll at a calm pace
+            await asyncio.sleep(0.5)
+        else:
             try:
                 await asyncio.wait_for(asyncio.shield(fut), timeout=0.5)
             except TimeoutError:
                 pass
-            row = await run_in_threadpool(_load, db, analysis_id)
-            if row is None or row.status in ("succeeded", "failed"):
-                return row
-            if row.status == "queued" and time.monotonic() - start > settings.sync_wait_seconds:
-                return None
-        return None
-    finally:
-        runner.drop_waiter(analysis_id, fut)
+        row = await run_in_threadpool(_load, db, analysis_id)
+        if row is None or row.status in ("succeeded", "failed"):
+            return row
+        if row.status == "queued" and time.monotonic() - start > settings.sync_wait_seconds:
+            return None
+    return None
 
 
 _POST_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -333,14 +336,20 @@ async def create_analysis(
 
 async def _answer(db: Database, settings: Settings, runner: Any, row: AnalysisRow, wait: bool) -> JSONResponse:
     """Wake a worker; wait for the outcome when asked and the job is small, else 202."""
-    runner.notify()
     location = f"/v1/analyses/{row.id}"
     if wait and row.metrics_points <= settings.sync_max_points:
-        done = await _wait_for(db, runner, settings, row.id)
+        fut = runner.register_waiter(row.id)  # before the wake-up, so a fast job cannot finish unseen
+        runner.notify()
+        try:
+            done = await _wait_for(db, settings, row.id, fut)
+        finally:
+            runner.drop_waiter(row.id, fut)
         if done is not None:
             return _answer_finished(done, location)
         latest: AnalysisRow | None = await run_in_threadpool(_load, db, row.id)
         row = latest or row
+    else:
+        runner.notify()
     return JSONResponse(
         public_of(row).model_dump(mode="json"), status_code=202, headers={"Location": location, "Retry-After": "1"}
     )
