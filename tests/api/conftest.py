@@ -8,23 +8,19 @@ need it are skipped, with the reason, only when neither is available.
 from __future__ import annotations
 
 import os
-import signal
 import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from api_support import Server, launch, make_key
 
 from rca.api.db.migrate import upgrade_database
 from rca.api.db.session import Database
-from rca.api.security import create_api_key
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/rca_test"
 
@@ -91,74 +87,6 @@ def database(db_url: str) -> Iterator[Database]:
     db.dispose()
 
 
-# -- servers --------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Server:
-    """A ``uvicorn`` subprocess serving the app on 127.0.0.1."""
-
-    env: dict[str, str]
-    log: Path
-    port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 120.0) -> Server:
-        cmd = [
-            sys.executable, "-m", "uvicorn", "--factory", "rca.api.app:create_app_from_env",
-            "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
-        ]  # fmt: skip
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(cmd, env=self.env, stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log.read_text()}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1.0).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.kill()
-        raise RuntimeError(f"server did not become ready in {timeout} s:\n{self.log.read_text()}")
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown hooks run."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        if self.proc:
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
-def launch(tmp_dir: Path, database_url: str, n: int = 0, **settings: Any) -> Server:
-    """Start a server on ``database_url`` with ``RCA_*`` settings given as keywords."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RCA_")}
-    env.update(
-        RCA_DATABASE_URL=database_url,
-        RCA_DATA_DIR=str(tmp_dir / "data"),
-        RCA_JOB_POLL_SECONDS="0.2",
-    )
-    env.update({f"RCA_{k.upper()}": str(v).lower() if isinstance(v, bool) else str(v) for k, v in settings.items()})
-    return Server(env=env, log=tmp_dir / f"server-{n}-{uuid.uuid4().hex[:6]}.log").start()
-
-
 @pytest.fixture
 def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     """``start_server(database_url, **settings)`` -> a running :class:`Server` (stopped at teardown)."""
@@ -172,14 +100,6 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     yield start
     for s in servers:
         s.stop()
-
-
-def make_key(database_url: str, *scopes: str) -> str:
-    db = Database(database_url)
-    upgrade_database(db)
-    token = create_api_key(db, scopes=scopes or ("read", "write"), name="test")
-    db.dispose()
-    return token
 
 
 @dataclass

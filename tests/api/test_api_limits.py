@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 from api_support import TOPOLOGY, analysis_body, wait_status
-from conftest import Server, launch
+from api_support import Server, launch
 
 
 def test_time_limit_answers_408_and_fails_the_job(start_server: Callable[..., Any], sqlite_url: str) -> None:

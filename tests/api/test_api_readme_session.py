@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import free_port
+from api_support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
