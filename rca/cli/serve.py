@@ -37,6 +37,27 @@ def _settings(**overrides: Any) -> Any:
         raise typer.Exit(2) from None
 
 
+def _check_database(url: str) -> None:
+    """One readable line, not a start-up traceback, when the database is unusable."""
+    from sqlalchemy.engine import make_url
+
+    from rca.api.db.session import Database
+
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not even a URL
+        typer.echo(f"error: RCA_DATABASE_URL is not a database URL: {url!r}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        db = Database(url)
+        db.ping()
+        db.dispose()
+    except Exception as exc:  # noqa: BLE001 - drivers raise many types
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        typer.echo(f"error: cannot reach the database {shown}: {first}", err=True)
+        raise typer.Exit(1) from None
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
@@ -51,6 +72,7 @@ def serve(
     from rca.api.app import create_app
 
     settings = _settings(database_url=database, workers=workers, data_dir=data_dir)
+    _check_database(settings.resolved_database_url)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level)
