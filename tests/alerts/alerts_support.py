@@ -337,3 +337,27 @@ class RcaServer:
                 self.proc.kill()
                 self.proc.wait(5)
         self.proc = None
+
+
+# -- PostgreSQL (RCA_TEST_POSTGRES_URL, or the local server on 127.0.0.1:5432) ------------
+PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/rca_test"
+PG_SKIP = "PostgreSQL unavailable: RCA_TEST_POSTGRES_URL is unset and nothing answers on 127.0.0.1:5432"
+
+
+def postgres_url() -> str | None:
+    import os
+
+    from rca.api.db.session import Database
+
+    url = os.environ.get("RCA_TEST_POSTGRES_URL")
+    if url:
+        return url
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=0.5):
+            pass
+        db = Database(PG_DEFAULT)
+        db.ping()
+        db.dispose()
+    except Exception:
+        return None
+    return PG_DEFAULT

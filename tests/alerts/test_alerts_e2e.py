@@ -245,3 +245,15 @@ def test_receiver_down_is_retried_then_delivered(stack: Stack) -> None:
     assert detail["write_backs"][0]["attempts"] >= 3
     time.sleep(0.5)
     assert len(stack.receiver.received("/incidents/PINC005/notes")) == 1
+
+
+def test_no_data_for_the_symptom_fails_with_that_reason(stack: Stack) -> None:
+    doc = P.alertmanager(service="frontend", fingerprint="e2e-nodata", starts_at="2020-01-01T00:00:00Z")
+    r = httpx.post(f"{stack.server.url}/v1/webhooks/alertmanager", json=doc,
+                   headers={"Authorization": f"Bearer {AM_TOKEN}"}, timeout=10)
+    assert r.status_code == 202, r.text
+    alert = wait_alert(stack, r.json()["alerts"][0]["id"], lambda b: b["write_backs"] and b["write_backs"][0]["status"] == "delivered")
+    analysis = stack.api.get(f"/v1/analyses/{alert['analysis_id']}").json()
+    assert analysis["status"] == "failed" and analysis["error"]["error"] == "no_metrics"
+    texts = [json.loads(m["body"])["text"] for m in stack.receiver.received("/slack/")]
+    assert any(t.startswith("RCA: the analysis of frontend latency (alert HighLatency) failed: Prometheus returned no data") for t in texts)

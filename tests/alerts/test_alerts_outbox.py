@@ -6,6 +6,7 @@ import json
 import random
 import shutil
 import threading
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -14,6 +15,8 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
+import alerts_support as S
+
 from rca.alerts.signatures import verify_outbound_signature
 from rca.api.db.migrate import upgrade_database
 from rca.api.db.session import Database, utcnow
@@ -21,22 +24,46 @@ from rca.notify.models import DeliveryRow
 from rca.notify.outbox import OutboxConfig, OutboxSender, backoff_seconds, enqueue_delivery
 
 
-@pytest.fixture(scope="module")
-def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One migrated SQLite file, copied for each test (migrating takes ~0.5 s)."""
-    path = tmp_path_factory.mktemp("outbox") / "template.db"
-    database = Database(f"sqlite:///{path}")
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database for the module: a SQLite template file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("outbox") / "template.db"
+        database = Database(f"sqlite:///{path}")
+        upgrade_database(database)
+        with database.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        database.dispose()
+        yield str(path)
+        return
+    base = S.postgres_url()
+    if base is None:
+        pytest.skip(S.PG_SKIP)
+    schema = f"t_outbox_{uuid.uuid4().hex[:10]}"
+    admin = Database(base)
+    with admin.engine.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+    database = Database(url)
     upgrade_database(database)
-    with database.engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     database.dispose()
-    return path
+    try:
+        yield url
+    finally:
+        with admin.engine.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
 
 
 @pytest.fixture
-def db(tmp_path: Path, migrated: Path) -> Iterator[Database]:
-    shutil.copy(migrated, tmp_path / "rca.db")
-    database = Database(f"sqlite:///{tmp_path / 'rca.db'}")
+def db(tmp_path: Path, backend: str) -> Iterator[Database]:
+    if backend.startswith("postgresql"):
+        database = Database(backend)
+        with database.engine.begin() as conn:
+            conn.exec_driver_sql("TRUNCATE deliveries RESTART IDENTITY")
+    else:
+        shutil.copy(backend, tmp_path / "rca.db")  # migrating takes ~0.5 s: copy the template
+        database = Database(f"sqlite:///{tmp_path / 'rca.db'}")
     yield database
     database.dispose()
 
