@@ -328,6 +328,13 @@ class RcaServer:
             time.sleep(0.1)
         raise RuntimeError(f"the RCA server did not become ready:\n{self.log.read_text()[-4000:]}")
 
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hook runs."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.proc = None
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()

@@ -75,6 +75,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, prometheus: S.PrometheusServ
         "RCA_OUTBOX_BACKOFF_MAX_SECONDS": "1",
         "RCA_OUTBOX_POLL_SECONDS": "0.1",
         "RCA_OUTBOX_TIMEOUT_SECONDS": "2",
+        "RCA_OUTBOX_LEASE_SECONDS": "3",
     }
     server = S.RcaServer(tmp, env)
     api = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
@@ -257,3 +258,21 @@ def test_no_data_for_the_symptom_fails_with_that_reason(stack: Stack) -> None:
     assert analysis["status"] == "failed" and analysis["error"]["error"] == "no_metrics"
     texts = [json.loads(m["body"])["text"] for m in stack.receiver.received("/slack/")]
     assert any(t.startswith("RCA: the analysis of frontend latency (alert HighLatency) failed: Prometheus returned no data") for t in texts)
+
+
+def test_a_killed_server_loses_no_write_back_and_sends_it_once(stack: Stack) -> None:
+    """Receiver down, the server is SIGKILLed with the note pending; after the restart it arrives once."""
+    stack.receiver.stop()
+    try:
+        r = post_pd(stack, pd_event(stack, "PINC006"))
+        alert_id = r.json()["alerts"][0]["id"]
+        wait_alert(stack, alert_id, lambda b: any(w["attempts"] >= 1 for w in b["write_backs"]))
+        stack.server.kill()
+        stack.server.start()
+    finally:
+        stack.receiver.start()
+    stack.receiver.wait_for("/incidents/PINC006/notes", timeout=30)
+    detail = wait_alert(stack, alert_id, lambda b: b["write_backs"][0]["status"] == "delivered", timeout=10)
+    assert len(detail["write_backs"]) == 1
+    time.sleep(1.0)
+    assert len(stack.receiver.received("/incidents/PINC006/notes")) == 1
