@@ -181,17 +181,28 @@ class AlertWorker:
         aid = self._claim()
         if aid is None:
             return False
+        try:
+            self._prepare(aid)
+        except Exception as exc:  # never leave an alert retried forever on a bug: fail it, with the reason
+            logger.exception("alert %s: preparing the analysis failed", aid)
+            with self.db.session() as s:
+                alert = s.get(AlertRow, aid)
+            if alert is not None:
+                self._fail(alert, None, None, "alert_processing_failed", f"{type(exc).__name__}: {exc}")
+        return True
+
+    def _prepare(self, aid: int) -> None:
         with self.db.session() as s:
             alert = s.get(AlertRow, aid)
             assert alert is not None
             loaded = load_alert_graph(s, self.settings.alert_topology)
         if alert.service is None or alert.started_at is None:
             self._fail(alert, None, None, "invalid_alert", "the alert has no service or start time")
-            return True
+            return
         if loaded is None:
             self._fail(alert, None, None, "topology_not_found",
                        f"topology {self.settings.alert_topology!r} does not exist (RCA_ALERT_TOPOLOGY)")
-            return True
+            return
         graph, version = loaded
         start = pd.Timestamp(_aware(alert.started_at))
         end = start + pd.Timedelta(_prom_seconds(self.settings.alert_window), unit="s")
@@ -204,19 +215,18 @@ class AlertWorker:
         except PrometheusError as exc:
             code = "prometheus_unavailable" if isinstance(exc, PrometheusUnavailableError) else "prometheus_query_failed"
             self._fail(alert, incident, (graph, version), code, str(exc))
-            return True
+            return
         except RCAError as exc:
             self._fail(alert, incident, (graph, version), "invalid_input", str(exc))
-            return True
+            return
         if not ((frame["service"] == incident.service) & (frame["metric"] == incident.metric)).any():
             self._fail(
                 alert, incident, (graph, version), "no_metrics",
                 f"Prometheus returned no data for {incident.service!r} {incident.metric!r} between "
                 f"{frame.attrs.get('window')}; check the metrics catalog query for {incident.metric!r}",
             )
-            return True
+            return
         self._queue(alert, incident, graph, version, frame)
-        return True
 
     def _fetch(self, graph: ServiceGraph, incident: rca.Incident) -> pd.DataFrame:
         if not self.settings.prometheus_url:
