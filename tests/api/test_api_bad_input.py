@@ -154,6 +154,10 @@ def test_put_topology_bad_input(
         ("GET", "/v1/analyses", {"cursor": "!!not-a-cursor"}, 422, "invalid_cursor", "cursor"),
         ("GET", "/v1/nothing-here", {}, 404, "not_found", None),
         ("PATCH", "/v1/analyses", {}, 405, "method_not_allowed", None),
+        ("POST", "/healthz", {}, 405, "method_not_allowed", None),
+        ("DELETE", "/readyz", {}, 405, "method_not_allowed", None),
+        ("PUT", "/metrics", {}, 405, "method_not_allowed", None),
+        ("POST", "/v1/topologies", {}, 405, "method_not_allowed", None),
     ],
 )
 def test_read_endpoints_bad_input(

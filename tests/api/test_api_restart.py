@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -21,8 +22,23 @@ def _accept_and_kill(start_server: Callable[..., Any], db_url: str, **settings: 
         assert r.status_code == 202, r.text
         job = r.json()["id"]
         wait_status(c, job, {"running"})
+    _wait_executing(db_url, job)
     server.kill()
     return job
+
+
+def _wait_executing(db_url: str, job: str) -> None:
+    """Until the engine has started on ``job`` (claimed is not enough: the kill must hit a run)."""
+    db = Database(db_url)
+    try:
+        for _ in range(600):
+            with db.session() as s:
+                if s.scalar(select(AnalysisRow.executions).where(AnalysisRow.id == job)):
+                    return
+            time.sleep(0.05)
+        raise AssertionError(f"job {job} never started executing")
+    finally:
+        db.dispose()
 
 
 @pytest.mark.slow
