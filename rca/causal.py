@@ -34,7 +34,7 @@ __all__ = [
     "granger_tests",
     "benjamini_hochberg",
     "needs_differencing",
-    "test_pairs",
+    "granger_along_pairs",
 ]
 
 _ADF_CRITICAL_5PCT = -2.86  # MacKinnon, constant, asymptotic
@@ -170,7 +170,7 @@ def min_points(lag: int) -> int:
     return max(10, 3 * lag + 6)
 
 
-def test_pairs(
+def granger_along_pairs(
     data: pd.DataFrame,
     pairs: Sequence[tuple[tuple[str, str], tuple[str, str]]],
     config: GrangerConfig,

@@ -141,6 +141,14 @@ class DetectConfig(_Validated):
         baseline's own extreme deviations) exceeds this.
     min_baseline_points : int
         Fewer baseline points than this make a series unscorable (reported).
+    symptom_threshold : float
+        A symptom series scoring no more than this counts as "quiet" (0
+        disables the check).  Lower than ``threshold``: an alert often fires
+        on an aggregate that moves less than the series behind it.
+    quiet_symptom_factor : float
+        With a quiet symptom, a candidate must score above
+        ``threshold * quiet_symptom_factor`` to be named at all; otherwise the
+        answer is "no anomaly".
     seasonal_period : int or None
         Remove a seasonal component with STL when the baseline covers at
         least two periods (in grid steps); None disables.
@@ -153,6 +161,8 @@ class DetectConfig(_Validated):
     window: str | None = None
     threshold: float = 1.0
     min_baseline_points: int = 1
+    symptom_threshold: float = 0.5
+    quiet_symptom_factor: float = 6.0
     seasonal_period: int | None = None
     directions: Mapping[str, str] = field(default_factory=dict)
 
@@ -161,6 +171,8 @@ class DetectConfig(_Validated):
         "window": ("optional", "duration"),
         "threshold": ("float", 0.0, 1e6),
         "min_baseline_points": ("int", 1, 1_000_000),
+        "symptom_threshold": ("float", 0.0, 1e6),
+        "quiet_symptom_factor": ("float", 1.0, 1e6),
         "seasonal_period": ("optional", "int", 2, 100_000),
     }
     _PATH: ClassVar[str] = "detect"

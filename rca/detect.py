@@ -73,14 +73,21 @@ def metric_direction(metric: str, overrides: Mapping[str, str] | None = None) ->
     return "both"
 
 
-def metric_weight(direction: str) -> float:
+_CLIENT_SIDE = re.compile(r"client|outgoing|downstream|upstream_rq|egress")
+
+
+def metric_weight(direction: str, metric: str = "") -> float:
     """How much a metric's anomaly says about a fault *in* its service.
 
     Metrics with a known bad direction are direct symptoms; traffic-like
     metrics (``both``) also move when a caller or callee changes its load,
-    so they count less.
+    so they count less.  Client-side measurements (latency of the calls a
+    service makes) describe its dependencies more than the service itself.
     """
-    return 1.0 if direction in ("up", "down") else 0.6
+    w = 1.0 if direction in ("up", "down") else 0.6
+    if _CLIENT_SIDE.search(metric.lower()):
+        w *= 0.3
+    return w
 
 
 @dataclass(frozen=True)
@@ -149,7 +156,10 @@ def _directional(dev: np.ndarray, sign: np.ndarray) -> np.ndarray:
     return np.where(sign == 0, np.abs(dev), dev * np.where(sign == 0, 1.0, sign))
 
 
-def _robust_location_scale(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+_BOUNDED = re.compile(r"avail|success|error_?rate|err_?rate|fail\w*_?rate|percent|ratio|_pct|uptime")
+
+
+def _robust_location_scale(b: np.ndarray, bounded: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Median and a robust scale per column, never zero.
 
     The scale floor is a fraction of the series' level that shrinks with the
@@ -170,6 +180,17 @@ def _robust_location_scale(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     scale = np.where(scale > 0, scale, sd)
     frac = 0.01 + 0.25 / np.fmax(n, 1)
     floor = np.fmax(frac * np.nan_to_num(level), 1e-9)
+    if bounded is not None and bounded.any():
+        # Percentages and fractions: the level that matters is the distance
+        # from the bound (99.9 % available is 0.1 % errors), and half a percent
+        # of the range is the smallest move worth a unit of deviation.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            top = np.nanmax(b, axis=0)
+        cap = np.where(np.nan_to_num(top) > 1.0, 100.0, 1.0)
+        dist = np.fmin(np.abs(cap - np.nan_to_num(med)), np.abs(np.nan_to_num(med)))
+        bfloor = np.fmax(frac * dist, 0.005 * cap)
+        floor = np.where(bounded, bfloor, floor)
     scale = np.fmax(np.nan_to_num(scale), floor)
     return med, scale
 
@@ -189,6 +210,23 @@ def _deseasonalize(b: pd.DataFrame, w: pd.DataFrame, period: int) -> tuple[pd.Da
         reps = np.resize(last, len(w))
         w[col] = w[col].to_numpy() - reps
     return b, w
+
+
+def _reference(
+    b: np.ndarray, sign: np.ndarray, bounded: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Location, scale and extreme-deviation normalizer of baseline rows ``b``."""
+    if not b.shape[0]:
+        n = b.shape[1]
+        return np.full(n, np.nan), np.ones(n), np.full(n, _MIN_NORM)
+    med, scale = _robust_location_scale(b, bounded)
+    zb = _directional((b - med) / scale, sign)
+    n_base = np.sum(~np.isnan(b), axis=0)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        hi = np.where(n_base >= 100, np.nanpercentile(zb, 99, axis=0), np.nanmax(zb, axis=0))
+    norm = np.fmax(np.nan_to_num(hi, nan=_MIN_NORM), _MIN_NORM)
+    return med, scale, norm
 
 
 def score_anomalies(
@@ -226,31 +264,36 @@ def score_anomalies(
     n_base = np.sum(~np.isnan(b), axis=0) if b.size else np.zeros(len(cols), dtype=int)
     directions = np.array([metric_direction(m, config.directions) for m in cols.get_level_values(1)])
     sign = np.where(directions == "up", 1.0, np.where(directions == "down", -1.0, 0.0))
+    bounded = np.array([bool(_BOUNDED.search(m.lower())) for m in cols.get_level_values(1)])
 
-    if b.shape[0]:
-        med, scale = _robust_location_scale(b)
-        zb = _directional((b - med) / scale, sign)
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            hi = np.where(n_base >= 100, np.nanpercentile(zb, 99, axis=0), np.nanmax(zb, axis=0))
-        norm = np.fmax(np.nan_to_num(hi, nan=_MIN_NORM), _MIN_NORM)
-    else:
-        med = np.full(len(cols), np.nan)
-        scale = np.ones(len(cols))
-        norm = np.full(len(cols), _MIN_NORM)
-
+    med, scale, norm = _reference(b, sign, bounded)
     z_pts = _directional((w - med) / scale, sign)
     pts = z_pts / norm
     if windows.separate_baseline and len(pre):
-        # The series must also have changed against the points just before the incident.
+        # Normal data from another period may not match the level just before
+        # the incident.  Where the pre-incident points already deviate from it
+        # the reference is stale: judge the window against those points
+        # instead (with the wide scale a few points deserve); elsewhere the
+        # series must also have changed against them.
+        p = pre.to_numpy(dtype="float64")[-max(1, min(len(pre), 12)):]
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            pre_dev = np.nanmax(np.abs(p - med) / scale, axis=0) / norm
+        stale = np.nan_to_num(pre_dev) > config.threshold
+        if stale.any():
+            pmed, pscale, pnorm = _reference(p, sign, bounded)
+            local_pts = _directional((w - pmed) / pscale, sign) / pnorm
+            pts = np.where(stale & ~np.isnan(local_pts), local_pts, pts)
+            z_pts = np.where(stale, _directional((w - pmed) / pscale, sign), z_pts)
+            med = np.where(stale, pmed, med)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            pre_level = np.nanmedian(pre.to_numpy(dtype="float64")[-max(1, min(len(pre), 6)):], axis=0)
+            pre_level = np.nanmedian(p, axis=0)
         local = _directional((w - pre_level) / scale, sign) / norm
-        pts = np.where(np.isnan(local), pts, np.fmin(pts, local))
+        pts = np.where(np.isnan(local) | stale, pts, np.fmin(pts, local))
 
     pts = np.where(np.isnan(pts), -np.inf, pts)
-    if pts.shape[0] >= 4:
+    if pts.shape[0] >= 6:
         sustained = np.fmin(pts[:-1], pts[1:])
         score = sustained.max(axis=0)
     else:
@@ -277,7 +320,7 @@ def score_anomalies(
                 )
             )
 
-    weights = np.array([metric_weight(d) for d in directions])
+    weights = np.array([metric_weight(d, m) for d, m in zip(directions, cols.get_level_values(1), strict=True)])
     onsets = [
         window.index[i] if ok and s > config.threshold else None
         for i, ok, s in zip(onset_idx, has_onset, score, strict=True)
@@ -302,6 +345,7 @@ def score_anomalies(
             "z": z,
             "direction": directions,
             "weight": weights,
+            "points": n_base,
             "onset": onsets,
         },
         index=cols,

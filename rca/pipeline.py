@@ -14,7 +14,7 @@ import networkx as nx
 import pandas as pd
 
 from rca.align import align_metrics
-from rca.causal import test_pairs
+from rca.causal import granger_along_pairs
 from rca.config import RCAConfig
 from rca.detect import incident_windows, score_anomalies
 from rca.errors import InvalidConfigError, InvalidIncidentError, InvalidTopologyError
@@ -195,12 +195,12 @@ def analyze(
             engine_version=__version__,
         )
 
-    if symptom is not None and symptom.score <= threshold:
-        return result(
-            "no_anomaly",
-            f"The symptom {incident.service}/{incident.metric} is within its normal range in the "
-            f"incident window (score {symptom.score:.2f} <= threshold {threshold:g}); nothing to explain.",
-        )
+    # A symptom inside its everyday range does not make the incident unreal
+    # (alerts fire on aggregates the metrics here may not show), but then only
+    # decisive anomalies are worth naming.
+    gate = cfg.detect.symptom_threshold
+    quiet_symptom = gate > 0 and symptom is not None and symptom.score <= gate
+    candidate_threshold = threshold * (cfg.detect.quiet_symptom_factor if quiet_symptom else 1.0)
 
     t = time.perf_counter()
     evidence = node_evidence(scores.table, threshold=threshold, exclude=symptom_key)
@@ -210,12 +210,22 @@ def analyze(
         pairs = _granger_pairs(g, evidence, scope, symptom_key, frame.columns, threshold)
         lo = windows.start - cfg.granger.context * aligned.step
         data = frame.loc[(frame.index >= lo) & (frame.index <= windows.end)]
-        granger = test_pairs(data, pairs, cfg.granger)
+        granger = granger_along_pairs(data, pairs, cfg.granger)
     timings["causal"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    ranked = rank_candidates(g, evidence, incident.service, granger, cfg.rank, threshold=threshold)
+    ranked = rank_candidates(
+        g, evidence, incident.service, granger, cfg.rank, threshold=threshold, candidate_threshold=candidate_threshold
+    )
     timings["rank"] = time.perf_counter() - t
+    if not ranked and quiet_symptom:
+        return result(
+            "no_anomaly",
+            f"The symptom {incident.service}/{incident.metric} is within its normal range in the "
+            f"incident window (score {symptom.score:.2f} <= {gate:g}) and no dependency deviates "
+            f"decisively (score > {candidate_threshold:g}); nothing to explain.",
+            granger=granger,
+        )
     if not ranked:
         n_deps = len(scope) - 1
         return result(

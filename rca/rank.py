@@ -37,7 +37,8 @@ __all__ = ["NodeEvidence", "Candidate", "anomaly_probability", "node_evidence", 
 
 _NOISE = 0.05  # chance an unrelated service looks anomalous
 _PROPAGATE = 0.3  # chance a caller of the faulty service looks anomalous
-_SHARPNESS = 4.0
+_SHARPNESS = 2.0  # log-odds of "anomalous" per unit of log(score / threshold)
+_MAX_LOG_ODDS = 10.0
 _WALK_BACK = 0.2
 _WALK_WEIGHT = 0.5
 _GRANGER_WEIGHT = 1.0
@@ -52,6 +53,7 @@ class NodeEvidence:
     score: float
     metric: str
     probability: float
+    log_odds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -64,12 +66,15 @@ class Candidate:
     components: dict[str, float] = field(default_factory=dict)
 
 
+def anomaly_log_odds(score: np.ndarray | float, threshold: float) -> np.ndarray:
+    """Log-odds that a series is anomalous: 0 at the threshold, growing with log(score)."""
+    s = np.fmax(np.asarray(score, dtype="float64"), 1e-12)
+    return np.clip(_SHARPNESS * np.log(s / max(threshold, 1e-9)), -_MAX_LOG_ODDS, _MAX_LOG_ODDS)
+
+
 def anomaly_probability(score: np.ndarray | float, threshold: float) -> np.ndarray:
-    """Map scores to (0, 1): 0.5 at the threshold, ~0.94 at twice it."""
-    s = np.fmax(np.asarray(score, dtype="float64"), 0.0)
-    t = max(threshold, 1e-9)
-    r = (s / t) ** _SHARPNESS
-    return r / (1.0 + r)
+    """Map scores to (0, 1): 0.5 at the threshold, 0.8 at twice it."""
+    return 1.0 / (1.0 + np.exp(-anomaly_log_odds(score, threshold)))
 
 
 def node_evidence(
@@ -85,14 +90,19 @@ def node_evidence(
         t = t.drop(index=[exclude])
     if t.empty:
         return {}
-    weighted = (t["score"].astype(float) * t["weight"].astype(float)).rename("w")
-    frame = weighted.reset_index()
-    frame.columns = ["service", "metric", "w"]
-    best = frame.loc[frame.groupby("service", sort=False)["w"].idxmax()]
-    probs = anomaly_probability(best["w"].to_numpy(), threshold)
+    weighted = t["score"].astype(float) * t["weight"].astype(float)
+    # A baseline of n points cannot support odds much beyond n : 1 that a
+    # value is abnormal, however far out it lies (sparse series are noisy).
+    cap = _SHARPNESS * np.log1p(t["points"].astype(float).to_numpy()) / 2.0
+    odds = np.fmin(anomaly_log_odds(weighted.to_numpy(), threshold), np.fmax(cap, 0.0))
+    frame = pd.DataFrame(
+        {"service": t.index.get_level_values(0), "metric": t.index.get_level_values(1),
+         "w": weighted.to_numpy(), "odds": odds}
+    )
+    best = frame.loc[frame.groupby("service", sort=False)["odds"].idxmax()]
     return {
-        s: NodeEvidence(s, float(w), str(m), float(p))
-        for s, m, w, p in zip(best["service"], best["metric"], best["w"], probs, strict=True)
+        s: NodeEvidence(s, float(w), str(m), float(1.0 / (1.0 + np.exp(-o))), float(o))
+        for s, m, w, o in zip(best["service"], best["metric"], best["w"], best["odds"], strict=True)
     }
 
 
@@ -170,6 +180,7 @@ def rank_candidates(
     config: RankConfig,
     *,
     threshold: float,
+    candidate_threshold: float | None = None,
 ) -> list[Candidate]:
     """Rank anomalous candidates; empty when no candidate is anomalous.
 
@@ -181,7 +192,8 @@ def rank_candidates(
         scope = {symptom} | graph.dependencies(symptom, config.max_depth)
     else:
         scope = set(evidence)
-    candidates = [s for s in scope if s in evidence and evidence[s].score > threshold]
+    bar = threshold if candidate_threshold is None else candidate_threshold
+    candidates = [s for s in scope if s in evidence and evidence[s].score > bar]
     if not candidates:
         return []
     prob = {s: ev.probability for s, ev in evidence.items()}
@@ -202,8 +214,9 @@ def rank_candidates(
 
     out: list[tuple[str, float, dict[str, float]]] = []
     for c in candidates:
-        e_c = np.array([prob[c]])
-        own = float(_log_ratio(e_c, 1 - _NOISE, _NOISE)[0])
+        # The strength of c's own anomaly is its log-odds: it does not saturate,
+        # so a decisive anomaly outweighs a marginal one deeper in the graph.
+        own = evidence[c].log_odds
         comps: dict[str, float] = {"anomaly": own}
         total = own
         if config.use_topology:

@@ -1,0 +1,154 @@
+"""``rca analyze``, ``rca demo`` and ``rca --version``."""
+
+from __future__ import annotations
+
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from rca.cli import app
+from rca.errors import RCAError
+from topology import TopologyError
+
+_out = Console(highlight=False)
+_err = Console(stderr=True, highlight=False)
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print one clear line and exit non-zero (no traceback for user mistakes)."""
+    _err.print(f"Error: {message}", markup=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from rca.version import __version__
+
+        _out.print(f"rca-engine {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """Root-cause analysis over service topology."""
+
+
+def print_result(result: Any, *, console: Console = _out) -> None:
+    """A readable table of the ranked causes (or the reason there are none)."""
+    from rca.explain import describe_cause
+
+    inc = result.incident
+    console.print(
+        f"Incident: [bold]{inc.service}[/bold] {inc.metric} from {inc.start.isoformat()}"
+        + (f" (symptom score {result.symptom.score:.2f})" if result.symptom else "")
+    )
+    if not result.causes:
+        console.print(f"[yellow]No root cause:[/yellow] {result.reason}")
+        return
+    table = Table(title="Probable root causes", show_lines=False)
+    table.add_column("#", justify="right")
+    table.add_column("service")
+    table.add_column("confidence", justify="right")
+    table.add_column("propagation path")
+    table.add_column("evidence")
+    for c in result.causes:
+        table.add_row(str(c.rank), c.service, f"{c.confidence:.2f}", " -> ".join(c.path), describe_cause(c))
+    console.print(table)
+    console.print(result.reason)
+    shown = [i for i in result.issues if i.kind not in ("constant",)]
+    if shown:
+        console.print(f"[dim]{len(result.issues)} data note(s), e.g. {shown[0].message}[/dim]")
+
+
+@app.command("analyze")
+def analyze_cmd(
+    graph: Path = typer.Option(..., "--graph", "-g", help="Topology file (JSON, YAML, edge-list or adjacency CSV, traces)."),
+    metrics: Path = typer.Option(..., "--metrics", "-m", help="Metrics CSV/Parquet, long (timestamp,service,metric,value) or wide."),
+    service: str = typer.Option(..., "--service", "-s", help="Symptom service."),
+    metric: str = typer.Option(..., "--metric", help="Symptom metric, e.g. latency."),
+    at: str = typer.Option(..., "--at", help="Incident start: ISO 8601 time or unix seconds."),
+    end: str | None = typer.Option(None, "--end", help="Incident end (default: end of the data)."),
+    baseline: Path | None = typer.Option(None, "--baseline", help="Separate normal-operation metrics."),
+    graph_format: str | None = typer.Option(None, "--graph-format", help="Force the topology format."),
+    config: Path | None = typer.Option(None, "--config", help="JSON/YAML file with analysis configuration."),
+    top_k: int | None = typer.Option(None, "--top", help="Number of causes to show."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+    report: Path | None = typer.Option(None, "--report", help="Also write the incident report page (HTML) here."),
+) -> None:
+    """Rank the probable root causes of an incident."""
+    import rca
+    import topology
+
+    if fmt not in ("table", "json"):
+        fail(f"--format must be 'table' or 'json', got {fmt!r}")
+    try:
+        g = topology.load(graph, format=graph_format)
+        cfg: dict[str, Any] = {}
+        if config is not None:
+            import yaml
+
+            if not config.exists():
+                fail(f"config file not found: {config}")
+            cfg = yaml.safe_load(config.read_text()) or {}
+        rcfg = rca.RCAConfig.from_dict(cfg)
+        if top_k is not None:
+            rcfg = rcfg.replace(rank={"top_k": top_k})
+        incident = rca.Incident(service, metric, at, end)
+        from rca.ingest import read_metrics_file
+
+        frame = read_metrics_file(metrics)
+        base = read_metrics_file(baseline, field="baseline") if baseline is not None else None
+        result = rca.analyze(g, frame, incident, rcfg, baseline=base)
+        if report is not None:
+            from rca.report import write_report
+
+            write_report(report, result, g, frame)
+    except (RCAError, TopologyError) as exc:
+        fail(str(exc))
+    if fmt == "json":
+        typer.echo(result.to_json(indent=2))
+    else:
+        print_result(result)
+        if report is not None:
+            _out.print(f"Report written to {report}")
+
+
+@app.command("demo")
+def demo_cmd(
+    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+    report: Path | None = typer.Option(None, "--report", help="Also write the incident report page (HTML) here."),
+) -> None:
+    """Analyze a small bundled incident and explain what the output shows."""
+    import rca
+    from rca.datasets.synthetic import demo_case
+
+    case = demo_case()
+    result = rca.analyze(case.graph, case.metrics, case.incident)
+    if report is not None:
+        from rca.report import write_report
+
+        write_report(report, result, case.graph, case.metrics)
+    if fmt == "json":
+        typer.echo(result.to_json(indent=2))
+        return
+    _out.print(
+        f"Demo: a {len(case.graph)}-service shop (frontend -> checkout -> payment, cart, catalog ...).\n"
+        f"At {case.incident.start.strftime('%H:%M')}Z the frontend's latency rose. The engine compares every "
+        "service's metrics with the hour before, tests Granger causality along the call graph, "
+        "and ranks the services that best explain the symptom.\n"
+    )
+    print_result(result)
+    _out.print(
+        f"\nGround truth: the fault was injected in [bold]{', '.join(case.root_causes)}[/bold]. "
+        "The path shows how it travelled up to the frontend; confidence is the posterior "
+        "probability of each explanation.\nTry it on your data: rca analyze --graph topology.yaml "
+        "--metrics metrics.csv --service frontend --metric latency --at 2024-05-01T13:00:00Z"
+    )
+
+
