@@ -62,7 +62,7 @@ def _parse_timestamps(values: pd.Series | pd.Index, *, field: str) -> pd.Datetim
     if isinstance(values, pd.Index):
         values = values.to_series(index=None)
     values = pd.Series(values).reset_index(drop=True)
-    if pd.api.types.is_datetime64_any_dtype(values):
+    if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(values):
         idx = pd.DatetimeIndex(values)
     elif pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         num = values.astype("float64")
@@ -157,7 +157,7 @@ def load_metrics(
 
     lower = {str(c).strip().lower(): c for c in data.columns} if not isinstance(data.columns, pd.MultiIndex) else {}
     if set(LONG_COLUMNS) <= set(lower):
-        long = pd.DataFrame({k: data[lower[k]].to_numpy() for k in LONG_COLUMNS})
+        long = pd.DataFrame({k: data[lower[k]].reset_index(drop=True) for k in LONG_COLUMNS})
         long["timestamp"] = _parse_timestamps(long["timestamp"], field=f"{field}.timestamp")
     elif isinstance(data.columns, pd.MultiIndex):
         long = _from_wide(data, field=field)
