@@ -16,9 +16,9 @@ Life of a job::
   crash every accepted job ends up finished, re-queued or failed with a reason.
 * **Outcome**: written only while the writer still owns the lease, so a job
   whose lease was taken over is never recorded twice.
-* **Time limit**: ``RCA_ANALYSIS_TIMEOUT_SECONDS``.  The engine runs in a helper
-  thread; past the limit the job fails with ``analysis_timeout`` and the worker
-  moves on (Python cannot stop the thread: its late result is discarded).
+* **Time limit**: ``RCA_ANALYSIS_TIMEOUT_SECONDS``; past it the job fails with
+  ``analysis_timeout``.  The engine runs in a child process that is killed at
+  the limit (or in a thread, see :mod:`rca.api.execution`).
 """
 
 from __future__ import annotations
@@ -31,33 +31,17 @@ import socket
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
-import rca
 from rca.api.db import repository as repo
 from rca.api.db.session import Database
-from rca.api.errors import error_code_for
-from rca.api.inputs import graph_from_document, read_canonical_metrics
+from rca.api.execution import Outcome, Payload, run_with_limit, warm_up
 from rca.api.metrics import Registry
 from rca.api.settings import Settings
-from rca.errors import AnalysisError, InvalidInputError
-from topology import TopologyError
 
 __all__ = ["JobRunner", "Outcome"]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    status: str
-    result: str | None = None
-    engine_version: str | None = None
-    error_code: str | None = None
-    error_detail: str | None = None
-    error_field: str | None = None
-    run_seconds: float | None = None
 
 
 class JobRunner:
@@ -78,6 +62,8 @@ class JobRunner:
 
     # -- life cycle -----------------------------------------------------------
     def start(self) -> None:
+        if self.settings.workers:  # in the background: the forkserver imports the engine
+            threading.Thread(target=warm_up, args=(self.settings.analysis_isolation,), daemon=True).start()
         self._reap()
         for i in range(self.settings.workers):
             t = threading.Thread(target=self._worker_loop, name=f"rca-worker-{i}", daemon=True)
@@ -203,72 +189,16 @@ class JobRunner:
             inputs = repo.get_analysis_inputs(s, job_id)
             if row is None or inputs is None:
                 return Outcome("failed", error_code="inputs_missing", error_detail="the stored inputs of this analysis are gone")
-            incident_doc = json.loads(row.incident)
-            config_doc = json.loads(row.config)
-            topology_doc = json.loads(inputs.topology_document)
-            metrics_blob = inputs.metrics_csv_gz
+            payload = Payload(
+                incident=json.loads(row.incident),
+                config=json.loads(row.config),
+                topology=json.loads(inputs.topology_document),
+                metrics_csv_gz=inputs.metrics_csv_gz,
+                delay_seconds=self.settings.test_job_delay_seconds,
+            )
         if not repo.mark_execution(self.db, job_id, owner=self.owner):
             return None  # the lease is gone: someone else has the job now
-        box: dict[str, Any] = {}
-        delay = self.settings.test_job_delay_seconds
-
-        def target() -> None:
-            t0 = time.perf_counter()
-            try:
-                if delay:
-                    time.sleep(delay)
-                graph = graph_from_document(topology_doc)
-                metrics = read_canonical_metrics(metrics_blob)
-                incident = rca.Incident.from_dict(incident_doc)
-                config = rca.RCAConfig.from_dict(config_doc)
-                box["result"] = rca.analyze(graph, metrics, incident, config)
-            except BaseException as exc:  # noqa: BLE001 - every failure becomes the job's reason
-                box["error"] = exc
-            finally:
-                box["seconds"] = time.perf_counter() - t0
-
-        limit = self.settings.analysis_timeout_seconds
-        worker = threading.Thread(target=target, name=f"rca-analysis-{job_id[:8]}", daemon=True)
-        worker.start()
-        worker.join(limit)
-        if worker.is_alive():
-            return Outcome(
-                "failed",
-                error_code="analysis_timeout",
-                error_detail=f"the analysis exceeded the time limit of {limit:g} s (RCA_ANALYSIS_TIMEOUT_SECONDS)",
-                run_seconds=limit,
-            )
-        seconds = box.get("seconds")
-        exc = box.get("error")
-        if exc is None:
-            result = box["result"]
-            return Outcome(
-                "succeeded",
-                result=json.dumps(result.to_dict(), allow_nan=False),
-                engine_version=result.engine_version,
-                run_seconds=seconds,
-            )
-        if isinstance(exc, (InvalidInputError, TopologyError)):
-            return Outcome(
-                "failed",
-                error_code=error_code_for(exc),
-                error_detail=str(exc),
-                error_field=getattr(exc, "field", None),
-                run_seconds=seconds,
-                engine_version=rca.__version__,
-            )
-        if isinstance(exc, AnalysisError):
-            return Outcome(
-                "failed", error_code="analysis_failed", error_detail=str(exc), run_seconds=seconds, engine_version=rca.__version__
-            )
-        logger.error("job %s: the engine raised %s", job_id, type(exc).__name__, exc_info=exc)
-        return Outcome(
-            "failed",
-            error_code="engine_error",
-            error_detail=f"the engine failed unexpectedly ({type(exc).__name__}: {exc}); the error is logged",
-            run_seconds=seconds,
-            engine_version=rca.__version__,
-        )
+        return run_with_limit(payload, self.settings.analysis_timeout_seconds, self.settings.analysis_isolation)
 
 
 def _set_done(fut: asyncio.Future[None]) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     max_metric_points: int = Field(2_000_000, ge=1, description="Most metric points in one analysis (422 above).")
     sync_max_points: int = Field(200_000, ge=0, description="Analyses with more points are answered 202 + Location even when `wait=true`.")
     analysis_timeout_seconds: float = Field(120.0, gt=0, description="Time limit of one analysis; past it the job fails (408 when waited for).")
+    analysis_isolation: Literal["process", "thread"] = Field(
+        "process", description="Run each analysis in a child process (killed at the time limit) or a thread."
+    )
     sync_wait_seconds: float = Field(
         30.0, gt=0, description="How long `POST /v1/analyses` waits for a job to start before answering 202."
     )

@@ -52,5 +52,5 @@ def test_readme_curl_session(tmp_path: Path) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
     assert proc.returncode == 0, stderr[-3000:]
-    assert "succeeded payment" in stdout, stdout[-3000:]
+    assert "succeeded payment" in stdout, stdout[-3000:] + stderr[-3000:]
     assert '"top_cause":"payment"' in stdout

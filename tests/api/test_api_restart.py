@@ -16,7 +16,7 @@ from rca.api.db.session import Database
 
 
 def _accept_and_kill(start_server: Callable[..., Any], db_url: str, **settings: Any) -> str:
-    server = start_server(db_url, auth_disabled=True, workers=1, job_lease_seconds=1, test_job_delay_seconds=30, **settings)
+    server = start_server(db_url, auth_disabled=True, workers=1, job_lease_seconds=1, test_job_delay_seconds=15, **settings)
     with httpx.Client(base_url=server.url, timeout=30) as c:
         r = c.post("/v1/analyses", params={"wait": "false"}, json=analysis_body())
         assert r.status_code == 202, r.text

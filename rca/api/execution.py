@@ -1,0 +1,174 @@
+"""Running one analysis within the time limit: in a child process (default) or a thread.
+
+``process`` (``RCA_ANALYSIS_ISOLATION=process``): each analysis runs in a
+process forked from a ``forkserver`` that has the engine imported, so a run
+past ``RCA_ANALYSIS_TIMEOUT_SECONDS`` is killed and a crash of the engine
+cannot take the server down; several analyses use several cores.
+``thread``: the analysis runs in a helper thread of the server; past the
+limit the job fails but Python cannot stop the thread (its late result is
+dropped).  Either way the outcome is an :class:`Outcome`, never an exception.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+__all__ = ["Payload", "Outcome", "execute_analysis", "run_with_limit", "warm_up"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Payload:
+    """The stored inputs of a job, as plain data (picklable)."""
+
+    incident: dict[str, Any]
+    config: dict[str, Any]
+    topology: dict[str, Any]
+    metrics_csv_gz: bytes
+    delay_seconds: float = 0.0  # RCA_TEST_JOB_DELAY_SECONDS
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str
+    result: str | None = None
+    engine_version: str | None = None
+    error_code: str | None = None
+    error_detail: str | None = None
+    error_field: str | None = None
+    run_seconds: float | None = None
+
+
+def execute_analysis(payload: Payload) -> Outcome:
+    """Run :func:`rca.analyze` on ``payload``; every failure becomes a failed :class:`Outcome`."""
+    import rca
+    from rca.api.errors import error_code_for
+    from rca.api.inputs import graph_from_document, read_canonical_metrics
+    from rca.errors import AnalysisError, InvalidInputError
+    from topology import TopologyError
+
+    t0 = time.perf_counter()
+    try:
+        if payload.delay_seconds:
+            time.sleep(payload.delay_seconds)
+        graph = graph_from_document(payload.topology)
+        metrics = read_canonical_metrics(payload.metrics_csv_gz)
+        incident = rca.Incident.from_dict(payload.incident)
+        config = rca.RCAConfig.from_dict(payload.config)
+        result = rca.analyze(graph, metrics, incident, config)
+        return Outcome(
+            "succeeded",
+            result=json.dumps(result.to_dict(), allow_nan=False),
+            engine_version=result.engine_version,
+            run_seconds=time.perf_counter() - t0,
+        )
+    except (InvalidInputError, TopologyError) as exc:
+        code, detail, field = error_code_for(exc), str(exc), getattr(exc, "field", None)
+    except AnalysisError as exc:
+        code, detail, field = "analysis_failed", str(exc), None
+    except Exception as exc:  # noqa: BLE001 - an engine bug: recorded as the job's reason, and logged
+        logger.error("the engine raised %s", type(exc).__name__, exc_info=exc)
+        code, field = "engine_error", None
+        detail = f"the engine failed unexpectedly ({type(exc).__name__}: {exc}); the error is logged"
+    return Outcome(
+        "failed", error_code=code, error_detail=detail, error_field=field,
+        run_seconds=time.perf_counter() - t0, engine_version=rca.__version__,
+    )  # fmt: skip
+
+
+def _timeout(limit: float) -> Outcome:
+    return Outcome(
+        "failed",
+        error_code="analysis_timeout",
+        error_detail=f"the analysis exceeded the time limit of {limit:g} s (RCA_ANALYSIS_TIMEOUT_SECONDS)",
+        run_seconds=limit,
+    )
+
+
+# -- isolation ------------------------------------------------------------------
+_ctx_lock = threading.Lock()
+_ctx: Any = None
+
+
+def _context() -> Any:
+    """The forkserver context, its server preloaded with the engine (started once per process)."""
+    global _ctx
+    with _ctx_lock:
+        if _ctx is None:
+            # The forkserver is a `python -c` process: without this it would put the working
+            # directory first on sys.path, where a stray `rca/` folder can shadow the package.
+            os.environ.setdefault("PYTHONSAFEPATH", "1")
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(["rca", "rca.api.execution"])
+            _ctx = ctx
+        return _ctx
+
+
+def _child(conn: Connection, payload: Payload) -> None:
+    try:
+        conn.send(execute_analysis(payload))
+    finally:
+        conn.close()
+
+
+def _noop() -> None:
+    return None
+
+
+def warm_up(mode: str) -> None:
+    """Start the forkserver now rather than on the first job (it imports the engine)."""
+    if mode != "process":
+        return
+    p = _context().Process(target=_noop, daemon=True)
+    p.start()
+    p.join()
+
+
+def _in_process(payload: Payload, limit: float) -> Outcome:
+    ctx = _context()
+    reader, writer = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(writer, payload), daemon=True, name="rca-analysis")
+    proc.start()
+    writer.close()
+    try:
+        if not reader.poll(limit):
+            proc.kill()
+            return _timeout(limit)
+        try:
+            return reader.recv()  # type: ignore[no-any-return]
+        except (EOFError, OSError):
+            proc.join(5)
+            return Outcome(
+                "failed",
+                error_code="engine_error",
+                error_detail=f"the analysis process died (exit code {proc.exitcode}); the server log may say why",
+            )
+    finally:
+        reader.close()
+        proc.join(5)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+        proc.close()
+
+
+def _in_thread(payload: Payload, limit: float) -> Outcome:
+    box: dict[str, Outcome] = {}
+    t = threading.Thread(target=lambda: box.setdefault("out", execute_analysis(payload)), daemon=True, name="rca-analysis")
+    t.start()
+    t.join(limit)
+    return _timeout(limit) if t.is_alive() else box["out"]
+
+
+def run_with_limit(payload: Payload, limit: float, mode: str) -> Outcome:
+    """The outcome of ``payload`` within ``limit`` seconds, isolated as ``mode`` says."""
+    return _in_process(payload, limit) if mode == "process" else _in_thread(payload, limit)
