@@ -58,6 +58,7 @@ class AlertRow(Base):
     raw: Mapped[str] = mapped_column(Text, nullable=False)  # JSON as received (this alert's part for groups)
     analysis_state: Mapped[str] = mapped_column(String(16), nullable=False, default="none")
     analysis_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    # Problems met on the way: Prometheus warnings and series without data, skipped write-backs, failure reason.
     error: Mapped[str | None] = mapped_column(Text)
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime)

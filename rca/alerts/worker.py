@@ -278,8 +278,12 @@ class AlertWorker:
         row = self._analysis_row(incident, (graph, version), alert)
         row.metrics_digest, row.metrics_points = metrics.digest, metrics.points
         inputs = AnalysisInputRow(analysis_id=row.id, topology_document=document_of(graph), metrics_csv_gz=metrics.csv_gz)
+        notes = [f"Prometheus: {w}" for w in frame.attrs.get("warnings", [])]
+        missing = frame.attrs.get("missing", [])
+        if missing:
+            notes.append(f"no data for {len(missing)} series: {', '.join(missing[:10])}" + (" ..." if len(missing) > 10 else ""))
         with self.db.session() as s:
-            if not self._still_mine(s, alert.id, analysis_id=row.id, state="queued"):
+            if not self._still_mine(s, alert.id, analysis_id=row.id, state="queued", error="; ".join(notes) or None):
                 return  # the lease was lost: another process has this alert
             repo.add_analysis(s, row, inputs)
         logger.info("alert %s: analysis %s queued (%d points)", alert.id, row.id, metrics.points)

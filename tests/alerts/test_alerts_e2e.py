@@ -156,6 +156,7 @@ def test_signed_pagerduty_event_gets_exactly_one_note_naming_the_root_cause(stac
     assert len(stack.receiver.received("/incidents/PINC001/notes")) == 1
     [alert] = [a for a in alerts(stack, source="pagerduty", status="firing") if a["external_id"] == "PINC001"]
     assert alert["receipts"] == 2 and alert["analysis_state"] == "done"
+    assert alert["error"] is None  # no Prometheus warnings, every series had data
     analysis = stack.api.get(f"/v1/analyses/{alert['analysis_id']}").json()
     assert analysis["status"] == "succeeded" and analysis["result"]["causes"][0]["service"] == S.DEMO_ROOT
     detail = stack.api.get(f"/v1/alerts/{alert['id']}").json()
