@@ -22,6 +22,7 @@ others and the null hypothesis "the anomalies are noise".
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -39,6 +40,8 @@ _NOISE = 0.05  # chance an unrelated service looks anomalous
 _PROPAGATE = 0.3  # chance a caller of the faulty service looks anomalous
 _SHARPNESS = 2.0  # log-odds of "anomalous" per unit of log(score / threshold)
 _MAX_LOG_ODDS = 10.0
+_BASELINE_CAP = 1.5  # log-odds per log(1 + baseline points)
+_CORROBORATION = 0.5  # weight of the other kinds of anomalous signal
 _WALK_BACK = 0.2
 _WALK_WEIGHT = 0.5
 _GRANGER_WEIGHT = 1.0
@@ -93,17 +96,41 @@ def node_evidence(
     weighted = t["score"].astype(float) * t["weight"].astype(float)
     # A baseline of n points cannot support odds much beyond n : 1 that a
     # value is abnormal, however far out it lies (sparse series are noisy).
-    cap = _SHARPNESS * np.log1p(t["points"].astype(float).to_numpy()) / 2.0
+    cap = _BASELINE_CAP * np.log1p(t["points"].astype(float).to_numpy())
     odds = np.fmin(anomaly_log_odds(weighted.to_numpy(), threshold), np.fmax(cap, 0.0))
+    metrics = t.index.get_level_values(1)
     frame = pd.DataFrame(
-        {"service": t.index.get_level_values(0), "metric": t.index.get_level_values(1),
-         "w": weighted.to_numpy(), "odds": odds}
+        {"service": t.index.get_level_values(0), "metric": metrics,
+         "kind": [metric_kind(m) for m in metrics], "w": weighted.to_numpy(), "odds": odds}
     )
     best = frame.loc[frame.groupby("service", sort=False)["odds"].idxmax()]
+    # Corroboration: a fault inside a service usually moves more than one kind
+    # of signal (CPU and latency, errors and traffic); an anomaly passed on
+    # from a dependency mostly moves latency or errors alone.
+    per_kind = frame.groupby(["service", "kind"], sort=False)["odds"].max().clip(lower=0.0)
+    kind_sum = per_kind.groupby(level=0, sort=False).sum()
+    extra = (kind_sum - best.set_index("service")["odds"].clip(lower=0.0)).reindex(best["service"]).fillna(0.0)
+    total = best["odds"].to_numpy() + _CORROBORATION * extra.to_numpy()
     return {
         s: NodeEvidence(s, float(w), str(m), float(1.0 / (1.0 + np.exp(-o))), float(o))
-        for s, m, w, o in zip(best["service"], best["metric"], best["w"], best["odds"], strict=True)
+        for s, m, w, o in zip(best["service"], best["metric"], best["w"], total, strict=True)
     }
+
+
+_KINDS = (
+    ("errors", re.compile(r"error|fail|fault|5xx|exception|avail|success|timeout")),
+    ("latency", re.compile(r"latenc|duration|response|(^|_)p(50|75|90|95|99)($|_)")),
+    ("saturation", re.compile(r"cpu|mem|disk|thread|gc_|saturat|utiliz|queue|syscall|restart")),
+)
+
+
+def metric_kind(metric: str) -> str:
+    """Coarse family of a metric: errors, latency, saturation or traffic."""
+    name = metric.lower()
+    for kind, pattern in _KINDS:
+        if pattern.search(name):
+            return kind
+    return "traffic"
 
 
 def _log_ratio(e: np.ndarray, p_if: float, p_else: float) -> np.ndarray:
