@@ -1,9 +1,11 @@
 """Running one analysis within the time limit: in a child process (default) or a thread.
 
-``process`` (``RCA_ANALYSIS_ISOLATION=process``): each analysis runs in a
-process forked from a ``forkserver`` that has the engine imported, so a run
-past ``RCA_ANALYSIS_TIMEOUT_SECONDS`` is killed and a crash of the engine
-cannot take the server down; several analyses use several cores.
+``process`` (``RCA_ANALYSIS_ISOLATION=process``): each worker thread hands its
+analyses to its own long-lived child process, forked from a ``forkserver`` that
+has the engine imported and warmed up; a run past
+``RCA_ANALYSIS_TIMEOUT_SECONDS`` is killed with its process (a fresh one takes
+over), a crash of the engine cannot take the server down, and several
+analyses use several cores.
 ``thread``: the analysis runs in a helper thread of the server; past the
 limit the job fails but Python cannot stop the thread (its late result is
 dropped).  Either way the outcome is an :class:`Outcome`, never an exception.
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-__all__ = ["Payload", "Outcome", "execute_analysis", "run_with_limit", "warm_up"]
+__all__ = ["Payload", "Outcome", "AnalysisProcess", "execute_analysis", "run_with_limit", "warm_up"]
 
 logger = logging.getLogger(__name__)
 
@@ -108,16 +110,19 @@ def _context() -> Any:
             # directory first on sys.path, where a stray `rca/` folder can shadow the package.
             os.environ.setdefault("PYTHONSAFEPATH", "1")
             ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["rca", "rca.api.execution"])
+            ctx.set_forkserver_preload(["rca", "rca.api.execution", "rca.api._warm"])
             _ctx = ctx
         return _ctx
 
 
-def _child(conn: Connection, payload: Payload) -> None:
-    try:
+def _serve(conn: Connection) -> None:
+    """The child's loop: one payload in, one outcome out, until the server hangs up."""
+    while True:
+        try:
+            payload = conn.recv()
+        except (EOFError, OSError):
+            return
         conn.send(execute_analysis(payload))
-    finally:
-        conn.close()
 
 
 def _noop() -> None:
@@ -133,32 +138,61 @@ def warm_up(mode: str) -> None:
     p.join()
 
 
-def _in_process(payload: Payload, limit: float) -> Outcome:
-    ctx = _context()
-    reader, writer = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(writer, payload), daemon=True, name="rca-analysis")
-    proc.start()
-    writer.close()
-    try:
-        if not reader.poll(limit):
-            proc.kill()
-            return _timeout(limit)
+class AnalysisProcess:
+    """A long-lived child process that runs analyses one at a time for one worker thread.
+
+    Killed at the time limit (or when it dies) and replaced on the next job;
+    recycled after ``max_jobs`` analyses to bound memory growth.
+    """
+
+    def __init__(self, max_jobs: int = 500) -> None:
+        self.max_jobs = max_jobs
+        self._proc: Any = None
+        self._conn: Connection | None = None
+        self._jobs = 0
+
+    def _start(self) -> None:
+        ctx = _context()
+        parent, child = ctx.Pipe(duplex=True)
+        proc = ctx.Process(target=_serve, args=(child,), daemon=True, name="rca-analysis")
+        proc.start()
+        child.close()
+        self._proc, self._conn, self._jobs = proc, parent, 0
+
+    def close(self) -> None:
+        """Stop the child (a job it runs is abandoned)."""
+        if self._conn is not None:
+            self._conn.close()
+        if self._proc is not None:
+            self._proc.join(2)
+            if self._proc.is_alive():
+                self._proc.kill()
+                self._proc.join()
+            self._proc.close()
+        self._proc, self._conn = None, None
+
+    def run(self, payload: Payload, limit: float) -> Outcome:
+        if self._proc is None or not self._proc.is_alive() or self._jobs >= self.max_jobs:
+            self.close()
+            self._start()
+        assert self._conn is not None and self._proc is not None
+        self._jobs += 1
         try:
-            return reader.recv()  # type: ignore[no-any-return]
+            self._conn.send(payload)
+            if not self._conn.poll(limit):
+                self._proc.kill()
+                self.close()
+                return _timeout(limit)
+            return self._conn.recv()  # type: ignore[no-any-return]
         except (EOFError, OSError):
-            proc.join(5)
+            self._proc.join(5)
+            code = self._proc.exitcode
+            self.close()
             return Outcome(
                 "failed",
                 error_code="engine_error",
-                error_detail=f"the analysis process died (exit code {proc.exitcode}); the server log may say why",
+                error_detail=f"the analysis process died (exit code {code}); the server log may say why",
             )
-    finally:
-        reader.close()
-        proc.join(5)
-        if proc.is_alive():
-            proc.kill()
-            proc.join()
-        proc.close()
 
 
 def _in_thread(payload: Payload, limit: float) -> Outcome:
@@ -169,6 +203,18 @@ def _in_thread(payload: Payload, limit: float) -> Outcome:
     return _timeout(limit) if t.is_alive() else box["out"]
 
 
-def run_with_limit(payload: Payload, limit: float, mode: str) -> Outcome:
-    """The outcome of ``payload`` within ``limit`` seconds, isolated as ``mode`` says."""
-    return _in_process(payload, limit) if mode == "process" else _in_thread(payload, limit)
+def run_with_limit(payload: Payload, limit: float, mode: str, process: AnalysisProcess | None = None) -> Outcome:
+    """The outcome of ``payload`` within ``limit`` seconds, isolated as ``mode`` says.
+
+    In ``process`` mode, ``process`` is the caller's long-lived child (a
+    one-off child when None).
+    """
+    if mode != "process":
+        return _in_thread(payload, limit)
+    if process is not None:
+        return process.run(payload, limit)
+    one_off = AnalysisProcess()
+    try:
+        return one_off.run(payload, limit)
+    finally:
+        one_off.close()

@@ -17,8 +17,8 @@ Life of a job::
 * **Outcome**: written only while the writer still owns the lease, so a job
   whose lease was taken over is never recorded twice.
 * **Time limit**: ``RCA_ANALYSIS_TIMEOUT_SECONDS``; past it the job fails with
-  ``analysis_timeout``.  The engine runs in a child process that is killed at
-  the limit (or in a thread, see :mod:`rca.api.execution`).
+  ``analysis_timeout``.  Each worker thread runs the engine in its own child
+  process, killed at the limit (or in a thread, see :mod:`rca.api.execution`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from typing import Any
 
 from rca.api.db import repository as repo
 from rca.api.db.session import Database
-from rca.api.execution import Outcome, Payload, run_with_limit, warm_up
+from rca.api.execution import AnalysisProcess, Outcome, Payload, run_with_limit, warm_up
 from rca.api.metrics import Registry
 from rca.api.settings import Settings
 
@@ -118,6 +118,14 @@ class JobRunner:
 
     # -- threads ----------------------------------------------------------------
     def _worker_loop(self) -> None:
+        child = AnalysisProcess() if self.settings.analysis_isolation == "process" else None
+        try:
+            self._work(child)
+        finally:
+            if child is not None:
+                child.close()
+
+    def _work(self, child: AnalysisProcess | None) -> None:
         while not self._stop.is_set():
             try:
                 job_id = repo.claim_next_job(self.db, owner=self.owner, lease_seconds=self.settings.job_lease_seconds)
@@ -133,7 +141,7 @@ class JobRunner:
             with self._lock:
                 self._running.add(job_id)
             try:
-                self._execute(job_id)
+                self._execute(job_id, child)
             except Exception:
                 logger.exception("job %s: recording the outcome failed", job_id)
             finally:
@@ -161,8 +169,8 @@ class JobRunner:
             logger.warning("job %s: its server stopped mid-run too often; marked failed", job_id)
 
     # -- one job ----------------------------------------------------------------
-    def _execute(self, job_id: str) -> None:
-        outcome = self.run_job(job_id)
+    def _execute(self, job_id: str, child: AnalysisProcess | None = None) -> None:
+        outcome = self.run_job(job_id, child)
         if outcome is None:
             return
         recorded = repo.finish_job(
@@ -182,7 +190,7 @@ class JobRunner:
         else:
             logger.warning("job %s: lease lost before the outcome was recorded; outcome dropped", job_id)
 
-    def run_job(self, job_id: str) -> Outcome | None:
+    def run_job(self, job_id: str, child: AnalysisProcess | None = None) -> Outcome | None:
         """Load the stored inputs of ``job_id``, run the engine within the time limit."""
         with self.db.session() as s:
             row = repo.get_analysis(s, job_id)
@@ -198,7 +206,7 @@ class JobRunner:
             )
         if not repo.mark_execution(self.db, job_id, owner=self.owner):
             return None  # the lease is gone: someone else has the job now
-        return run_with_limit(payload, self.settings.analysis_timeout_seconds, self.settings.analysis_isolation)
+        return run_with_limit(payload, self.settings.analysis_timeout_seconds, self.settings.analysis_isolation, child)
 
 
 def _set_done(fut: asyncio.Future[None]) -> None:

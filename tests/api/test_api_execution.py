@@ -46,3 +46,20 @@ def test_time_limit_in_thread_mode() -> None:
     out = run_with_limit(_payload(delay_seconds=1.0), 0.05, "thread")
     assert (out.status, out.error_code) == ("failed", "analysis_timeout")
     assert "RCA_ANALYSIS_TIMEOUT_SECONDS" in (out.error_detail or "")
+
+
+def test_process_isolation_kills_at_the_limit_and_recovers() -> None:
+    from rca.api.execution import AnalysisProcess
+
+    child = AnalysisProcess()
+    try:
+        assert child.run(_payload(), 120).status == "succeeded"
+        first = child._proc.pid
+        out = child.run(_payload(delay_seconds=30.0), 0.5)
+        assert (out.status, out.error_code) == ("failed", "analysis_timeout")
+        assert child._proc is None  # killed, not left running
+        again = child.run(_payload(), 120)
+        assert again.status == "succeeded", again
+        assert child._proc.pid != first
+    finally:
+        child.close()
