@@ -182,14 +182,15 @@ def _robust_location_scale(b: np.ndarray, bounded: np.ndarray | None = None) -> 
     floor = np.fmax(frac * np.nan_to_num(level), 1e-9)
     if bounded is not None and bounded.any():
         # Percentages and fractions: the level that matters is the distance
-        # from the bound (99.9 % available is 0.1 % errors), and half a percent
-        # of the range is the smallest move worth a unit of deviation.
+        # from the bound (99.9 % available is 0.1 % errors); the smallest move
+        # worth a unit of deviation is half a percent of the range for a
+        # one-point baseline, shrinking as the baseline grows.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             top = np.nanmax(b, axis=0)
         cap = np.where(np.nan_to_num(top) > 1.0, 100.0, 1.0)
         dist = np.fmin(np.abs(cap - np.nan_to_num(med)), np.abs(np.nan_to_num(med)))
-        bfloor = np.fmax(frac * dist, 0.005 * cap)
+        bfloor = np.fmax(frac * dist, 0.02 * frac * cap)
         floor = np.where(bounded, bfloor, floor)
     scale = np.fmax(np.nan_to_num(scale), floor)
     return med, scale

@@ -37,15 +37,15 @@ from topology import ServiceGraph
 __all__ = ["NodeEvidence", "Candidate", "anomaly_probability", "node_evidence", "personalized_walk", "rank_candidates"]
 
 _NOISE = 0.05  # chance an unrelated service looks anomalous
-_PROPAGATE = 0.3  # chance a caller of the faulty service looks anomalous
+_PROPAGATE = 0.12  # chance a caller of the faulty service looks anomalous
 _SHARPNESS = 2.0  # log-odds of "anomalous" per unit of log(score / threshold)
 _MAX_LOG_ODDS = 10.0
 _BASELINE_CAP = 1.5  # log-odds per log(1 + baseline points)
-_CORROBORATION = 0.5  # weight of the other kinds of anomalous signal
+_CORROBORATION = 1.0  # weight of the other kinds of anomalous signal
 _WALK_BACK = 0.2
 _WALK_WEIGHT = 0.5
 _GRANGER_WEIGHT = 1.0
-_DEEPEST_BONUS = 0.5
+_DEEPEST_BONUS = 0.0  # the likelihood already encodes it; kept as reported evidence
 
 
 @dataclass(frozen=True)
