@@ -13,7 +13,7 @@ import gzip
 import hashlib
 import io
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,22 +39,8 @@ __all__ = [
 
 METRIC_COLUMNS = ("timestamp", "service", "metric", "value")
 
-
-
-def _bridge_loaders() -> dict[str, Callable[..., ServiceGraph]]:
-    """Per-format loader functions, used until ``topology.loads`` is there."""
-    from topology import io_csv, io_json, io_yaml
-
-    return {
-        "json": io_json.loads_json,
-        "yaml": io_yaml.loads_yaml,
-        "edges-csv": io_csv.loads_edge_csv,
-        "adjacency-csv": io_csv.loads_adjacency_csv,
-    }
-
-
-# The loaders' format names: topology.FORMATS once the dispatcher lands.
-TOPOLOGY_FORMATS: tuple[str, ...] = tuple(getattr(topology, "FORMATS", None) or _bridge_loaders())
+# The loaders' format names.
+TOPOLOGY_FORMATS: tuple[str, ...] = tuple(topology.FORMATS)
 
 _CONTENT_TYPES = {
     "application/json": "json",
@@ -93,11 +79,7 @@ def topology_format_for(content_type: str | None, explicit: str | None) -> str:
 
 def load_topology(data: bytes, fmt: str) -> ServiceGraph:
     """Parse a topology document with the ``topology`` loaders."""
-    loads = getattr(topology, "loads", None)
-    if loads is not None:
-        graph = loads(data, fmt)
-    else:
-        graph = _bridge_loaders()[fmt](data, source="request body")
+    graph = topology.loads(data, fmt, source="request body")
     if len(graph) == 0:
         raise TopologyError("the topology has no services", field="services")
     return graph

@@ -181,3 +181,17 @@ def test_rerun_uses_the_stored_inputs(api: httpx.Client) -> None:
     assert api.post("/v1/analyses/nope/rerun").status_code == 404
     bad = api.post(f"/v1/analyses/{first['id']}/rerun", json={"config": {"rank": {"top_k": 0}}})
     assert (bad.status_code, bad.json()["field"]) == (422, "rank.top_k")
+
+
+def test_adjacency_csv_and_trace_formats_go_through_the_loaders(api: httpx.Client) -> None:
+    r = api.put("/v1/topologies/e2e-adj", params={"format": "adjacency-csv"}, content=",web,db\nweb,0,1.0\ndb,0,0\n")
+    assert r.status_code == 201, r.text
+    assert r.json()["document"]["calls"] == [{"caller": "web", "callee": "db", "weight": 1.0}]
+    spans = [
+        {"traceId": "t", "id": "1", "localEndpoint": {"serviceName": "web"}},
+        {"traceId": "t", "id": "2", "parentId": "1", "kind": "CLIENT", "localEndpoint": {"serviceName": "web"}},
+        {"traceId": "t", "id": "2", "parentId": "1", "kind": "SERVER", "shared": True, "localEndpoint": {"serviceName": "cart"}},
+    ]
+    r = api.put("/v1/topologies/e2e-zipkin", params={"format": "zipkin"}, json=spans)
+    assert r.status_code == 201, r.text
+    assert (r.json()["format"], r.json()["calls"]) == ("zipkin", 1)
