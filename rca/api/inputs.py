@@ -52,8 +52,13 @@ _CONTENT_TYPES = {
 }
 
 
-def topology_format_for(content_type: str | None, explicit: str | None) -> str:
-    """The loader format named by ``?format=`` or, failing that, by the content type."""
+_SNIFFED_MEDIA = {"", "application/octet-stream", "text/plain"}
+_JSON_FAMILY = {"json", "otlp", "jaeger", "zipkin"}
+
+
+def topology_format_for(content_type: str | None, explicit: str | None, data: bytes = b"") -> str:
+    """The loader format named by ``?format=``, else by the content type (JSON flavours and
+    untyped bodies are told apart by :func:`topology.sniff_format`)."""
     if explicit:
         if explicit not in TOPOLOGY_FORMATS:
             raise ApiError(
@@ -64,17 +69,34 @@ def topology_format_for(content_type: str | None, explicit: str | None) -> str:
             )
         return explicit
     media = (content_type or "").split(";")[0].strip().lower()
+    if media in _SNIFFED_MEDIA:
+        return _sniff(data)
     fmt = _CONTENT_TYPES.get(media)
     if fmt is None:
         raise ApiError(
             415,
             "unsupported_media_type",
-            f"cannot tell the topology format from content type {media or '(none)'!r}; "
+            f"cannot tell the topology format from content type {media!r}; "
             f"send application/json, application/yaml or text/csv, or pass ?format= "
             f"(one of: {', '.join(TOPOLOGY_FORMATS)})",
             field="format",
         )
+    if fmt == "json":  # a trace export is JSON too
+        try:
+            sniffed = _sniff(data)
+        except TopologyError:
+            sniffed = "json"
+        fmt = sniffed if sniffed in _JSON_FAMILY else "json"
     return fmt
+
+
+def _sniff(data: bytes) -> str:
+    try:
+        return str(topology.sniff_format(data))
+    except TopologyError:
+        raise
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise TopologyError(f"cannot tell the format ({type(exc).__name__}); pass ?format=") from None
 
 
 def load_topology(data: bytes, fmt: str) -> ServiceGraph:

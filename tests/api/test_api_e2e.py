@@ -195,3 +195,7 @@ def test_adjacency_csv_and_trace_formats_go_through_the_loaders(api: httpx.Clien
     r = api.put("/v1/topologies/e2e-zipkin", params={"format": "zipkin"}, json=spans)
     assert r.status_code == 201, r.text
     assert (r.json()["format"], r.json()["calls"]) == ("zipkin", 1)
+    r = api.put("/v1/topologies/e2e-zipkin", json=spans)  # application/json: sniffed as a Zipkin export
+    assert (r.status_code, r.json()["format"]) == (201, "zipkin"), r.text
+    r = api.put("/v1/topologies/e2e-sniff", content=b"caller,callee\nweb,db\n", headers={"content-type": "text/plain"})
+    assert (r.status_code, r.json()["format"]) == (201, "edges-csv"), r.text

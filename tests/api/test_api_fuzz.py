@@ -50,7 +50,10 @@ def test_random_analysis_requests_never_500(api: httpx.Client, part: str, value:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(value=_json, content_type=st.sampled_from(["application/json", "application/yaml", "text/csv"]))
+@given(
+    value=_json | st.binary(max_size=64).map(lambda b: b.decode("latin-1")),
+    content_type=st.sampled_from(["application/json", "application/yaml", "text/csv", "text/plain", "application/octet-stream"]),
+)
 def test_random_topologies_never_500(api: httpx.Client, value: Any, content_type: str) -> None:
     r = api.put("/v1/topologies/fuzz", content=json.dumps(value).encode(), headers={"content-type": content_type})
     assert r.status_code < 500, r.text

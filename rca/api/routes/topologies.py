@@ -77,10 +77,10 @@ async def put_topology(
     ] = None,
 ) -> TopologyPublic:
     """Any format the ``topology`` loaders read; ``format`` or the content type says which."""
-    fmt = topology_format_for(request.headers.get("content-type"), format)
     body = await request.body()
     if not body.strip():
         raise ApiError(422, "empty_body", "the request body is empty: send the topology document", field="body")
+    fmt = topology_format_for(request.headers.get("content-type"), format, body)
 
     def store() -> TopologyRow:
         try:
