@@ -1,0 +1,216 @@
+"""Anomaly scoring of :mod:`rca.detect`: directions, scores, onsets, baselines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rca.config import DetectConfig
+from rca.detect import incident_windows, metric_direction, metric_weight, score_anomalies
+from rca.errors import InvalidIncidentError
+from rca.types import Incident
+
+T0 = pd.Timestamp("2024-05-01T12:00:00Z")
+STEP = pd.Timedelta("1min")
+
+
+@pytest.mark.parametrize(
+    ("metric", "direction"),
+    [
+        ("latency", "up"),
+        ("latency_p99", "up"),
+        ("p95", "up"),
+        ("request_duration_seconds", "up"),
+        ("error_rate", "up"),
+        ("http_5xx", "up"),
+        ("cpu", "up"),
+        ("memory", "up"),
+        ("availability", "down"),
+        ("Availability", "down"),
+        ("success_rate", "down"),
+        ("cache_hit_ratio", "down"),
+        ("requests", "both"),
+        ("throughput", "both"),
+    ],
+)
+def test_metric_directions(metric, direction):
+    assert metric_direction(metric) == direction
+
+
+def test_direction_overrides_win():
+    assert metric_direction("queue_depth") == "up"
+    assert metric_direction("queue_depth", {"queue": "down"}) == "down"
+    assert metric_direction("requests", {r"^req": "down"}) == "down"
+    assert metric_direction("latency", {"nomatch": "down"}) == "up"
+
+
+def test_metric_weights():
+    assert metric_weight("up", "latency") == 1.0
+    assert metric_weight("down", "availability") == 1.0
+    assert metric_weight("both", "requests") < 1.0
+    assert metric_weight("up", "client_latency") < metric_weight("up", "latency")
+
+
+# -- scoring -------------------------------------------------------------------------------
+def _frame(columns: dict[tuple[str, str], np.ndarray]) -> pd.DataFrame:
+    t = len(next(iter(columns.values())))
+    frame = pd.DataFrame(columns, index=pd.date_range(T0, periods=t, freq=STEP))
+    frame.columns = pd.MultiIndex.from_tuples(list(columns), names=["service", "metric"])
+    return frame
+
+
+def _score(frame, start, *, config=None, baseline=None, end=None, metric="latency"):
+    config = config or DetectConfig()
+    inc = Incident("api", metric, start, end)
+    windows = incident_windows(frame, STEP, inc, config, baseline=baseline)
+    return windows, score_anomalies(frame, windows, config, baseline=baseline)
+
+
+FAULT = 60  # incident at step 60 of 90
+
+
+@pytest.fixture
+def shifted_and_flat(rng):
+    base = 100 + rng.normal(0, 2, size=90)
+    shifted = base.copy()
+    shifted[FAULT:] += 40
+    flat = 50 + rng.normal(0, 2, size=90)
+    return _frame({("api", "latency"): shifted, ("db", "latency"): flat})
+
+
+def test_shifted_series_scores_above_one_stationary_below(shifted_and_flat):
+    start = shifted_and_flat.index[FAULT]
+    _, scores = _score(shifted_and_flat, start)
+    shifted = scores.of("api", "latency")
+    flat = scores.of("db", "latency")
+    assert shifted.score > 1.0
+    assert flat.score < 1.0
+    assert shifted.onset == start
+    assert flat.onset is None
+    assert shifted.direction == "up"
+    assert shifted.baseline_points == FAULT
+    assert shifted.baseline_median == pytest.approx(100, abs=2)
+    assert scores.table.loc[("api", "latency"), "score"] == shifted.score
+    assert scores.points.shape == (30, 2)
+    assert scores.of("nope", "latency") is None
+
+
+def test_onset_is_the_time_of_the_shift_not_the_incident_start(rng):
+    values = 100 + rng.normal(0, 2, size=90)
+    values[70:] += 40  # the series shifts 10 steps into the window
+    frame = _frame({("api", "latency"): values})
+    _, scores = _score(frame, frame.index[FAULT])
+    assert scores.of("api", "latency").onset == frame.index[70]
+
+
+def test_a_drop_in_latency_is_not_anomalous_but_a_drop_in_availability_is(rng):
+    lat = 100 + rng.normal(0, 2, size=90)
+    lat[FAULT:] -= 40
+    req = 100 + rng.normal(0, 2, size=90)
+    req[FAULT:] -= 40
+    frame = _frame({("api", "latency"): lat, ("api", "requests"): req})
+    _, scores = _score(frame, frame.index[FAULT])
+    assert scores.of("api", "latency").score < 1.0  # good news is not an anomaly
+    assert scores.of("api", "requests").score > 1.0  # traffic: either way
+
+
+def test_bounded_availability_metric(rng):
+    # 99.9 % available with tiny noise, then a dip to 99.0 %: small in absolute
+    # terms, large against the distance from the bound.
+    avail = np.clip(99.9 + rng.normal(0, 0.02, size=90), 0, 100)
+    avail[FAULT:] = 99.0 + rng.normal(0, 0.02, size=30)
+    up = avail.copy()
+    up[FAULT:] = 99.95
+    steady = np.clip(99.9 + rng.normal(0, 0.02, size=90), 0, 100)
+    frame = _frame({("api", "availability"): avail, ("db", "availability"): up, ("web", "availability"): steady})
+    _, scores = _score(frame, frame.index[FAULT], metric="availability")
+    dip = scores.of("api", "availability")
+    assert dip.direction == "down"
+    assert dip.score > 1.0
+    assert dip.onset == frame.index[FAULT]
+    assert scores.of("db", "availability").score < 1.0  # better availability is fine
+    assert scores.of("web", "availability").score < 1.0
+
+
+def test_bounded_fraction_metric_near_zero(rng):
+    # error rate as a fraction: 0.1 % errors, then a burst to 5 %
+    err = np.abs(0.001 + rng.normal(0, 0.0002, size=90))
+    err[FAULT:] = 0.05
+    frame = _frame({("api", "error_rate"): err})
+    _, scores = _score(frame, frame.index[FAULT], metric="error_rate")
+    assert scores.of("api", "error_rate").score > 1.0
+
+
+def test_stale_separate_baseline_does_not_blame_an_old_level_shift(rng):
+    # Normal data from yesterday sits at 100; the level moved to 150 hours ago
+    # and stays there through the incident: not this incident's anomaly.
+    baseline = _frame({("api", "latency"): 100 + rng.normal(0, 2, size=120), ("db", "latency"): 50 + rng.normal(0, 1, size=120)})
+    baseline.index = baseline.index - pd.Timedelta("1D")
+    db = 50 + rng.normal(0, 1, size=90)
+    db[FAULT:] += 30  # a real change at the incident
+    frame = _frame({("api", "latency"): 150 + rng.normal(0, 2, size=90), ("db", "latency"): db})
+    windows, scores = _score(frame, frame.index[FAULT], baseline=baseline)
+    assert windows.separate_baseline
+    assert windows.baseline_start == baseline.index.min()
+    assert scores.of("api", "latency").score < 1.0
+    assert scores.of("db", "latency").score > 1.0
+    # without the pre-incident points the old shift would look like an anomaly
+    _, naive = _score(frame.iloc[FAULT:], frame.index[FAULT], baseline=baseline)
+    assert naive.of("api", "latency").score > 1.0
+
+
+def test_pre_incident_baseline_length(rng):
+    values = 100 + rng.normal(0, 2, size=90)
+    frame = _frame({("api", "latency"): values})
+    windows, scores = _score(frame, frame.index[FAULT], config=DetectConfig(baseline="10min"))
+    assert windows.baseline_start == frame.index[FAULT - 10]
+    assert windows.baseline_end == frame.index[FAULT - 1]
+    assert scores.of("api", "latency").baseline_points == 10
+
+
+def test_window_config_and_explicit_end(rng):
+    frame = _frame({("api", "latency"): 100 + rng.normal(0, 2, size=90)})
+    start = frame.index[FAULT]
+    windows, _ = _score(frame, start, config=DetectConfig(window="5min"))
+    assert windows.end == start + pd.Timedelta("5min")
+    windows, scores = _score(frame, start, end=frame.index[FAULT + 2])
+    assert windows.end == frame.index[FAULT + 2]
+    assert len(scores.points) == 3
+    windows, _ = _score(frame, start)
+    assert windows.end == frame.index[-1]
+
+
+def test_short_baseline_is_reported_and_not_scored(rng):
+    values = 100 + rng.normal(0, 2, size=90)
+    values[FAULT:] += 40
+    frame = _frame({("api", "latency"): values})
+    _, scores = _score(frame, frame.index[FAULT], config=DetectConfig(min_baseline_points=100))
+    assert scores.of("api", "latency").score == 0.0
+    assert [i.kind for i in scores.issues] == ["short_baseline"]
+
+
+def test_no_baseline_at_all(rng):
+    frame = _frame({("api", "latency"): 100 + rng.normal(0, 2, size=30)})
+    windows, scores = _score(frame, frame.index[0])
+    assert windows.baseline_start is None
+    assert scores.of("api", "latency").score == 0.0
+    assert [i.kind for i in scores.issues] == ["short_baseline"]
+
+
+@pytest.mark.parametrize("offset", [pd.Timedelta("2h"), pd.Timedelta("-3h")])
+def test_incident_window_without_data(rng, offset):
+    frame = _frame({("api", "latency"): 100 + rng.normal(0, 2, size=90)})
+    start = frame.index[0] + offset
+    end = start + pd.Timedelta("10min")
+    with pytest.raises(InvalidIncidentError, match="no metric data in the incident window") as exc:
+        _score(frame, start, end=end)
+    assert exc.value.field == "incident.start"
+
+
+def test_one_point_spike_is_not_sustained(rng):
+    values = 100 + rng.normal(0, 2, size=90)
+    values[FAULT + 5] += 80
+    frame = _frame({("api", "latency"): values})
+    _, scores = _score(frame, frame.index[FAULT])
+    assert scores.of("api", "latency").score < 1.0
