@@ -156,6 +156,26 @@ def _directional(dev: np.ndarray, sign: np.ndarray) -> np.ndarray:
     return np.where(sign == 0, np.abs(dev), dev * np.where(sign == 0, 1.0, sign))
 
 
+def nan_quantiles(a: np.ndarray, qs: tuple[float, ...]) -> list[np.ndarray]:
+    """Column-wise quantiles ignoring NaN (linear interpolation, as numpy).
+
+    One sort per call instead of ``np.nanpercentile``'s per-column loop.
+    All-NaN columns give NaN.
+    """
+    srt = np.sort(a, axis=0)  # NaN sort last
+    n = np.sum(~np.isnan(a), axis=0)
+    cols = np.arange(a.shape[1])
+    out = []
+    for q in qs:
+        pos = q * np.fmax(n - 1, 0)
+        lo = np.floor(pos).astype(int)
+        hi = np.minimum(lo + 1, np.fmax(n - 1, 0))
+        frac = pos - lo
+        v = srt[lo, cols] * (1 - frac) + srt[hi, cols] * frac if a.shape[0] else np.full(a.shape[1], np.nan)
+        out.append(np.where(n > 0, v, np.nan))
+    return out
+
+
 _BOUNDED = re.compile(r"avail|success|error_?rate|err_?rate|fail\w*_?rate|percent|ratio|_pct|uptime")
 
 
@@ -170,9 +190,8 @@ def _robust_location_scale(b: np.ndarray, bounded: np.ndarray | None = None) -> 
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         n = np.sum(~np.isnan(b), axis=0)
-        med = np.nanmedian(b, axis=0)
-        mad = 1.4826 * np.nanmedian(np.abs(b - med), axis=0)
-        q75, q25 = np.nanpercentile(b, [75, 25], axis=0)
+        med, q75, q25 = nan_quantiles(b, (0.5, 0.75, 0.25))
+        mad = 1.4826 * nan_quantiles(np.abs(b - med), (0.5,))[0]
         iqr = (q75 - q25) / 1.349
         sd = np.nanstd(b, axis=0)
         level = np.fmax(np.abs(med), np.nanmean(np.abs(b), axis=0))
@@ -225,7 +244,7 @@ def _reference(
     n_base = np.sum(~np.isnan(b), axis=0)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        hi = np.where(n_base >= 100, np.nanpercentile(zb, 99, axis=0), np.nanmax(zb, axis=0))
+        hi = np.where(n_base >= 100, nan_quantiles(zb, (0.99,))[0], np.nanmax(zb, axis=0))
     norm = np.fmax(np.nan_to_num(hi, nan=_MIN_NORM), _MIN_NORM)
     return med, scale, norm
 
