@@ -196,11 +196,6 @@ def test_gap_longer_than_fill_limit_is_reported():
     assert len(gaps) == 1 and gaps[0].service == "api" and "fill limit (3)" in gaps[0].message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: align_metrics fills the first fill_limit points of a longer gap "
-    "(pandas interpolate(limit=...)) although rca.align documents 'longer gaps stay missing'",
-)
 def test_gap_longer_than_fill_limit_stays_missing_entirely():
     _, aligned = _gappy(4, 3)
     assert aligned.frame[("api", "latency")].isna().sum() == 4
@@ -257,10 +252,8 @@ def _aligned_to_long(frame: pd.DataFrame) -> pd.DataFrame:
 _settings = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-# fill_limit 0 (nothing filled) and a limit above any gap (every gap filled):
-# the partial fill of longer gaps breaks idempotence, see the xfail below.
 @_settings
-@given(long_frames(), st.sampled_from([0, 10_000]))
+@given(long_frames(), st.sampled_from([0, 1, 3, 10_000]))
 def test_aligning_an_aligned_frame_is_idempotent(df, fill_limit):
     long, _ = load_metrics(df)
     cfg = AlignConfig(step="1min", fill_limit=fill_limit)
@@ -283,11 +276,6 @@ def test_row_order_does_not_change_the_aligned_frame(df, rnd):
     assert sorted(map(repr, a.issues)) == sorted(map(repr, b.issues))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: a gap of 4 with fill_limit=3 is filled but for one point, which the "
-    "second alignment then fills; aligning is not idempotent",
-)
 def test_aligning_is_idempotent_with_a_gap_longer_than_the_fill_limit():
     long, _ = load_metrics(_long([T0, T0 + pd.Timedelta("5min")], (0.0, 5.0)))
     cfg = AlignConfig(step="1min", fill_limit=3)
