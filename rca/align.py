@@ -40,6 +40,15 @@ class AlignedMetrics:
         return list(dict.fromkeys(self.frame.columns.get_level_values(0)))
 
 
+def _gap_lengths(missing: np.ndarray) -> np.ndarray:
+    """For every missing cell, the length of the run of missing cells it is in (0 elsewhere)."""
+    t = missing.shape[0]
+    rows = np.arange(t)[:, None]
+    last_valid = np.maximum.accumulate(np.where(~missing, rows, -1), axis=0)
+    next_valid = np.minimum.accumulate(np.where(~missing, rows, t)[::-1], axis=0)[::-1]
+    return np.where(missing, next_valid - last_valid - 1, 0)
+
+
 def infer_step(long: pd.DataFrame) -> pd.Timedelta:
     """Median spacing between consecutive timestamps, taken per series."""
     ts = long["timestamp"].astype("int64").to_numpy()  # ns
@@ -110,7 +119,11 @@ def align_metrics(
 
     if config.fill_limit > 0 and len(wide) > 2:
         missing_before = wide.isna()
-        wide = wide.interpolate(method="linear", limit=config.fill_limit, limit_area="inside")
+        short = _gap_lengths(missing_before.to_numpy()) <= config.fill_limit
+        filled = wide.interpolate(method="linear", limit_area="inside")
+        # Only whole gaps of at most fill_limit points are filled; a longer gap
+        # stays missing entirely (so aligning twice changes nothing).
+        wide = wide.mask(missing_before & short, filled)
         still = wide.isna() & missing_before
         # Report series with unfilled interior gaps.
         first = wide.notna().idxmax()
