@@ -32,7 +32,7 @@ from scipy import sparse
 
 from rca.config import RankConfig
 from rca.types import GrangerTest
-from topology import ServiceGraph
+from topology import NodeKind, ServiceGraph
 
 __all__ = ["NodeEvidence", "Candidate", "anomaly_probability", "node_evidence", "personalized_walk", "rank_candidates"]
 
@@ -45,6 +45,7 @@ _CORROBORATION = 1.0  # weight of the other kinds of anomalous signal
 _WALK_BACK = 0.2
 _WALK_WEIGHT = 0.5
 _GRANGER_WEIGHT = 1.0
+_EXTERNAL_WEIGHT = 0.6
 _DEEPEST_BONUS = 0.0  # the likelihood already encodes it; kept as reported evidence
 
 
@@ -244,6 +245,11 @@ def rank_candidates(
         # The strength of c's own anomaly is its log-odds: it does not saturate,
         # so a decisive anomaly outweighs a marginal one deeper in the graph.
         own = evidence[c].log_odds
+        if c in graph and graph.kind(c) is NodeKind.EXTERNAL:
+            # An external endpoint is only seen from its callers' side: its
+            # metrics include the network path and whatever fronts it, so they
+            # speak less for a fault inside it than a service's own telemetry.
+            own *= _EXTERNAL_WEIGHT
         comps: dict[str, float] = {"anomaly": own}
         total = own
         if config.use_topology:
