@@ -60,6 +60,34 @@ def test_separate_baseline(demo):
     assert result.baseline_window == (base["timestamp"].min(), base["timestamp"].max())
 
 
+@pytest.mark.parametrize(
+    "config",
+    [{"granger": {"enabled": False}}, {"rank": {"use_topology": False}}, {"rank": {"use_pagerank": False}}],
+    ids=["no-granger", "no-topology", "no-ranking"],
+)
+def test_demo_ablations_still_find_payment(demo, config):
+    result = rca.analyze(demo.graph, demo.metrics, demo.incident, config)
+    assert result.top.service == "payment"
+    if config.get("granger") or config.get("rank", {}).get("use_topology") is False:
+        assert result.granger == ()
+
+
+def test_demo_granger_tests_run_along_the_fault_path(demo_result):
+    edges = {(t.cause_service, t.effect_service) for t in demo_result.granger}
+    assert edges == {("payment", "checkout"), ("checkout", "frontend")}
+    for t in demo_result.granger:
+        assert t.skipped is None and t.lag is not None
+        assert 0 <= t.p_value <= t.q_value <= 1
+        assert t.significant == (t.q_value <= rca.GrangerConfig().alpha)
+    assert demo_result.config["granger"]["max_lag"] == rca.GrangerConfig().max_lag
+
+
+def test_wide_metrics_give_the_same_answer(demo, demo_result):
+    wide = demo.metrics.pivot_table(index="timestamp", columns=["service", "metric"], values="value")
+    result = rca.analyze(demo.graph, wide, demo.incident)
+    assert [c.service for c in result.causes] == [c.service for c in demo_result.causes]
+
+
 # Seeds checked by hand: the injected root ranks first for each of them
 # (chain seed 0, a faint case, ends as "no anomaly" and is left out).
 @pytest.mark.parametrize(
