@@ -117,24 +117,24 @@ def align_metrics(
     wide.index.name = "timestamp"
     wide.columns.names = ["service", "metric"]
 
+    missing_before = wide.isna()
     if config.fill_limit > 0 and len(wide) > 2:
-        missing_before = wide.isna()
         short = _gap_lengths(missing_before.to_numpy()) <= config.fill_limit
         filled = wide.interpolate(method="linear", limit_area="inside")
         # Only whole gaps of at most fill_limit points are filled; a longer gap
         # stays missing entirely (so aligning twice changes nothing).
         wide = wide.mask(missing_before & short, filled)
-        still = wide.isna() & missing_before
-        # Report series with unfilled interior gaps.
-        first = wide.notna().idxmax()
-        last = wide.notna()[::-1].idxmax()
-        for col in wide.columns[still.any().to_numpy()]:
-            inner = still[col][(still.index > first[col]) & (still.index < last[col])]
-            n = int(inner.sum())
-            if n:
-                issues.append(
-                    DataIssue("gap", f"{col[0]}/{col[1]}: {n} point(s) missing beyond the fill limit ({config.fill_limit})", col[0], col[1])
-                )
+    still = wide.isna() & missing_before
+    # Report series with unfilled interior gaps.
+    first = wide.notna().idxmax()
+    last = wide.notna()[::-1].idxmax()
+    for col in wide.columns[still.any().to_numpy()]:
+        inner = still[col][(still.index > first[col]) & (still.index < last[col])]
+        n = int(inner.sum())
+        if n:
+            issues.append(
+                DataIssue("gap", f"{col[0]}/{col[1]}: {n} point(s) missing beyond the fill limit ({config.fill_limit})", col[0], col[1])
+            )
     values = wide.to_numpy()
     with np.errstate(invalid="ignore"):
         n_valid = np.sum(~np.isnan(values), axis=0)

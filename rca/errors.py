@@ -46,7 +46,10 @@ class InvalidTopologyError(InvalidInputError, TopologyError):
     """The graph does not fit the analysis (e.g. the symptom is not in it)."""
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
-        RCAError.__init__(self, message, field=field)
+        # Both parents' __init__ set these attributes; set them once, here.
+        Exception.__init__(self, message)
+        self.message = message
+        self.field = field
         self.source = None
         self.line = None
 

@@ -46,7 +46,9 @@ def read_metrics_file(path: str | Path, *, field: str = "metrics") -> pd.DataFra
         if suffix in (".csv", ".txt", ".gz"):
             head = pd.read_csv(p, nrows=0)
             cols = {c.strip().lower() for c in head.columns}
-            if set(LONG_COLUMNS) <= cols:
+            if cols & set(LONG_COLUMNS):
+                # Some long-format column names: read it as long, so a
+                # missing or misnamed column is named in the error.
                 return pd.read_csv(p)
             wide = pd.read_csv(p, header=[0, 1], index_col=0)
             return wide

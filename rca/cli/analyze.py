@@ -95,7 +95,10 @@ def analyze_cmd(
 
             if not config.exists():
                 fail(f"config file not found: {config}")
-            cfg = yaml.safe_load(config.read_text()) or {}
+            try:
+                cfg = yaml.safe_load(config.read_text()) or {}
+            except yaml.YAMLError as exc:
+                fail(f"config file {config} is not valid JSON/YAML: {str(exc).splitlines()[0]}")
         rcfg = rca.RCAConfig.from_dict(cfg)
         if top_k is not None:
             rcfg = rcfg.replace(rank={"top_k": top_k})
@@ -128,6 +131,8 @@ def demo_cmd(
     import rca
     from rca.datasets.synthetic import demo_case
 
+    if fmt not in ("table", "json"):
+        fail(f"--format must be 'table' or 'json', got {fmt!r}")
     case = demo_case()
     result = rca.analyze(case.graph, case.metrics, case.incident)
     if report is not None:

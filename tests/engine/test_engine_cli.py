@@ -150,22 +150,12 @@ def test_bad_config_values_name_the_parameter(runner, tmp_path):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: `rca demo --format xml` ignores the bad value and prints the table "
-    "(exit 0); `rca analyze` rejects it with exit 2",
-)
 def test_demo_bad_format_is_a_user_error(runner):
     result = runner.invoke(app, ["demo", "--format", "xml"])
     assert result.exit_code == 2
     assert result.stderr.startswith("Error: --format must be 'table' or 'json'")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: a --config file that is not valid YAML raises yaml.YAMLError, which "
-    "`rca analyze` does not catch: a traceback and exit code 1 instead of one 'Error:' line",
-)
 def test_malformed_config_file_is_one_error_line(runner, tmp_path):
     cfg = _config_file(tmp_path, "granger: [\n")
     result = runner.invoke(app, _analyze_args(**{"--config": cfg}))

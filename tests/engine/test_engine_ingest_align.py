@@ -190,12 +190,6 @@ def test_no_filling_with_fill_limit_zero():
     assert aligned.frame[("api", "latency")].isna().sum() == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: with fill_limit=0 interior gaps are never reported (the gap report sits "
-    "inside `if config.fill_limit > 0`), though AlignConfig documents that gaps longer than "
-    "fill_limit 'stay missing and are reported'",
-)
 def test_gaps_are_reported_with_fill_limit_zero():
     _, aligned = _gappy(2, 0)
     gaps = [i for i in aligned.issues if i.kind == "gap"]
@@ -296,12 +290,6 @@ def test_aligning_is_idempotent_with_a_gap_longer_than_the_fill_limit():
     pd.testing.assert_frame_equal(twice.frame, once.frame)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: a long CSV whose timestamp column is misnamed is read as a *wide* CSV "
-    "(two header rows), so the error blames metrics.value ('not numbers, e.g. 'api'') "
-    "instead of naming the missing timestamp column as the DataFrame path does",
-)
 def test_csv_with_a_misnamed_column_names_it(tmp_path):
     csv = tmp_path / "m.csv"
     _long(["2024-05-01T12:00:00Z", "2024-05-01T12:01:00Z", "2024-05-01T12:02:00Z"]).rename(

@@ -134,11 +134,6 @@ def _long(values, service="frontend"):
     return pd.DataFrame({"timestamp": ts, "service": service, "metric": "latency", "value": values})
 
 
-_TOPOLOGY_FIELD_BUG = (
-    "engine bug: InvalidTopologyError(msg, field=...) loses its field: RCAError.__init__ sets it, "
-    "then super().__init__(message) runs topology.TopologyError.__init__ (next in the MRO), "
-    "which resets field to None"
-)
 
 
 @pytest.mark.parametrize(
@@ -154,10 +149,7 @@ _TOPOLOGY_FIELD_BUG = (
         ({"metrics": _long([np.nan] * 5)}, rca.InvalidMetricsError, "metrics.value", "no finite values"),
         ({"metrics": _long([1.0, 2.0, 3.0], service="ghost")}, rca.InvalidMetricsError, "metrics.service", "none of the metric services"),
         ({"baseline": _long([np.nan] * 5)}, rca.InvalidMetricsError, "baseline.value", "no finite values"),
-        pytest.param(
-            {"graph": {"frontend": ["checkout"]}}, rca.InvalidTopologyError, "graph", "ServiceGraph",
-            marks=pytest.mark.xfail(strict=True, reason=_TOPOLOGY_FIELD_BUG),
-        ),
+        ({"graph": {"frontend": ["checkout"]}}, rca.InvalidTopologyError, "graph", "ServiceGraph"),
         ({"config": {"granger": {"max_lag": 0}}}, rca.InvalidConfigError, "granger.max_lag", r"^The 'max_lag' parameter of GrangerConfig must be an int in \[1, 50\]\. Got 0 instead\.$"),
         ({"config": {"detect": {"threshold": -1.0}}}, rca.InvalidConfigError, "detect.threshold", "'threshold' parameter of DetectConfig"),
         ({"config": {"align": {"step": "soon"}}}, rca.InvalidConfigError, "align.step", "duration"),
@@ -186,7 +178,6 @@ def test_bad_graph_type_is_a_topology_error(demo):
     assert isinstance(exc.value, topology.TopologyError) and isinstance(exc.value, rca.RCAError)
 
 
-@pytest.mark.xfail(strict=True, reason=_TOPOLOGY_FIELD_BUG)
 def test_invalid_topology_error_keeps_its_field():
     assert rca.InvalidTopologyError("bad", field="graph").field == "graph"
 
