@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any, Union, cast
 
@@ -75,17 +75,49 @@ def _decode(data: str | bytes, source: str | None) -> str:
         ) from None
 
 
+def _read_bytes(path: str | os.PathLike[str], source: str) -> bytes:
+    """The bytes of the file at ``path``; an OS error names ``source``."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise TopologyError(f"cannot read the file: {exc.strerror}", source=source) from None
+
+
 def _read_text(path_or_file: PathOrFile) -> tuple[str, str]:
     """``(text, source)`` from a path or an open text/binary file."""
     source = _source_of(path_or_file)
     if hasattr(path_or_file, "read"):
         data = cast("IO[str] | IO[bytes]", path_or_file).read()
     else:
-        try:
-            data = Path(path_or_file).read_bytes()
-        except OSError as exc:
-            raise TopologyError(f"cannot read the file: {exc.strerror}", source=source) from None
+        data = _read_bytes(cast("str | os.PathLike[str]", path_or_file), source)
     return _decode(data, source), source
+
+
+def _invalid_json(
+    exc: json.JSONDecodeError, source: str | None, *, what: str = "invalid JSON", line: int | None = None
+) -> TopologyError:
+    """The error for a JSON syntax error: message with the column, ``line`` (default the parser's)."""
+    return TopologyError(
+        f"{what}: {exc.msg} (column {exc.colno})",
+        source=source,
+        line=exc.lineno if line is None else line,
+    )
+
+
+def _parse_json(text: str, source: str | None) -> object:
+    """The parsed JSON document; a syntax error is a :class:`TopologyError` with its line."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _invalid_json(exc, source) from None
+
+
+def _graph_from_text(
+    data: str | bytes, source: str | None, parse: Callable[[str, str | None], object]
+) -> ServiceGraph:
+    """Decode ``data``, ``parse`` it into a topology document and build the graph."""
+    text = _decode(data, source)
+    return graph_from_dict(parse(text, source), source=source)
 
 
 def _write_text(text: str, path_or_file: PathOrFile) -> None:
@@ -328,14 +360,7 @@ def loads_json(text: str | bytes, *, source: str | None = None) -> ServiceGraph:
     ...
     topology.errors.TopologyError: line 1: invalid JSON: Expecting value (column 12)
     """
-    text = _decode(text, source)
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise TopologyError(
-            f"invalid JSON: {exc.msg} (column {exc.colno})", source=source, line=exc.lineno
-        ) from None
-    return graph_from_dict(doc, source=source)
+    return _graph_from_text(text, source, _parse_json)
 
 
 def read_json(path_or_file: PathOrFile) -> ServiceGraph:

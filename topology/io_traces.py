@@ -44,7 +44,7 @@ from typing import Any, TypeAlias
 import pandas as pd
 
 from topology.errors import TopologyError
-from topology.io_json import _decode
+from topology.io_json import _decode, _invalid_json, _read_bytes
 from topology.model import ServiceGraph
 from topology.naming import PodNameMapper
 
@@ -681,18 +681,14 @@ def _parse_json_or_lines(text: str, source: str | None) -> object:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         if exc.msg != "Extra data":
-            raise TopologyError(
-                f"invalid JSON: {exc.msg} (column {exc.colno})", source=source, line=exc.lineno
-            ) from None
+            raise _invalid_json(exc, source) from None
     docs = []
     for n, line in enumerate(text.splitlines(), start=1):
         if line.strip():
             try:
                 docs.append(json.loads(line))
             except json.JSONDecodeError as exc:
-                raise TopologyError(
-                    f"invalid JSON line: {exc.msg} (column {exc.colno})", source=source, line=n
-                ) from None
+                raise _invalid_json(exc, source, what="invalid JSON line", line=n) from None
     return docs
 
 
@@ -812,10 +808,6 @@ def read_traces(
     if single is None:
         raise TopologyError(f"format {name!r} reads one file at a time", field="path")
     source = os.fspath(single)
-    try:
-        raw = Path(source).read_bytes()
-    except OSError as exc:
-        raise TopologyError(f"cannot read the file: {exc.strerror}", source=source) from None
     return loads_traces(
-        raw, name, include_internal=include_internal, service_of=service_of, source=source
+        _read_bytes(source, source), name, include_internal=include_internal, service_of=service_of, source=source
     )

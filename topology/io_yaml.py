@@ -18,7 +18,7 @@ from __future__ import annotations
 import yaml
 
 from topology.errors import TopologyError
-from topology.io_json import PathOrFile, _decode, _read_text, _write_text, graph_from_dict
+from topology.io_json import PathOrFile, _graph_from_text, _read_text, _write_text
 from topology.model import ServiceGraph
 
 __all__ = ["read_yaml", "loads_yaml", "write_yaml", "dumps_yaml"]
@@ -57,7 +57,11 @@ def loads_yaml(text: str | bytes, *, source: str | None = None) -> ServiceGraph:
     ...
     topology.errors.TopologyError: line 1: invalid YAML: while parsing a flow node: expected the node content, but found '<stream end>'
     """
-    text = _decode(text, source)
+    return _graph_from_text(text, source, _parse_yaml)
+
+
+def _parse_yaml(text: str, source: str | None) -> object:
+    """The parsed YAML document; syntax errors and an empty document are :class:`TopologyError`."""
     try:
         doc = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
@@ -75,7 +79,7 @@ def loads_yaml(text: str | bytes, *, source: str | None = None) -> ServiceGraph:
             "the YAML document is empty; expected a mapping with 'services' and 'calls'",
             source=source,
         )
-    return graph_from_dict(doc, source=source)
+    return doc
 
 
 def read_yaml(path_or_file: PathOrFile) -> ServiceGraph:
