@@ -20,8 +20,6 @@ silently.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
@@ -217,10 +215,3 @@ def load_metrics(
             )
     long = long.sort_values(["service", "metric", "timestamp"], kind="stable").reset_index(drop=True)
     return long, issues
-
-
-def describe_input(data: Any) -> str:
-    """A short description of a metrics input for messages."""
-    if isinstance(data, pd.DataFrame):
-        return f"DataFrame {data.shape[0]}x{data.shape[1]}"
-    return str(data)

@@ -10,12 +10,13 @@ alerts".
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from rca.settings_file import FileBackedSettings
 
 from rca.alerts.parsers import SOURCES, ParserConfig
 from rca.notify import DELIVERY_KINDS
@@ -34,7 +35,7 @@ def _split(v: Any) -> Any:
     return v
 
 
-class AlertSettings(BaseSettings):
+class AlertSettings(FileBackedSettings):
     """Webhooks in, Prometheus, and write-back targets."""
 
     model_config = SettingsConfigDict(env_prefix="RCA_", extra="ignore", frozen=True)
@@ -140,23 +141,6 @@ class AlertSettings(BaseSettings):
             opsgenie_service_from=self.opsgenie_service_from,
             opsgenie_tag_prefix=self.opsgenie_tag_prefix,
         )
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        from rca.api.settings import _file_source  # the service's config-file reader
-
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        path = os.environ.get("RCA_CONFIG_FILE")
-        if path:
-            sources.append(_file_source(settings_cls, Path(path)))
-        return tuple(sources)
 
 
 def load_alert_settings(**overrides: Any) -> AlertSettings:

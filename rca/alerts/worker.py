@@ -194,7 +194,8 @@ class AlertWorker:
     def _prepare(self, aid: int) -> None:
         with self.db.session() as s:
             alert = s.get(AlertRow, aid)
-            assert alert is not None
+            if alert is None:
+                raise RuntimeError(f"alert {aid} vanished while it was being prepared")
             loaded = load_alert_graph(s, self.settings.alert_topology)
         if alert.service is None or alert.started_at is None:
             self._fail(alert, None, None, "invalid_alert", "the alert has no service or start time")
@@ -250,7 +251,8 @@ class AlertWorker:
             except PrometheusUnavailableError as exc:
                 last = exc
                 logger.warning("fetching metrics failed (attempt %d): %s", attempt + 1, exc)
-        assert last is not None
+        if last is None:  # the loop ran at least once and only leaves by return or error
+            raise RuntimeError("metrics fetch made no attempt")
         raise last
 
     def _analysis_row(self, incident: rca.Incident | None, graph: tuple[ServiceGraph, int] | None, alert: AlertRow) -> AnalysisRow:
@@ -330,7 +332,8 @@ class AlertWorker:
                     continue  # another process finished it
                 alert = s.get(AlertRow, alert_id)
                 analysis = s.get(AnalysisRow, analysis_id)
-                assert alert is not None and analysis is not None
+                if alert is None or analysis is None:
+                    raise RuntimeError(f"alert {alert_id} or analysis {analysis_id} vanished while finishing")
                 if analysis.status == "succeeded" and analysis.result:
                     self._enqueue(s, alert, analysis_id, json.loads(analysis.result), None)
                 else:

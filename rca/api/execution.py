@@ -175,7 +175,8 @@ class AnalysisProcess:
         if self._proc is None or not self._proc.is_alive() or self._jobs >= self.max_jobs:
             self.close()
             self._start()
-        assert self._conn is not None and self._proc is not None
+        if self._conn is None or self._proc is None:
+            raise RuntimeError("the analysis child process did not start")
         self._jobs += 1
         try:
             self._conn.send(payload)

@@ -8,24 +8,18 @@ one is missing there.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    JsonConfigSettingsSource,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-    YamlConfigSettingsSource,
-)
+from pydantic_settings import SettingsConfigDict
+
+from rca.settings_file import FileBackedSettings
 
 __all__ = ["Settings", "load_settings"]
 
 
-class Settings(BaseSettings):
+class Settings(FileBackedSettings):
     """Configuration of the HTTP service (not of an analysis: that is :class:`rca.RCAConfig`)."""
 
     model_config = SettingsConfigDict(env_prefix="RCA_", extra="ignore", frozen=True)
@@ -70,35 +64,6 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'rca.db').resolve()}"
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        path = os.environ.get("RCA_CONFIG_FILE")
-        if path:
-            sources.append(_file_source(settings_cls, Path(path)))
-        return tuple(sources)
-
-
-def _file_source(settings_cls: type[BaseSettings], path: Path) -> PydanticBaseSettingsSource:
-    """The settings source for a config file, chosen by its extension."""
-    if not path.is_file():
-        raise ValueError(f"RCA_CONFIG_FILE={str(path)!r} does not exist")
-    suffix = path.suffix.lower()
-    if suffix == ".toml":
-        return TomlConfigSettingsSource(settings_cls, toml_file=path)
-    if suffix in (".yaml", ".yml"):
-        return YamlConfigSettingsSource(settings_cls, yaml_file=path)
-    if suffix == ".json":
-        return JsonConfigSettingsSource(settings_cls, json_file=path)
-    raise ValueError(f"RCA_CONFIG_FILE must end in .toml, .yaml, .yml or .json, got {str(path)!r}")
 
 
 def load_settings(**overrides: Any) -> Settings:

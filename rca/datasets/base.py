@@ -6,15 +6,18 @@ Every dataset loader (``petshop``, ``nezha``, ``synthetic``) yields
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from rca.errors import InvalidInputError
 from rca.types import DataIssue, Incident
 from topology import ServiceGraph
 
-__all__ = ["BenchCase"]
+__all__ = ["BenchCase", "select_named"]
 
 
 @dataclass(frozen=True)
@@ -62,3 +65,22 @@ class BenchCase:
     def is_normal(self) -> bool:
         """True for a specificity case (the right answer is no root cause)."""
         return not self.root_causes
+
+
+def select_named(found: list[Path], wanted: str | Iterable[str] | None, what: str) -> list[Path]:
+    """Keep the directories of ``found`` named in ``wanted`` (all when None).
+
+    An unknown name is an :class:`InvalidInputError` listing what exists,
+    e.g. ``unknown PetShop scenario 'x'; found: high_traffic, low_traffic``.
+    """
+    if wanted is None:
+        return found
+    names = {d.name for d in found}
+    wanted = [wanted] if isinstance(wanted, str) else list(wanted)
+    missing = [w for w in wanted if w not in names]
+    if missing:
+        raise InvalidInputError(
+            f"unknown {what} {missing[0]!r}; found: {', '.join(sorted(names)) or 'none'}",
+            field="dataset",
+        )
+    return [d for d in found if d.name in set(wanted)]

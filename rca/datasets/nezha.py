@@ -81,7 +81,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rca.datasets.base import BenchCase
+from rca.datasets.base import BenchCase, select_named
 from rca.datasets.spans import span_metrics
 from rca.errors import InvalidInputError
 from rca.types import DataIssue, Incident
@@ -669,16 +669,7 @@ def load_nezha(
             if d.is_dir() and any(_is_day(x) for x in d.iterdir())
         }
     found = sorted(days_of)
-    if systems is not None:
-        wanted = [systems] if isinstance(systems, str) else list(systems)
-        names = {d.name for d in found}
-        missing = [s for s in wanted if s not in names]
-        if missing:
-            raise InvalidInputError(
-                f"unknown Nezha system {missing[0]!r}; found: {', '.join(sorted(names)) or 'none'}",
-                field="dataset",
-            )
-        found = [d for d in found if d.name in set(wanted)]
+    found = select_named(found, systems, "Nezha system")
     if not found:
         raise InvalidInputError(f"no Nezha system (<system>/<day>/fault_list.json) under {root}", field="dataset")
     cases: list[BenchCase] = []

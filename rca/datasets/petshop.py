@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rca.datasets.base import BenchCase
+from rca.datasets.base import BenchCase, select_named
 from rca.errors import InvalidInputError
 from rca.types import DataIssue, Incident
 from topology import NodeKind, ServiceGraph
@@ -431,16 +431,7 @@ def load_petshop(
     if normal_per_metric < 0:
         raise InvalidInputError(f"normal_per_metric must be >= 0, got {normal_per_metric}", field="normal_per_metric")
     found = sorted(d for d in root.iterdir() if d.is_dir() and (d / "graph.csv").is_file())
-    if scenarios is not None:
-        wanted = [scenarios] if isinstance(scenarios, str) else list(scenarios)
-        names = {d.name for d in found}
-        missing = [s for s in wanted if s not in names]
-        if missing:
-            raise InvalidInputError(
-                f"unknown PetShop scenario {missing[0]!r}; found: {', '.join(sorted(names)) or 'none'}",
-                field="dataset",
-            )
-        found = [d for d in found if d.name in set(wanted)]
+    found = select_named(found, scenarios, "PetShop scenario")
     if not found:
         raise InvalidInputError(f"no PetShop scenario (a directory with graph.csv) under {root}", field="dataset")
     cases: list[BenchCase] = []

@@ -216,7 +216,8 @@ class OutboxSender:
                 if res.rowcount != 1:
                     continue  # another sender won the race
                 row = s.get(DeliveryRow, did)
-                assert row is not None
+                if row is None:  # claimed a moment ago, so it must exist
+                    raise RuntimeError(f"delivery {did} vanished after it was claimed")
                 return _Claimed(row.id, row.kind, row.target, row.payload, row.idempotency_key, row.attempts)
         return None
 

@@ -70,7 +70,8 @@ def plot_cause_metrics(
 
     inc = result.incident
     start, end = naive(result.window[0]), naive(result.window[1])
-    assert start is not None and end is not None  # window is always set
+    if start is None or end is None:  # every RCAResult has a window
+        raise ValueError("result.window must hold two timestamps")
     span = max(end - start, pd.Timedelta(seconds=max(result.step_seconds, 1.0)) * 5)
     view_lo = start - 3 * span
     if result.baseline_window is not None:
