@@ -25,14 +25,13 @@ Jaeger (``data``) or Zipkin (a list of spans).
 from __future__ import annotations
 
 import csv
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 from topology.errors import TopologyError
 from topology.io_csv import loads_adjacency_csv, loads_edge_csv
-from topology.io_json import _decode, _read_text, graph_from_dict
+from topology.io_json import _decode, _parse_json, _read_text, graph_from_dict
 from topology.io_traces import (
     _JSON_READERS,
     _parse_json_or_lines,
@@ -207,12 +206,7 @@ def _dispatch(text: str, name: str, source: str | None) -> ServiceGraph:
     if name == "nezha-spans":
         return loads_traces(text, name, source=source)
     if name == "json":
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise TopologyError(
-                f"invalid JSON: {exc.msg} (column {exc.colno})", source=source, line=exc.lineno
-            ) from None
+        doc = _parse_json(text, source)
     else:
         doc = _parse_json_or_lines(text, source)
     return _graph_from_json(doc, name, source)
