@@ -179,13 +179,17 @@ def nan_quantiles(a: np.ndarray, qs: tuple[float, ...]) -> list[np.ndarray]:
 _BOUNDED = re.compile(r"avail|success|error_?rate|err_?rate|fail\w*_?rate|percent|ratio|_pct|uptime")
 
 
-def _robust_location_scale(b: np.ndarray, bounded: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _robust_location_scale(
+    b: np.ndarray, bounded: np.ndarray | None = None, fallback_level: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Median and a robust scale per column, never zero.
 
     The scale floor is a fraction of the series' level that shrinks with the
     baseline length (26 % of the level for one point, ~1 % for hundreds):
     a handful of points cannot tell noise from signal, so small relative
-    moves must not look like large deviations.
+    moves must not look like large deviations.  A baseline that is all zero
+    has no level to take a fraction of; ``fallback_level`` (the incident
+    window's) stands in, so 0 -> 5 calls is a large move, not an infinite one.
     """
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -195,6 +199,8 @@ def _robust_location_scale(b: np.ndarray, bounded: np.ndarray | None = None) -> 
         iqr = (q75 - q25) / 1.349
         sd = np.nanstd(b, axis=0)
         level = np.fmax(np.abs(med), np.nanmean(np.abs(b), axis=0))
+    if fallback_level is not None:
+        level = np.where(np.nan_to_num(level) > 0, level, fallback_level)
     scale = np.fmax(mad, iqr)
     scale = np.where(scale > 0, scale, sd)
     frac = 0.01 + 0.25 / np.fmax(n, 1)
@@ -233,13 +239,21 @@ def _deseasonalize(b: pd.DataFrame, w: pd.DataFrame, period: int) -> tuple[pd.Da
 
 
 def _reference(
-    b: np.ndarray, sign: np.ndarray, bounded: np.ndarray
+    b: np.ndarray, sign: np.ndarray, bounded: np.ndarray, w: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Location, scale and extreme-deviation normalizer of baseline rows ``b``."""
+    """Location, scale and extreme-deviation normalizer of baseline rows ``b``.
+
+    ``w`` (the incident window) only lends its level to all-zero baselines.
+    """
     if not b.shape[0]:
         n = b.shape[1]
         return np.full(n, np.nan), np.ones(n), np.full(n, _MIN_NORM)
-    med, scale = _robust_location_scale(b, bounded)
+    fallback = None
+    if w is not None and w.shape[0]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            fallback = np.nan_to_num(np.nanmean(np.abs(w), axis=0))
+    med, scale = _robust_location_scale(b, bounded, fallback)
     zb = _directional((b - med) / scale, sign)
     n_base = np.sum(~np.isnan(b), axis=0)
     with np.errstate(all="ignore"), warnings.catch_warnings():
@@ -286,7 +300,7 @@ def score_anomalies(
     sign = np.where(directions == "up", 1.0, np.where(directions == "down", -1.0, 0.0))
     bounded = np.array([bool(_BOUNDED.search(m.lower())) for m in cols.get_level_values(1)])
 
-    med, scale, norm = _reference(b, sign, bounded)
+    med, scale, norm = _reference(b, sign, bounded, w)
     z_pts = _directional((w - med) / scale, sign)
     pts = z_pts / norm
     if windows.separate_baseline and len(pre):
@@ -301,11 +315,14 @@ def score_anomalies(
             pre_dev = np.nanmax(np.abs(p - med) / scale, axis=0) / norm
         stale = np.nan_to_num(pre_dev) > config.threshold
         if stale.any():
-            pmed, pscale, pnorm = _reference(p, sign, bounded)
+            pmed, pscale, pnorm = _reference(p, sign, bounded, w)
             local_pts = _directional((w - pmed) / pscale, sign) / pnorm
             pts = np.where(stale & ~np.isnan(local_pts), local_pts, pts)
             z_pts = np.where(stale, _directional((w - pmed) / pscale, sign), z_pts)
             med = np.where(stale, pmed, med)
+            # The reference is now those few points: they, not the normal
+            # data, bound how much the score can be trusted.
+            n_base = np.where(stale, np.sum(~np.isnan(p), axis=0), n_base)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             pre_level = np.nanmedian(p, axis=0)

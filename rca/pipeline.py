@@ -123,6 +123,15 @@ def _granger_pairs(
     return pairs
 
 
+def _decisive_own_signal(table: pd.DataFrame, service: str, level: float) -> bool:
+    """Whether ``service`` has a direct (non-traffic, server-side) series scoring above ``level``."""
+    if service not in table.index.get_level_values(0):
+        return False
+    own = table.xs(service, level=0, drop_level=True)
+    direct = (own["direction"] != "both") & (own["weight"] >= 1.0)
+    return bool((own.loc[direct, "score"] > level).any())
+
+
 def analyze(
     graph: ServiceGraph,
     metrics: MetricsInput,
@@ -238,9 +247,14 @@ def analyze(
     # A symptom inside its everyday range does not make the incident unreal
     # (alerts fire on aggregates the metrics here may not show), but then only
     # decisive anomalies are worth naming.
+    # The symptom service's other own signals count too: a latency alert on a
+    # service whose success rate has collapsed is a real incident.
     gate = cfg.detect.symptom_threshold
-    quiet_symptom = gate > 0 and symptom is not None and symptom.score <= gate
-    candidate_threshold = threshold * (cfg.detect.quiet_symptom_factor if quiet_symptom else 1.0)
+    decisive = threshold * cfg.detect.quiet_symptom_factor
+    quiet_symptom = gate > 0 and symptom is not None and symptom.score <= gate and not _decisive_own_signal(
+        scores.table, incident.service, decisive
+    )
+    candidate_threshold = decisive if quiet_symptom else threshold
 
     t = time.perf_counter()
     evidence = node_evidence(scores.table, threshold=threshold, exclude=symptom_key)

@@ -46,6 +46,8 @@ _WALK_BACK = 0.2
 _WALK_WEIGHT = 0.5
 _GRANGER_WEIGHT = 1.0
 _EXTERNAL_WEIGHT = 0.6
+_OTHER_KIND = 0.6
+_BEYOND_CAP = 0.3  # slope of the log-odds past the cap: order kept, strength damped
 _DEEPEST_BONUS = 0.0  # the likelihood already encodes it; kept as reported evidence
 
 
@@ -98,11 +100,22 @@ def node_evidence(
     # A baseline of n points cannot support odds much beyond n : 1 that a
     # value is abnormal, however far out it lies (sparse series are noisy).
     cap = _BASELINE_CAP * np.log1p(t["points"].astype(float).to_numpy())
-    odds = np.fmin(anomaly_log_odds(weighted.to_numpy(), threshold), np.fmax(cap, 0.0))
+    raw = anomaly_log_odds(weighted.to_numpy(), threshold)
+    cap = np.fmax(cap, 0.0)
+    odds = np.where(raw > cap, cap + _BEYOND_CAP * (raw - cap), raw)
     metrics = t.index.get_level_values(1)
+    kinds = np.array([metric_kind(m) for m in metrics])
+    if exclude is not None:
+        # A fault shows in the symptom's own kind of signal (slow callers of a
+        # slow service, failing callers of a failing one) or in saturation,
+        # which causes both; the other kind explains the symptom less well.
+        sk = metric_kind(exclude[1])
+        if sk in ("latency", "errors"):
+            other = "errors" if sk == "latency" else "latency"
+            odds = np.where((kinds == other) & (odds > 0), odds * _OTHER_KIND, odds)
     frame = pd.DataFrame(
         {"service": t.index.get_level_values(0), "metric": metrics,
-         "kind": [metric_kind(m) for m in metrics], "w": weighted.to_numpy(), "odds": odds}
+         "kind": kinds, "w": weighted.to_numpy(), "odds": odds}
     )
     best = frame.loc[frame.groupby("service", sort=False)["odds"].idxmax()]
     # Corroboration: a fault inside a service usually moves more than one kind
@@ -221,7 +234,12 @@ def rank_candidates(
     else:
         scope = set(evidence)
     bar = threshold if candidate_threshold is None else candidate_threshold
-    candidates = [s for s in scope if s in evidence and evidence[s].score > bar]
+    # Judged on the log-odds, so a score a sparse baseline cannot back (see
+    # node_evidence's cap) does not make a candidate however large it is.
+    bar_odds = max(float(anomaly_log_odds(bar, threshold)), 0.0)
+    candidates = [
+        s for s in scope if s in evidence and evidence[s].score > threshold and evidence[s].log_odds > bar_odds
+    ]
     if not candidates:
         return []
     prob = {s: ev.probability for s, ev in evidence.items()}
