@@ -49,6 +49,7 @@ _UP = re.compile(
     r"|queue|backlog|gc_|restart|drop|loss|retr(y|ies)|(^|_)p(50|75|90|95|99)($|_)"
 )
 _MIN_NORM = 3.0
+_MIN_PRE = 3  # recent points needed to call the normal data's level stale
 
 
 def metric_direction(metric: str, overrides: Mapping[str, str] | None = None) -> str:
@@ -305,15 +306,17 @@ def score_anomalies(
     pts = z_pts / norm
     if windows.separate_baseline and len(pre):
         # Normal data from another period may not match the level just before
-        # the incident.  Where the pre-incident points already deviate from it
-        # the reference is stale: judge the window against those points
-        # instead (with the wide scale a few points deserve); elsewhere the
-        # series must also have changed against them.
+        # the incident.  Where most of the recent points (at least three)
+        # deviate from it the reference is stale: judge the window against
+        # those points instead (with the wide scale a few points deserve);
+        # elsewhere the series must also have changed against them.
         p = pre.to_numpy(dtype="float64")[-max(1, min(len(pre), 12)):]
+        n_pre = np.sum(~np.isnan(p), axis=0)
+        enough = n_pre >= _MIN_PRE
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            pre_dev = np.nanmax(np.abs(p - med) / scale, axis=0) / norm
-        stale = np.nan_to_num(pre_dev) > config.threshold
+            pre_dev = np.nanmedian(np.abs(p - med) / scale, axis=0) / norm
+        stale = (np.nan_to_num(pre_dev) > config.threshold) & enough
         if stale.any():
             pmed, pscale, pnorm = _reference(p, sign, bounded, w)
             local_pts = _directional((w - pmed) / pscale, sign) / pnorm
@@ -323,9 +326,12 @@ def score_anomalies(
             # The reference is now those few points: they, not the normal
             # data, bound how much the score can be trusted.
             n_base = np.where(stale, np.sum(~np.isnan(p), axis=0), n_base)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            pre_level = np.nanmedian(p, axis=0)
+        # Against the most normal of the recent points: a shift that predates
+        # the incident moved them all, a fault that began a step or two
+        # before the alert left the earlier ones alone.
+        dev = _directional((p - med) / scale, sign)
+        dev = np.where(np.isnan(dev), np.inf, dev)
+        pre_level = p[np.argmin(dev, axis=0), np.arange(p.shape[1])]
         local = _directional((w - pre_level) / scale, sign) / norm
         pts = np.where(np.isnan(local) | stale, pts, np.fmin(pts, local))
 
