@@ -237,6 +237,15 @@ class RankConfig(_Validated):
         Restart probability of the random walk (back to the symptom).
     max_depth : int or None
         Follow dependencies at most this many call hops from the symptom.
+    null_log_score : float
+        Log-score of the null hypothesis "the anomalies are noise, there is no
+        root cause": a candidate must beat it to be named, and it takes its
+        share of the confidence.
+    quiet_null_log_score : float
+        Added to the null's log-score in proportion to how far the symptom
+        is inside its normal range (all of it when the symptom's score is 0,
+        none at the detection threshold): a symptom that is not anomalous
+        makes "no root cause" more likely.
     """
 
     top_k: int = 5
@@ -244,6 +253,8 @@ class RankConfig(_Validated):
     use_pagerank: bool = True
     restart: float = 0.15
     max_depth: int | None = None
+    null_log_score: float = 1.5
+    quiet_null_log_score: float = 1.5
 
     _RULES: ClassVar[dict[str, tuple]] = {
         "top_k": ("int", 1, 10_000),
@@ -251,6 +262,8 @@ class RankConfig(_Validated):
         "use_pagerank": ("bool",),
         "restart": ("float", 0.01, 0.99),
         "max_depth": ("optional", "int", 1, 1000),
+        "null_log_score": ("float", -100.0, 100.0),
+        "quiet_null_log_score": ("float", 0.0, 100.0),
     }
     _PATH: ClassVar[str] = "rank"
 

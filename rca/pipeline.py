@@ -123,6 +123,12 @@ def _granger_pairs(
     return pairs
 
 
+def _null_log_score(cfg: RCAConfig, symptom, threshold: float) -> float:
+    """Log-score of "no root cause": higher the quieter the symptom is."""
+    quiet = 1.0 if symptom is None else min(max(1.0 - symptom.score / threshold, 0.0), 1.0)
+    return cfg.rank.null_log_score + cfg.rank.quiet_null_log_score * quiet
+
+
 def _decisive_own_signal(table: pd.DataFrame, service: str, level: float) -> bool:
     """Whether ``service`` has a direct (non-traffic, server-side) series scoring above ``level``."""
     if service not in table.index.get_level_values(0):
@@ -268,10 +274,22 @@ def analyze(
     timings["causal"] = time.perf_counter() - t
 
     t = time.perf_counter()
+    null = _null_log_score(cfg, symptom, threshold)
     ranked = rank_candidates(
-        g, evidence, incident.service, granger, cfg.rank, threshold=threshold, candidate_threshold=candidate_threshold
+        g, evidence, incident.service, granger, cfg.rank,
+        threshold=threshold, candidate_threshold=candidate_threshold, null_log_score=null,
     )
     timings["rank"] = time.perf_counter() - t
+    if ranked and ranked[0].log_score <= null:
+        best = ranked[0]
+        return result(
+            "no_anomaly",
+            f"No candidate explains the symptom better than noise: the best, {best.service} "
+            f"({evidence[best.service].metric}), has log-score {best.log_score:.2f} <= {null:.2f}, the null "
+            f"hypothesis' (symptom {incident.service}/{incident.metric} score "
+            f"{'n/a' if symptom is None else f'{symptom.score:.2f}'}).",
+            granger=granger,
+        )
     if not ranked and quiet_symptom:
         return result(
             "no_anomaly",

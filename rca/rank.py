@@ -222,12 +222,14 @@ def rank_candidates(
     *,
     threshold: float,
     candidate_threshold: float | None = None,
+    null_log_score: float = 0.0,
 ) -> list[Candidate]:
     """Rank anomalous candidates; empty when no candidate is anomalous.
 
     Candidates are the symptom and its dependencies (``use_topology``) or
     every service with metrics (without topology), whose strongest score
-    exceeds ``threshold``.
+    exceeds ``threshold``.  ``null_log_score`` is the log-score of "no root
+    cause", which shares the confidence with them.
     """
     if config.use_topology:
         scope = {symptom} | graph.dependencies(symptom, config.max_depth)
@@ -287,8 +289,8 @@ def rank_candidates(
         out.append((c, total, comps))
 
     scores = np.array([s for _, s, _ in out])
-    mx = max(scores.max(), 0.0)
-    denom = np.exp(-mx) + np.exp(scores - mx).sum()  # the null hypothesis has log-score 0
+    mx = max(scores.max(), null_log_score)
+    denom = np.exp(null_log_score - mx) + np.exp(scores - mx).sum()
     conf = np.exp(scores - mx) / denom
     ranked = [
         Candidate(c, float(s), float(p), comps)
