@@ -108,11 +108,14 @@ def node_evidence(
     if exclude is not None:
         # A fault shows in the symptom's own kind of signal (slow callers of a
         # slow service, failing callers of a failing one) or in saturation,
-        # which causes both; the other kind explains the symptom less well.
+        # which causes both; in a dependency, the other kind explains the
+        # symptom less well.
         sk = metric_kind(exclude[1])
         if sk in ("latency", "errors"):
             other = "errors" if sk == "latency" else "latency"
-            odds = np.where((kinds == other) & (odds > 0), odds * _OTHER_KIND, odds)
+            # The symptom's own service is exempt: it is where the symptom is.
+            mismatch = (kinds == other) & (odds > 0) & (t.index.get_level_values(0) != exclude[0])
+            odds = np.where(mismatch, odds * _OTHER_KIND, odds)
     frame = pd.DataFrame(
         {"service": t.index.get_level_values(0), "metric": metrics,
          "kind": kinds, "w": weighted.to_numpy(), "odds": odds}
