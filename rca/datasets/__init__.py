@@ -8,7 +8,9 @@ command line:
 ``nezha:PATH``
     The Nezha directory format (:func:`rca.datasets.nezha.load_nezha`).
 ``synthetic:SPEC``
-    Generated cases (:func:`rca.datasets.synthetic.generate_cases`).
+    Generated cases (:func:`rca.datasets.synthetic.generate_cases`);
+    ``synthetic:family=sem,...`` gives linear-SEM cases in the style of the
+    PyRCA and CIRCA synthetic benchmarks.
 
 A bare ``petshop`` or ``nezha`` means ``$RCA_DATASETS/<name>`` when the
 ``RCA_DATASETS`` environment variable is set, else ``../shared/datasets/<name>``

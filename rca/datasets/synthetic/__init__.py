@@ -9,8 +9,14 @@ The engine's test and demo data, and a benchmark dataset
   ``memory`` MB) in long format, and one or more injected faults
   (``latency_step``, ``error_burst``, ``saturation``, ``slow_leak``,
   ``lagged``) whose effect travels up the call graph to an entry point.
+* :func:`generate_sem_case` -- one incident in the style of the PyRCA and
+  CIRCA synthetic benchmarks: a random DAG, a linear structural equation
+  model (with an optional lag-1 term), one metric per node, a noise-mean
+  shift at the root(s).  Spec ``family=sem`` (see
+  :mod:`rca.datasets.synthetic._sem` for every modelling choice).
 * :func:`generate_cases` / :class:`SyntheticSpec` -- a benchmark from a
-  compact spec such as ``"family=layered,n=50,cases=100,fault=mixed"``.
+  compact spec such as ``"family=layered,n=50,cases=100,fault=mixed"`` or
+  ``"family=sem,n=50,cases=40,seed=1"``.
 * :func:`demo_case` / :func:`write_demo_files` -- the fixed, readable demo
   incident of ``rca demo`` (``rca/data/demo/``).
 
@@ -37,6 +43,7 @@ True
 from rca.datasets.synthetic._demo import demo_case, write_demo_files
 from rca.datasets.synthetic._faults import FAULTS, SEVERITY_RANGE
 from rca.datasets.synthetic._generate import generate_case
+from rca.datasets.synthetic._sem import generate_sem_case
 from rca.datasets.synthetic._simulate import METRICS
 from rca.datasets.synthetic._spec import SyntheticSpec, generate_cases
 from rca.datasets.synthetic._topology import FAMILIES
@@ -50,5 +57,6 @@ __all__ = [
     "demo_case",
     "generate_case",
     "generate_cases",
+    "generate_sem_case",
     "write_demo_files",
 ]

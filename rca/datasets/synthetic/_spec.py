@@ -4,6 +4,11 @@ The compact spec string is what ``rca bench --dataset synthetic:SPEC`` takes:
 comma-separated ``key=value`` pairs, every key optional.  ``family`` and
 ``fault`` accept ``mixed`` or several values joined by ``|``
 (``family=chain|tree``); case ``i`` cycles through them.
+
+``family=sem`` (alone; ``mixed`` does not include it) selects the linear-SEM
+cases of :mod:`rca.datasets.synthetic._sem` (PyRCA / CIRCA style): one
+metric per node, fault ``shift``, and the extra key ``weights``
+(``signed`` or ``positive``); ``seasonality`` must stay 0 and ``n`` at most 500.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import numpy as np
 from rca.datasets.base import BenchCase
 from rca.datasets.synthetic._faults import FAULTS
 from rca.datasets.synthetic._generate import MAX_SERVICES, MIN_SERVICES, generate_case, parse_step
+from rca.datasets.synthetic._sem import SEM_FAMILY, SEM_FAULTS, SEM_MAX_NODES, SEM_WEIGHTS, generate_sem_case
 from rca.datasets.synthetic._topology import FAMILIES
 from rca.errors import InvalidConfigError, InvalidInputError
 
@@ -48,17 +54,18 @@ class SyntheticSpec:
     Attributes
     ----------
     family : str
-        ``"mixed"`` (cycle through all families), one family, or several
-        joined by ``|``.
+        ``"mixed"`` (cycle through the call-graph families), one family, or
+        several joined by ``|``; or ``"sem"`` alone for linear-SEM cases in
+        the style of PyRCA and CIRCA (:func:`generate_sem_case`).
     n : int
-        Services per case, 10 to 2,000.
+        Services per case, 10 to 2,000 (500 for ``sem``).
     cases : int
         Number of cases, 1 to 100,000.
     seed : int
         Base seed; case ``i`` uses a seed derived from ``(seed, i)``.
     fault : str
         ``"mixed"`` (cycle through all fault kinds), one kind, or several
-        joined by ``|``.
+        joined by ``|``; ``sem`` has the one kind ``"shift"``.
     roots : int
         Simultaneous root causes per case.
     steps : int
@@ -68,15 +75,19 @@ class SyntheticSpec:
     missing : float
         Share of lost points, 0 to 0.5.
     seasonality : bool
-        Daily traffic cycle.
+        Daily traffic cycle (not for ``sem``).
     noise : float
         Noise scale (1 = default).
     magnitude : float or None
-        Fixed severity (symptom shift in noise units); None draws it per case.
+        Fixed severity (symptom shift in noise units; for ``sem`` the root's
+        noise-mean shift in noise units); None draws it per case.
     baseline : int or None
         Steps before the fault; None is two thirds of ``steps``.
     lags : float
-        Share of calls whose effect arrives 1 to 3 steps late.
+        Share of calls whose effect arrives 1 to 3 steps late (for ``sem``:
+        share of edges that also act one step late, CIRCA's lag-1 term).
+    weights : str or None
+        ``sem`` only: ``"signed"`` (the default) or ``"positive"`` edge weights.
 
     Examples
     --------
@@ -101,6 +112,7 @@ class SyntheticSpec:
     magnitude: float | None = None
     baseline: int | None = None
     lags: float = 0.0
+    weights: str | None = None
 
     _INTS: ClassVar[dict[str, tuple[int, int]]] = {
         "n": (MIN_SERVICES, MAX_SERVICES),
@@ -120,6 +132,7 @@ class SyntheticSpec:
     def __post_init__(self) -> None:
         self.families()
         self.faults()
+        self._check_sem()
         for key, (lo, hi) in self._INTS.items():
             v = getattr(self, key)
             if v is None and key == "baseline":
@@ -141,6 +154,23 @@ class SyntheticSpec:
             parse_step(self.step)
         except InvalidInputError:
             raise _spec_error("step", "a duration between '1s' and '5min' in whole seconds", self.step) from None
+
+    def _check_sem(self) -> None:
+        """The rules that differ for ``family=sem``."""
+        if not self.is_sem():
+            if self.weights is not None:
+                raise _spec_error("weights", "unset unless family=sem", self.weights)
+            return
+        if self.weights is not None and self.weights not in SEM_WEIGHTS:
+            raise _spec_error("weights", f"one of {list(SEM_WEIGHTS)}", self.weights)
+        if isinstance(self.n, (int, np.integer)) and not isinstance(self.n, bool) and self.n > SEM_MAX_NODES:
+            raise _spec_error("n", f"an int in [{MIN_SERVICES}, {SEM_MAX_NODES}] with family=sem", self.n)
+        if self.seasonality is True:
+            raise _spec_error("seasonality", "0 with family=sem (a linear SEM has no traffic cycle)", 1)
+
+    def is_sem(self) -> bool:
+        """Whether the cases are linear-SEM ones (``family=sem``)."""
+        return self.families() == (SEM_FAMILY,)
 
     @classmethod
     def keys(cls) -> list[str]:
@@ -187,7 +217,7 @@ class SyntheticSpec:
 
     @classmethod
     def _convert(cls, key: str, raw: str) -> Any:
-        if key in ("family", "fault", "step"):
+        if key in ("family", "fault", "step", "weights"):
             return raw
         if key == "seasonality":
             low = raw.lower()
@@ -212,13 +242,18 @@ class SyntheticSpec:
         """The families case ``i`` cycles through."""
         if not isinstance(self.family, str):
             raise _spec_error("family", "a string", self.family)
-        return _choices("family", self.family, FAMILIES)
+        if self.family == "mixed":
+            return FAMILIES
+        fams = _choices("family", self.family, (*FAMILIES, SEM_FAMILY))
+        if SEM_FAMILY in fams and len(fams) > 1:
+            raise _spec_error("family", "'sem' alone (it does not mix with the call-graph families)", self.family)
+        return fams
 
     def faults(self) -> tuple[str, ...]:
         """The fault kinds case ``i`` cycles through."""
         if not isinstance(self.fault, str):
             raise _spec_error("fault", "a string", self.fault)
-        return _choices("fault", self.fault, FAULTS)
+        return _choices("fault", self.fault, SEM_FAULTS if self.is_sem() else FAULTS)
 
     def to_string(self) -> str:
         """The spec string that parses back to this spec."""
@@ -231,9 +266,24 @@ class SyntheticSpec:
         return ",".join(parts)
 
     def case_params(self, i: int) -> dict[str, Any]:
-        """The :func:`generate_case` arguments of case ``i``."""
+        """The :func:`generate_case` (for ``sem``: :func:`generate_sem_case`) arguments of case ``i``."""
         fams, faults = self.families(), self.faults()
         seed = int(np.random.SeedSequence([self.seed, i]).generate_state(1, dtype=np.uint64)[0] >> 1)
+        if self.is_sem():
+            return {
+                "n_services": self.n,
+                "fault": faults[i % len(faults)],
+                "n_roots": self.roots,
+                "steps": self.steps,
+                "step": self.step,
+                "baseline_steps": self.baseline,
+                "missing": self.missing,
+                "noise": self.noise,
+                "magnitude": self.magnitude,
+                "lags": self.lags,
+                "weights": self.weights or "signed",
+                "seed": seed,
+            }
         return {
             "family": fams[i % len(fams)],
             "n_services": self.n,
@@ -296,9 +346,10 @@ def generate_cases(spec: str | SyntheticSpec = "", **overrides: Any) -> Iterator
 
 
 def _iterate(spec: SyntheticSpec) -> Iterator[BenchCase]:
+    generate = generate_sem_case if spec.is_sem() else generate_case
     for i in range(spec.cases):
         params = spec.case_params(i)
-        case = generate_case(**params)
+        case = generate(**params)
         yield dataclasses.replace(
             case,
             case_id=f"{case.group}/{params['fault']}/{i}",
