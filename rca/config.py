@@ -239,13 +239,13 @@ class RankConfig(_Validated):
         Follow dependencies at most this many call hops from the symptom.
     null_log_score : float
         Log-score of the null hypothesis "the anomalies are noise, there is no
-        root cause": a candidate must beat it to be named, and it takes its
-        share of the confidence.
+        root cause" when the symptom sits exactly at the detection threshold;
+        the null loses the symptom's anomaly log-odds (an anomalous symptom
+        makes it less likely).  A candidate must beat it to be named, and it
+        takes its share of the confidence.
     quiet_null_log_score : float
-        Added to the null's log-score in proportion to how far the symptom
-        is inside its normal range (all of it when the symptom's score is 0,
-        none at the detection threshold): a symptom that is not anomalous
-        makes "no root cause" more likely.
+        The most a quiet symptom (one inside its normal range) can add to the
+        null's log-score.
     """
 
     top_k: int = 5

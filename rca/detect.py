@@ -50,6 +50,8 @@ _UP = re.compile(
 )
 _MIN_NORM = 3.0
 _MIN_PRE = 3  # recent points needed to call the normal data's level stale
+_MIN_LEVEL_POINTS = 3  # window points for a level-shift score
+_LEVEL_MARGIN = 1.5
 
 
 def metric_direction(metric: str, overrides: Mapping[str, str] | None = None) -> str:
@@ -74,18 +76,23 @@ def metric_direction(metric: str, overrides: Mapping[str, str] | None = None) ->
     return "both"
 
 
+_TRAFFIC = re.compile(
+    r"request|(^|_)(rps|qps|tps)($|_)|throughput|workload|call|count|bytes|network|packet|connection|session"
+    r"|traffic|syscall|(^|_)ops($|_)|span_"
+)
 _CLIENT_SIDE = re.compile(r"client|outgoing|downstream|upstream_rq|egress")
 
 
 def metric_weight(direction: str, metric: str = "") -> float:
     """How much a metric's anomaly says about a fault *in* its service.
 
-    Metrics with a known bad direction are direct symptoms; traffic-like
-    metrics (``both``) also move when a caller or callee changes its load,
-    so they count less.  Client-side measurements (latency of the calls a
+    Metrics with a known bad direction are direct symptoms; traffic
+    metrics (requests, throughput, bytes... whose direction is ``both``)
+    also move when a caller or callee changes its load, so they count less.
+    A metric of unknown meaning counts fully.  Client-side measurements (latency of the calls a
     service makes) describe its dependencies more than the service itself.
     """
-    w = 1.0 if direction in ("up", "down") else 0.6
+    w = 0.6 if direction == "both" and _TRAFFIC.search(metric.lower()) else 1.0
     if _CLIENT_SIDE.search(metric.lower()):
         w *= 0.3
     return w
@@ -264,6 +271,25 @@ def _reference(
     return med, scale, norm
 
 
+def _level_norm(b: np.ndarray, k: int, med: np.ndarray, scale: np.ndarray, sign: np.ndarray) -> np.ndarray:
+    """Extreme directional deviation of the baseline's own k-point means.
+
+    The reference a window *mean* is judged against: calibrated on the
+    baseline itself, so autocorrelated series (whose means wander more than
+    ``1/sqrt(k)`` predicts) are not overrated.  NaN where the baseline is
+    shorter than ``2k`` points.
+    """
+    n = np.sum(~np.isnan(b), axis=0)
+    means = pd.DataFrame(b).rolling(k, min_periods=max(1, (k + 1) // 2)).median().to_numpy()
+    dev = _directional((means - med) / scale, sign)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        count = np.sum(~np.isnan(dev), axis=0)
+        hi = np.where(count >= 100, nan_quantiles(dev, (0.99,))[0], np.nanmax(dev, axis=0))
+    norm = np.fmax(np.nan_to_num(hi, nan=0.0), _MIN_NORM / np.sqrt(k))
+    return np.where(n >= 2 * k, norm, np.nan)
+
+
 def score_anomalies(
     frame: pd.DataFrame,
     windows: IncidentWindows,
@@ -304,6 +330,25 @@ def score_anomalies(
     med, scale, norm = _reference(b, sign, bounded, w)
     z_pts = _directional((w - med) / scale, sign)
     pts = z_pts / norm
+    # A sustained shift: the window's mean against the baseline's own means
+    # of as many points (a shift of 3 sd over 40 points is decisive though
+    # no single point is beyond the baseline's extremes).
+    # The span is capped so the baseline holds ten of them: its means must
+    # show how far a mean of that many points wanders (slow load swings).
+    k = min(w.shape[0], max(_MIN_LEVEL_POINTS, b.shape[0] // 10))
+    if w.shape[0] >= _MIN_LEVEL_POINTS and b.shape[0]:
+        level_norm = _level_norm(b, k, med, scale, sign)
+        w_means = pd.DataFrame(w).rolling(k, min_periods=k).median().to_numpy()[k - 1:]
+    else:
+        level_norm = np.full(len(cols), np.nan)
+        w_means = np.full((1, len(cols)), np.nan)
+
+    def level_against(ref: np.ndarray) -> np.ndarray:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return np.nanmax(_directional((w_means - ref) / scale, sign), axis=0) / (_LEVEL_MARGIN * level_norm)
+
+    level = level_against(med)
     if windows.separate_baseline and len(pre):
         # Normal data from another period may not match the level just before
         # the incident.  Where most of the recent points (at least three)
@@ -334,6 +379,8 @@ def score_anomalies(
         pre_level = p[np.argmin(dev, axis=0), np.arange(p.shape[1])]
         local = _directional((w - pre_level) / scale, sign) / norm
         pts = np.where(np.isnan(local) | stale, pts, np.fmin(pts, local))
+        local_level = level_against(pre_level)
+        level = np.where(stale, np.nan, np.where(np.isnan(local_level), level, np.fmin(level, local_level)))
 
     pts = np.where(np.isnan(pts), -np.inf, pts)
     if pts.shape[0] >= 6:
@@ -341,6 +388,7 @@ def score_anomalies(
         score = sustained.max(axis=0)
     else:
         score = pts.max(axis=0)
+    score = np.fmax(score, np.nan_to_num(level, nan=-np.inf))
     worst = np.argmax(pts, axis=0)
     z = z_pts[worst, np.arange(len(cols))] if w.size else np.full(len(cols), np.nan)
     value = w[worst, np.arange(len(cols))] if w.size else np.full(len(cols), np.nan)

@@ -21,7 +21,7 @@ from rca.detect import incident_windows, score_anomalies
 from rca.errors import InvalidConfigError, InvalidIncidentError, InvalidTopologyError
 from rca.explain import explain_causes
 from rca.ingest import load_metrics
-from rca.rank import node_evidence, rank_candidates
+from rca.rank import anomaly_log_odds, node_evidence, rank_candidates
 from rca.types import DataIssue, GrangerTest, Incident, RCAResult
 from rca.version import __version__
 from topology import ServiceGraph
@@ -124,9 +124,16 @@ def _granger_pairs(
 
 
 def _null_log_score(cfg: RCAConfig, symptom, threshold: float) -> float:
-    """Log-score of "no root cause": higher the quieter the symptom is."""
-    quiet = 1.0 if symptom is None else min(max(1.0 - symptom.score / threshold, 0.0), 1.0)
-    return cfg.rank.null_log_score + cfg.rank.quiet_null_log_score * quiet
+    """Log-score of "no root cause".
+
+    The null must call the symptom's own deviation noise, so it loses the
+    symptom's anomaly log-odds: an anomalous symptom makes it less likely, a
+    quiet one more (by at most ``quiet_null_log_score``).
+    """
+    if symptom is None:
+        return cfg.rank.null_log_score
+    odds = float(anomaly_log_odds(symptom.score, threshold))
+    return cfg.rank.null_log_score - max(odds, -cfg.rank.quiet_null_log_score)
 
 
 def _decisive_own_signal(table: pd.DataFrame, service: str, level: float) -> bool:

@@ -39,7 +39,7 @@ __all__ = ["NodeEvidence", "Candidate", "anomaly_probability", "node_evidence", 
 _NOISE = 0.05  # chance an unrelated service looks anomalous
 _PROPAGATE = 0.12  # chance a caller of the faulty service looks anomalous
 _SHARPNESS = 2.0  # log-odds of "anomalous" per unit of log(score / threshold)
-_MAX_LOG_ODDS = 10.0
+_MAX_LOG_ODDS = 30.0  # numeric guard only; the baseline cap is what bounds trust
 _BASELINE_CAP = 1.5  # log-odds per log(1 + baseline points)
 _CORROBORATION = 1.0  # weight of the other kinds of anomalous signal
 _WALK_BACK = 0.2
@@ -53,13 +53,24 @@ _DEEPEST_BONUS = 0.0  # the likelihood already encodes it; kept as reported evid
 
 @dataclass(frozen=True)
 class NodeEvidence:
-    """A service's strongest anomaly (weighted score) and its probability."""
+    """A service's strongest anomaly (weighted score) and its probability.
+
+    ``upward_probability`` counts only the signals a fault passes *up* to
+    callers (latency and errors); traffic and saturation flow down the calls
+    and a dependency's fault does not explain them.  It equals
+    ``probability`` for a service with no such series.
+    """
 
     service: str
     score: float
     metric: str
     probability: float
     log_odds: float = 0.0
+    upward_probability: float | None = None
+
+    @property
+    def upward(self) -> float:
+        return self.probability if self.upward_probability is None else self.upward_probability
 
 
 @dataclass(frozen=True)
@@ -128,10 +139,21 @@ def node_evidence(
     kind_sum = per_kind.groupby(level=0, sort=False).sum()
     extra = (kind_sum - best.set_index("service")["odds"].clip(lower=0.0)).reindex(best["service"]).fillna(0.0)
     total = best["odds"].to_numpy() + _CORROBORATION * extra.to_numpy()
+    up = frame[frame["kind"].isin(_UPWARD_KINDS)].groupby("service", sort=False)["odds"].max()
+    up_odds = up.reindex(best["service"]).to_numpy()
     return {
-        s: NodeEvidence(s, float(w), str(m), float(1.0 / (1.0 + np.exp(-o))), float(o))
-        for s, m, w, o in zip(best["service"], best["metric"], best["w"], total, strict=True)
+        s: NodeEvidence(
+            s, float(w), str(m), _sigmoid(o), float(o), None if np.isnan(u) else _sigmoid(u)
+        )
+        for s, m, w, o, u in zip(best["service"], best["metric"], best["w"], total, up_odds, strict=True)
     }
+
+
+_UPWARD_KINDS = ("latency", "errors")
+
+
+def _sigmoid(x: float) -> float:
+    return float(1.0 / (1.0 + np.exp(-x)))
 
 
 _KINDS = (
@@ -249,7 +271,8 @@ def rank_candidates(
         return []
     prob = {s: ev.probability for s, ev in evidence.items()}
     names = list(evidence)
-    e_all = np.array([prob[s] for s in names])
+    # Only what a fault passes up (latency, errors) is explained by it.
+    e_all = np.array([evidence[s].upward for s in names])
     explained = dict(zip(names, _log_ratio(e_all, _PROPAGATE, _NOISE), strict=True))
 
     sig: dict[tuple[str, str], float] = {}

@@ -208,6 +208,23 @@ def test_incident_window_without_data(rng, offset):
     assert exc.value.field == "incident.start"
 
 
+def test_sustained_modest_shift_is_anomalous_though_no_point_is_extreme(rng):
+    # 2.5 sd for the whole window: few single points leave the baseline's
+    # range, but the window's level plainly has.
+    values = 100 + rng.normal(0, 2, size=200)
+    values[160:] += 5
+    frame = _frame({("api", "latency"): values, ("api", "same"): 100 + rng.normal(0, 2, size=200)})
+    _, scores = _score(frame, frame.index[160])
+    assert scores.of("api", "latency").score > 1.5
+    assert scores.of("api", "same").score < 1.0
+
+
+def test_unknown_metrics_count_fully_traffic_less():
+    assert metric_weight("both", "signal") == 1.0
+    assert metric_weight("both", "network_receive_bytes") < 1.0
+    assert metric_weight("both", "PodWorkload(Ops)") < 1.0
+
+
 def test_one_point_spike_is_not_sustained(rng):
     values = 100 + rng.normal(0, 2, size=90)
     values[FAULT + 5] += 80
