@@ -271,6 +271,22 @@ def _reference(
     return med, scale, norm
 
 
+def rolling_nanmedian(a: np.ndarray, k: int, min_count: int = 1) -> np.ndarray:
+    """Medians of every run of ``k`` consecutive rows, per column, ignoring NaN.
+
+    Row ``i`` of the result covers rows ``i .. i+k-1`` of ``a``; a run with
+    fewer than ``min_count`` values gives NaN.  One sort of a strided view,
+    no per-column loop.
+    """
+    if a.shape[0] < k:
+        return np.full((0, a.shape[1]), np.nan)
+    runs = np.sort(np.lib.stride_tricks.sliding_window_view(a, k, axis=0), axis=-1)  # NaN last
+    count = np.sum(~np.isnan(runs), axis=-1)
+    lo = np.take_along_axis(runs, np.fmax((count - 1) // 2, 0)[..., None], axis=-1)[..., 0]
+    hi = np.take_along_axis(runs, np.fmax(count // 2, 0)[..., None], axis=-1)[..., 0]
+    return np.where(count >= max(min_count, 1), (lo + hi) / 2, np.nan)
+
+
 def _level_norm(b: np.ndarray, k: int, med: np.ndarray, scale: np.ndarray, sign: np.ndarray) -> np.ndarray:
     """Extreme directional deviation of the baseline's own k-point means.
 
@@ -280,7 +296,9 @@ def _level_norm(b: np.ndarray, k: int, med: np.ndarray, scale: np.ndarray, sign:
     shorter than ``2k`` points.
     """
     n = np.sum(~np.isnan(b), axis=0)
-    means = pd.DataFrame(b).rolling(k, min_periods=max(1, (k + 1) // 2)).median().to_numpy()
+    means = rolling_nanmedian(b, k, (k + 1) // 2)
+    if not means.shape[0]:
+        return np.full(b.shape[1], np.nan)
     dev = _directional((means - med) / scale, sign)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -338,7 +356,7 @@ def score_anomalies(
     k = min(w.shape[0], max(_MIN_LEVEL_POINTS, b.shape[0] // 10))
     if w.shape[0] >= _MIN_LEVEL_POINTS and b.shape[0]:
         level_norm = _level_norm(b, k, med, scale, sign)
-        w_means = pd.DataFrame(w).rolling(k, min_periods=k).median().to_numpy()[k - 1:]
+        w_means = rolling_nanmedian(w, k, k)
     else:
         level_norm = np.full(len(cols), np.nan)
         w_means = np.full((1, len(cols)), np.nan)

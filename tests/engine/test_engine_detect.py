@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from rca.config import DetectConfig
-from rca.detect import incident_windows, metric_direction, metric_weight, score_anomalies
+from rca.detect import incident_windows, metric_direction, metric_weight, rolling_nanmedian, score_anomalies
 from rca.errors import InvalidIncidentError
 from rca.types import Incident
 
@@ -231,3 +231,12 @@ def test_one_point_spike_is_not_sustained(rng):
     frame = _frame({("api", "latency"): values})
     _, scores = _score(frame, frame.index[FAULT])
     assert scores.of("api", "latency").score < 1.0
+
+
+@pytest.mark.parametrize(("k", "min_count"), [(1, 1), (3, 2), (4, 2), (5, 5)])
+def test_rolling_nanmedian_matches_pandas(rng, k, min_count):
+    a = rng.normal(size=(50, 7))
+    a[rng.random(a.shape) < 0.2] = np.nan
+    expected = pd.DataFrame(a).rolling(k, min_periods=min_count).median().to_numpy()[k - 1:]
+    np.testing.assert_allclose(rolling_nanmedian(a, k, min_count), expected, equal_nan=True)
+    assert rolling_nanmedian(a[:2], 3).shape == (0, 7)
