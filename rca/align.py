@@ -40,23 +40,30 @@ class AlignedMetrics:
         return list(dict.fromkeys(self.frame.columns.get_level_values(0)))
 
 
-def _gap_lengths(missing: np.ndarray) -> np.ndarray:
-    """For every missing cell, the length of the run of missing cells it is in (0 elsewhere)."""
-    t = missing.shape[0]
-    rows = np.arange(t)[:, None]
-    last_valid = np.maximum.accumulate(np.where(~missing, rows, -1), axis=0)
-    next_valid = np.minimum.accumulate(np.where(~missing, rows, t)[::-1], axis=0)[::-1]
-    return np.where(missing, next_valid - last_valid - 1, 0)
+def _series_columns(service: pd.Series, metric: pd.Series) -> tuple[np.ndarray, pd.MultiIndex]:
+    """Column of every row and the sorted ``(service, metric)`` columns they index."""
+    svc_codes, svc_names = service.factorize(sort=True)
+    met_codes, met_names = metric.factorize(sort=True)
+    # Both factorizations are sorted, so ordering the pair codes orders the
+    # columns like sorting the (service, metric) tuples would.
+    pair = svc_codes.astype(np.int64) * len(met_names) + met_codes
+    col, pairs = pd.factorize(pair, sort=True)
+    columns = pd.MultiIndex.from_arrays(
+        [svc_names.take(pairs // len(met_names)), met_names.take(pairs % len(met_names))],
+        names=["service", "metric"],
+    )
+    return col, columns
 
 
-def infer_step(long: pd.DataFrame) -> pd.Timedelta:
-    """Median spacing between consecutive timestamps, taken per series."""
-    ts = long["timestamp"].astype("int64").to_numpy()  # ns
-    key = pd.factorize(long["service"] + "\x00" + long["metric"])[0]
-    order = np.lexsort((ts, key))
-    ts, key = ts[order], key[order]
-    d = np.diff(ts)
-    same = np.diff(key) == 0
+def _median_step(ts: np.ndarray, key: np.ndarray) -> pd.Timedelta:
+    """Median positive spacing of ``ts`` (int64 ns) between points of one series (same ``key``)."""
+    key_step, d = np.diff(key), np.diff(ts)
+    if (key_step < 0).any() or ((key_step == 0) & (d < 0)).any():
+        # Not ordered by series, then time, as load_metrics leaves it: sort.
+        order = np.lexsort((ts, key))
+        ts, key = ts[order], key[order]
+        key_step, d = np.diff(key), np.diff(ts)
+    same = key_step == 0
     d = d[same & (d > 0)]
     if d.size == 0:
         raise InvalidMetricsError(
@@ -68,6 +75,110 @@ def infer_step(long: pd.DataFrame) -> pd.Timedelta:
     return pd.Timedelta(int(round(step_ns / 1e9)) or 1, unit="s") if step_ns >= 1e9 else pd.Timedelta(int(step_ns), unit="ns")
 
 
+def infer_step(long: pd.DataFrame) -> pd.Timedelta:
+    """Median spacing between consecutive timestamps, taken per series."""
+    ts = long["timestamp"].astype("int64").to_numpy()  # ns
+    key = pd.factorize(long["service"] + "\x00" + long["metric"])[0]
+    return _median_step(ts, key)
+
+
+def _unknown_services(
+    service: pd.Series, known_services: Container[str]
+) -> tuple[list[str], list[DataIssue]]:
+    """Services absent from ``known_services`` (sorted) and one issue for each."""
+    unknown = sorted(s for s in service.unique() if s not in known_services)
+    issues = [DataIssue("unknown_service", f"{s}: not in the topology; its metrics are ignored", s) for s in unknown]
+    return unknown, issues
+
+
+def _grid_cells(
+    timestamp: pd.Series, col: np.ndarray, n_cols: int, step: pd.Timedelta
+) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """The regular grid spanning ``timestamp`` and every row's flat cell ``row * n_cols + col``."""
+    bucket = timestamp.dt.floor(step)
+    start = bucket.min()
+    grid = pd.date_range(start, bucket.max(), freq=step, name="timestamp")
+    row = ((bucket - start) // step).to_numpy(dtype=np.int64)
+    return grid, row * n_cols + col
+
+
+def _aggregate_cells(values: np.ndarray, cell: np.ndarray, n_cells: int, aggregation: str) -> np.ndarray:
+    """Flat array of ``n_cells`` holding ``aggregation`` of the values of each cell (NaN if none)."""
+    out = np.full(n_cells, np.nan)
+    # pandas' grouped kernels, so NaN, -0.0 and sums behave as a groupby does.
+    agg = pd.Series(values, copy=False).groupby(cell, sort=False).agg(aggregation)
+    out[agg.index.to_numpy()] = agg.to_numpy(dtype=np.float64)
+    return out
+
+
+def _short_interior_gaps(missing: np.ndarray, fill_limit: int) -> np.ndarray:
+    """Missing cells in a run of at most ``fill_limit`` of them with a value on both sides."""
+    t = missing.shape[0]
+    rows = np.arange(t)[:, None]
+    last_valid = np.maximum.accumulate(np.where(~missing, rows, -1), axis=0)
+    next_valid = np.minimum.accumulate(np.where(~missing, rows, t)[::-1], axis=0)[::-1]
+    interior = (last_valid >= 0) & (next_valid < t)
+    return missing & interior & (next_valid - last_valid - 1 <= fill_limit)
+
+
+def _fill_short_gaps(values: np.ndarray, fill_limit: int) -> None:
+    """Interpolate linearly, in place, the short interior gaps of every column.
+
+    Only whole gaps of at most ``fill_limit`` points are filled; a longer gap
+    stays missing entirely (so aligning twice changes nothing).  The numbers
+    are those of ``DataFrame.interpolate(method="linear")``, which calls
+    ``np.interp`` per column with positions as x: here one call does all
+    columns laid end to end (x = column * rows + row), since the neighbours
+    of an interior gap are in its own column.
+    """
+    missing = np.isnan(values)
+    fill = _short_interior_gaps(missing, fill_limit)
+    if not fill.any():
+        return
+    t = values.shape[0]
+    x = np.flatnonzero(fill.T)
+    known = ~missing.T
+    values[x % t, x // t] = np.interp(x, np.flatnonzero(known), values.T[known])
+
+
+def _names(columns: pd.MultiIndex, which: np.ndarray) -> list[tuple[str, str]]:
+    """``(service, metric)`` of the columns at positions ``which``, as plain strings."""
+    return list(zip(columns.get_level_values(0)[which].tolist(), columns.get_level_values(1)[which].tolist()))
+
+
+def _gap_issues(values: np.ndarray, columns: pd.MultiIndex, fill_limit: int) -> list[DataIssue]:
+    """One issue per column with missing points between its first and last value."""
+    t = values.shape[0]
+    valid = ~np.isnan(values)
+    n_valid = valid.sum(axis=0)
+    first = valid.argmax(axis=0)  # 0 for an empty column, as idxmax gives
+    last = t - 1 - valid[::-1].argmax(axis=0)
+    # Points strictly between first and last, minus the values among them
+    # (first and last are values unless the column is empty; then all its
+    # inner points count, as the per-column formulation counted them).
+    n_missing = np.maximum(last - first - 1, 0) - np.maximum(n_valid - 2, 0)
+    which = np.flatnonzero(n_missing > 0)
+    return [
+        DataIssue("gap", f"{s}/{m}: {n} point(s) missing beyond the fill limit ({fill_limit})", s, m)
+        for (s, m), n in zip(_names(columns, which), n_missing[which].tolist(), strict=True)
+    ]
+
+
+def _value_issues(values: np.ndarray, columns: pd.MultiIndex) -> tuple[list[DataIssue], np.ndarray]:
+    """Issues for empty and constant columns, and the mask of non-empty columns."""
+    missing = np.isnan(values)
+    n_valid = (~missing).sum(axis=0)
+    vmin = np.where(missing, np.inf, values).min(axis=0)
+    vmax = np.where(missing, -np.inf, values).max(axis=0)
+    which = np.flatnonzero((n_valid == 0) | (vmin == vmax))
+    issues = [
+        DataIssue("constant", f"{s}/{m}: constant ({lo:g}); it cannot show an anomaly", s, m)
+        if n else DataIssue("empty", f"{s}/{m}: no values", s, m)
+        for (s, m), n, lo in zip(_names(columns, which), n_valid[which].tolist(), vmin[which].tolist(), strict=True)
+    ]
+    return issues, n_valid > 0
+
+
 def align_metrics(
     long: pd.DataFrame,
     config: AlignConfig | None = None,
@@ -76,6 +187,10 @@ def align_metrics(
     step: pd.Timedelta | None = None,
 ) -> AlignedMetrics:
     """Align a long frame (from :func:`rca.ingest.load_metrics`) to a grid.
+
+    Vectorized throughout: rows are mapped to flat ``(grid row, column)``
+    cells, aggregated in one grouped pass, gaps interpolated in one
+    ``np.interp`` call; only the issues found are built one by one.
 
     Parameters
     ----------
@@ -91,61 +206,29 @@ def align_metrics(
     config = config or AlignConfig()
     issues: list[DataIssue] = []
     if known_services is not None:
-        svc = long["service"]
-        unknown = sorted(set(svc.unique()) - {s for s in svc.unique() if s in known_services})
+        unknown, issues = _unknown_services(long["service"], known_services)
         if unknown:
-            for s in unknown:
-                issues.append(
-                    DataIssue("unknown_service", f"{s}: not in the topology; its metrics are ignored", s)
-                )
-            long = long[~svc.isin(unknown)]
+            long = long[~long["service"].isin(unknown)]
         if long.empty:
             raise InvalidMetricsError(
                 "metrics: none of the metric services is in the topology "
                 f"(e.g. {unknown[:3]}); check service names",
                 field="metrics.service",
             )
+    col, columns = _series_columns(long["service"], long["metric"])
     if step is None:
-        step = pd.Timedelta(config.step) if config.step else infer_step(long)
-    bucket = long["timestamp"].dt.floor(step)
-    grouped = long.assign(timestamp=bucket).groupby(["timestamp", "service", "metric"], sort=False)["value"]
-    agg = grouped.agg(config.aggregation)
-    wide = agg.unstack(["service", "metric"]).sort_index()
-    wide = wide.reindex(columns=wide.columns.sort_values())
-    grid = pd.date_range(wide.index.min(), wide.index.max(), freq=step)
-    wide = wide.reindex(grid)
-    wide.index.name = "timestamp"
-    wide.columns.names = ["service", "metric"]
+        if config.step:
+            step = pd.Timedelta(config.step)
+        else:
+            step = _median_step(long["timestamp"].astype("int64").to_numpy(), col)
+    grid, cell = _grid_cells(long["timestamp"], col, len(columns), step)
+    flat = _aggregate_cells(long["value"].to_numpy(dtype=np.float64), cell, len(grid) * len(columns), config.aggregation)
+    values = flat.reshape(len(grid), len(columns))
 
-    missing_before = wide.isna()
-    if config.fill_limit > 0 and len(wide) > 2:
-        short = _gap_lengths(missing_before.to_numpy()) <= config.fill_limit
-        filled = wide.interpolate(method="linear", limit_area="inside")
-        # Only whole gaps of at most fill_limit points are filled; a longer gap
-        # stays missing entirely (so aligning twice changes nothing).
-        wide = wide.mask(missing_before & short, filled)
-    still = wide.isna() & missing_before
-    # Report series with unfilled interior gaps.
-    first = wide.notna().idxmax()
-    last = wide.notna()[::-1].idxmax()
-    for col in wide.columns[still.any().to_numpy()]:
-        inner = still[col][(still.index > first[col]) & (still.index < last[col])]
-        n = int(inner.sum())
-        if n:
-            issues.append(
-                DataIssue("gap", f"{col[0]}/{col[1]}: {n} point(s) missing beyond the fill limit ({config.fill_limit})", col[0], col[1])
-            )
-    values = wide.to_numpy()
-    with np.errstate(invalid="ignore"):
-        n_valid = np.sum(~np.isnan(values), axis=0)
-        vmin = np.nanmin(np.where(np.isnan(values), np.inf, values), axis=0)
-        vmax = np.nanmax(np.where(np.isnan(values), -np.inf, values), axis=0)
-    for col, n, lo, hi in zip(wide.columns, n_valid, vmin, vmax, strict=True):
-        if n == 0:
-            issues.append(DataIssue("empty", f"{col[0]}/{col[1]}: no values", col[0], col[1]))
-        elif lo == hi:
-            issues.append(DataIssue("constant", f"{col[0]}/{col[1]}: constant ({lo:g}); it cannot show an anomaly", col[0], col[1]))
-    empty_cols = wide.columns[n_valid == 0]
-    if len(empty_cols):
-        wide = wide.drop(columns=empty_cols)
-    return AlignedMetrics(frame=wide, step=step, issues=tuple(issues))
+    if config.fill_limit > 0 and len(grid) > 2:
+        _fill_short_gaps(values, config.fill_limit)
+    issues += _gap_issues(values, columns, config.fill_limit)
+    value_issues, non_empty = _value_issues(values, columns)
+    issues += value_issues
+    frame = pd.DataFrame(values[:, non_empty], index=grid, columns=columns[non_empty])
+    return AlignedMetrics(frame=frame, step=step, issues=tuple(issues))
