@@ -6,6 +6,8 @@ Directory format::
     <root>/<system>/<day>/metric/<pod>_metric.csv   per-pod metrics, one row a minute
     <root>/<system>/<day>/metric/front_service.csv  the entry point's latency and success rate
     <root>/<system>/<day>/metric/dependency.csv     call edges (optional)
+    <root>/<system>/<day>/metric/source_50.csv      per-edge p50 latency at the caller (optional)
+    <root>/<system>/<day>/metric/destination_50.csv per-edge p50 latency at the callee (optional)
     <root>/<system>/<day>/trace/*.csv               spans (a sample of the day; optional)
 
 Services
@@ -31,7 +33,11 @@ seconds, CPU in millicores, memory in MiB, rates in percent)
     point's is the user-facing one).  With ``use_spans`` and trace files, the
     span metrics of :func:`rca.datasets.spans.span_metrics` are joined in
     (``span_requests``, ``span_latency_*`` in ms, ``span_outgoing``); they
-    cover only the sampled minutes.  Every timestamp is floored to the minute.
+    cover only the sampled minutes.  Where the day has per-edge latency files
+    (``source_<q>.csv``, ``destination_<q>.csv``), each service gets
+    ``network_latency_p<q>``: the median over its call edges of caller-side
+    minus callee-side latency, i.e. time on the network.  Every timestamp is
+    floored to the minute.
 
 Topology
     From ``metric/dependency.csv`` when present; its IP-address nodes are the
@@ -439,6 +445,71 @@ def _entry_service(spans: pd.DataFrame | None, graph: ServiceGraph) -> str | Non
     return max(sorted(tops), key=lambda n: len(graph.dependencies(n)))
 
 
+_EDGE_FILE = re.compile(r"^source_(\d+)\.csv$")
+
+
+def _split_edge(column: str, services: set[str]) -> tuple[str, str] | None:
+    """``caller_callee`` -> (caller, callee), preferring a split into two known services."""
+    cuts = [i for i, ch in enumerate(column) if ch == "_"]
+    for i in cuts:
+        a, b = column[:i], column[i + 1:]
+        if a in services and b in services:
+            return a, b
+    return (column[: cuts[0]], column[cuts[0] + 1:]) if cuts else None
+
+
+def _read_edge_latency(metric_dir: Path, services: set[str], where: str) -> tuple[pd.DataFrame, list[DataIssue]]:
+    """Per-service network time from ``source_<q>.csv`` / ``destination_<q>.csv``.
+
+    The two files give, per call edge ``caller_callee`` and minute, the
+    ``q``-th percentile latency measured at the caller and at the callee; the
+    difference is time spent on the network.  A service's
+    ``network_latency_p<q>`` is the median of that difference over its call
+    edges, so a delay on one pod's interface stands out at that pod and not
+    at a neighbour that has other, unaffected edges.
+    """
+    parts: list[dict[str, np.ndarray]] = []
+    issues: list[DataIssue] = []
+    for src_path in sorted(metric_dir.glob("source_*.csv")):
+        m = _EDGE_FILE.match(src_path.name)
+        dst_path = metric_dir / f"destination_{m.group(1)}.csv" if m else None
+        if dst_path is None or not dst_path.is_file():
+            continue
+        sides = []
+        for path in (src_path, dst_path):
+            df = _read_csv(path).rename(columns={"time": "Time", "timestamp": "TimeStamp"})
+            times, fixed = _row_times(df, f"{where}/metric/{path.name}")
+            issues.extend(fixed)
+            values = df.drop(columns=[c for c in ("Time", "TimeStamp") if c in df]).apply(pd.to_numeric, errors="coerce")
+            values.index = times
+            sides.append(values.groupby(level=0).mean())
+        src, dst = sides
+        common = [c for c in src.columns if c in dst.columns]
+        gap = src[common] - dst[common].reindex(src.index)
+        per_service: dict[str, list[str]] = {}
+        for col in common:
+            pair = _split_edge(col, services)
+            if pair is None:
+                continue
+            for svc in pair:
+                per_service.setdefault(svc, []).append(col)
+        if not per_service:
+            continue
+        name = f"network_latency_p{m.group(1)}"
+        wide = pd.DataFrame({svc: gap[cols].median(axis=1) for svc, cols in per_service.items()}, index=gap.index)
+        long = wide.stack().rename("value").reset_index()
+        long.columns = ["timestamp", "service", "value"]
+        parts.append(
+            {
+                "timestamp": long["timestamp"].dt.tz_convert(None).to_numpy(dtype="datetime64[ns]"),
+                "service": long["service"].to_numpy(dtype=object),
+                "metric": np.full(len(long), name, dtype=object),
+                "value": long["value"].to_numpy(dtype=float),
+            }
+        )
+    return _frame(parts), issues
+
+
 def read_nezha_day(
     day_dir: str | Path,
     *,
@@ -483,6 +554,9 @@ def read_nezha_day(
         # the entry point's user-facing success rate replaces its pod's own
         clash = (pod_frame["service"] == entry) & pod_frame["metric"].isin(set(front["metric"]))
         parts = [pod_frame.loc[~clash], front]
+    edges, edge_issues = _read_edge_latency(metric_dir, with_metrics | set(graph.services), where)
+    issues.extend(edge_issues)
+    parts.append(edges)
     if use_spans and spans is not None and not spans.empty:
         parts.append(span_metrics(spans, "1min"))
     metrics = pd.concat([p.astype({"timestamp": _TS_DTYPE}) for p in parts if not p.empty], ignore_index=True)

@@ -130,7 +130,9 @@ def test_entry_service_without_spans_is_the_top_caller(tmp_path: Path) -> None:
 def test_metric_names_units_and_node_columns(cases: dict[str, BenchCase]) -> None:
     c = cases["shop/2022-08-22/03"]
     cart = set(c.metrics.loc[c.metrics.service == "cartservice", "metric"])
-    assert cart == POD_METRICS | {"span_requests", "span_latency_p50", "span_latency_p90", "span_latency_p99"}
+    assert cart == POD_METRICS | {
+        "span_requests", "span_latency_p50", "span_latency_p90", "span_latency_p99", "network_latency_p50"
+    }
     assert not any(m.startswith("node_") for m in c.metrics["metric"])
     assert list(c.metrics.columns) == ["timestamp", "service", "metric", "value"]
     assert str(c.metrics["timestamp"].dt.tz) == "UTC"
@@ -335,3 +337,23 @@ def test_real_nezha_smoke() -> None:
         window = c.metrics[c.metrics.timestamp >= c.incident.start]
         assert ((window.service == c.incident.service) & (window.metric == "latency_p90")).any()
     assert seconds < 6, f"loading Nezha took {seconds:.1f} s of CPU"
+
+
+# -- per-edge latency -------------------------------------------------------------
+def test_network_latency_is_the_median_caller_minus_callee_gap_over_a_services_edges(cases):
+    case = next(c for c in cases.values() if c.case_id.startswith("shop/") and c.fault_type == "network_delay")
+    before, after = _ts("2022-08-22 04:19"), _ts("2022-08-22 04:20")
+    cart = _series(case, "cartservice", "network_latency_p50")
+    ad = _series(case, "adservice", "network_latency_p50")
+    fe = _series(case, "frontend", "network_latency_p50")
+    assert cart[before] == pytest.approx(0.003) and cart[after] == pytest.approx(0.203)
+    assert ad[before] == pytest.approx(0.002) and ad[after] == pytest.approx(0.002)
+    # frontend has both edges: the median of two is their mean
+    assert fe[after] == pytest.approx((0.203 + 0.002) / 2)
+    baseline = _series(case, "cartservice", "network_latency_p50", frame="baseline")
+    assert len(baseline) and baseline.max() == pytest.approx(0.003)
+
+
+def test_days_without_edge_files_have_no_network_latency(cases):
+    tickets = [c for c in cases.values() if c.case_id.startswith("tickets/")]
+    assert tickets and all("network_latency_p50" not in set(c.metrics["metric"]) for c in tickets)
