@@ -178,14 +178,19 @@ def granger_along_pairs(
     """Run Granger tests for ``(cause_column, effect_column)`` pairs of ``data``.
 
     ``data`` is the test window (grid rows x ``(service, metric)`` columns).
-    Gaps are filled forward/backward; a pair is skipped (with the reason) when
-    a series is mostly missing or constant, or the window is too short.
+    Gaps are filled forward/backward (and, with ``config.ranks``, values
+    replaced by their ranks); a pair is skipped (with the reason) when a
+    series is mostly missing or constant, or the window is too short.
     """
     if not pairs:
         return []
     t_total = len(data)
     results: list[GrangerTest | None] = [None] * len(pairs)
+    used = list(dict.fromkeys(col for pair in pairs for col in pair if col in data.columns))
+    data = data[used]
     filled = data.ffill().bfill()
+    if config.ranks:
+        filled = filled.rank(pct=True)
     missing_share = data.isna().mean()
     usable: list[int] = []
     xs, ys = [], []

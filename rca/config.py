@@ -202,6 +202,10 @@ class GrangerConfig(_Validated):
         Difference series that look non-stationary (``auto``: an ADF test).
     context : int
         Baseline points before the incident included in the test window.
+    ranks : bool
+        Test the series' ranks instead of their values: a few coincident
+        spikes (common in per-minute latency percentiles) then cannot fake a
+        significant lag relation.
     """
 
     enabled: bool = True
@@ -209,6 +213,7 @@ class GrangerConfig(_Validated):
     alpha: float = 0.05
     difference: str = "auto"
     context: int = 30
+    ranks: bool = True
 
     _RULES: ClassVar[dict[str, tuple]] = {
         "enabled": ("bool",),
@@ -216,6 +221,7 @@ class GrangerConfig(_Validated):
         "alpha": ("float", 1e-12, 0.5),
         "difference": ("choice", {"auto", "always", "never"}),
         "context": ("int", 0, 100_000),
+        "ranks": ("bool",),
     }
     _PATH: ClassVar[str] = "granger"
 

@@ -103,8 +103,19 @@ def _granger_pairs(
     columns: pd.Index,
     threshold: float,
 ) -> list[tuple[tuple[str, str], tuple[str, str]]]:
-    """Callee series -> caller series for call edges between anomalous services."""
+    """Callee series -> caller series for call edges between anomalous services.
+
+    Both ends are the services' strongest latency or error series (their
+    strongest series of any kind when they have none): that is what a fault
+    passes up a call, so a test between, say, a callee's latency and its
+    caller's memory would only measure coincidence.
+    """
     active = {s for s in scope if s in evidence and evidence[s].score > threshold}
+
+    def series(service: str) -> tuple[str, str]:
+        ev = evidence[service]
+        return (service, ev.upward_metric or ev.metric)
+
     pairs = []
     for caller in scope:
         if caller not in active and caller != symptom[0]:
@@ -112,14 +123,13 @@ def _granger_pairs(
         for callee in graph.callees(caller):
             if callee not in active or callee == caller:
                 continue
-            cause_col = (callee, evidence[callee].metric)
             if caller == symptom[0] and symptom in columns:
                 effect_col = symptom
             elif caller in evidence:
-                effect_col = (caller, evidence[caller].metric)
+                effect_col = series(caller)
             else:
                 continue
-            pairs.append((cause_col, effect_col))
+            pairs.append((series(callee), effect_col))
     return pairs
 
 

@@ -67,6 +67,7 @@ class NodeEvidence:
     probability: float
     log_odds: float = 0.0
     upward_probability: float | None = None
+    upward_metric: str | None = None
 
     @property
     def upward(self) -> float:
@@ -139,13 +140,16 @@ def node_evidence(
     kind_sum = per_kind.groupby(level=0, sort=False).sum()
     extra = (kind_sum - best.set_index("service")["odds"].clip(lower=0.0)).reindex(best["service"]).fillna(0.0)
     total = best["odds"].to_numpy() + _CORROBORATION * extra.to_numpy()
-    up = frame[frame["kind"].isin(_UPWARD_KINDS)].groupby("service", sort=False)["odds"].max()
-    up_odds = up.reindex(best["service"]).to_numpy()
+    upward = frame[frame["kind"].isin(_UPWARD_KINDS)]
+    up_best = upward.loc[upward.groupby("service", sort=False)["odds"].idxmax()].set_index("service")
+    up_odds = up_best["odds"].reindex(best["service"]).to_numpy()
+    up_metric = up_best["metric"].reindex(best["service"]).to_numpy()
     return {
         s: NodeEvidence(
-            s, float(w), str(m), _sigmoid(o), float(o), None if np.isnan(u) else _sigmoid(u)
+            s, float(w), str(m), _sigmoid(o), float(o),
+            None if np.isnan(u) else _sigmoid(u), None if np.isnan(u) else str(um),
         )
-        for s, m, w, o, u in zip(best["service"], best["metric"], best["w"], total, up_odds, strict=True)
+        for s, m, w, o, u, um in zip(best["service"], best["metric"], best["w"], total, up_odds, up_metric, strict=True)
     }
 
 

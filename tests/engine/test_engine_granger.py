@@ -171,3 +171,16 @@ def test_along_pairs_differences_random_walks(rng):
     assert res.observations == t - 1
     (never,) = granger_along_pairs(data, [(CAUSE, EFFECT)], GrangerConfig(difference="never"))
     assert not never.differenced and never.observations == t
+
+
+def test_ranks_keep_a_few_coincident_spikes_from_faking_causality(rng):
+    t = 40
+    x, y = rng.normal(size=t), rng.normal(size=t)
+    for at in (10, 25):  # two spikes in the cause, echoed one step later by the effect
+        x[at] += 40.0
+        y[at + 1] += 40.0
+    data = _frame({CAUSE: x, EFFECT: y})
+    (raw,) = granger_along_pairs(data, [(CAUSE, EFFECT)], GrangerConfig(difference="never", ranks=False))
+    (ranked,) = granger_along_pairs(data, [(CAUSE, EFFECT)], GrangerConfig(difference="never"))
+    assert raw.significant and raw.p_value < 1e-6
+    assert not ranked.significant
