@@ -106,7 +106,7 @@ def render_text(
             f"RCA: the analysis of {_headline(res, ctx)} failed: {error or 'no result'}",
         ]
     elif res.get("status") != "found" or not res.get("causes"):
-        lines = [f"RCA: nothing anomalous upstream of {_headline(res, ctx)}: {res.get('reason') or 'no cause found'}"]
+        lines = [f"RCA: no root cause named for {_headline(res, ctx)}: {res.get('reason') or 'no cause found'}"]
     else:
         lines = [f"RCA: probable root cause of {_headline(res, ctx)}"]
         for c in list(res["causes"])[:max_causes]:

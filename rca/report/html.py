@@ -187,7 +187,7 @@ def _verdict(result: RCAResult) -> str:
     e = _esc
     top = result.top
     if top is None:
-        reason = result.reason or "nothing anomalous upstream of the symptom"
+        reason = result.reason or "no root cause named"
         return (
             '<section class="verdict none" id="verdict"><div class="big">No root cause found</div>'
             f"<div>{e(reason)}</div></section>"

@@ -49,7 +49,7 @@ def test_failed_and_empty_analyses_say_so() -> None:
                        error="Prometheus at http://prom:9090 is unreachable")
     assert text.startswith("RCA: the analysis of checkout latency failed: Prometheus at http://prom:9090 is unreachable")
     empty = {**result_dict(), "status": "no_anomaly", "causes": [], "reason": "no series upstream is anomalous"}
-    assert render_text(empty, CTX).startswith("RCA: nothing anomalous upstream of frontend latency (alert HighLatency): no series")
+    assert render_text(empty, CTX).startswith("RCA: no root cause named for frontend latency (alert HighLatency): no series")
 
 
 def test_slack_message_shape() -> None:
