@@ -26,8 +26,8 @@ from rca.datasets.synthetic._simulate import (
     seasonal_factor,
     simulate,
 )
+from rca.datasets.synthetic._checks import Checker
 from rca.datasets.synthetic._topology import FAMILIES, SynthTopology, build_topology
-from rca.errors import InvalidConfigError
 from rca.types import Incident
 
 MIN_SERVICES, MAX_SERVICES = 10, 2000
@@ -35,24 +35,8 @@ MIN_STEP, MAX_STEP = pd.Timedelta("1s"), pd.Timedelta("5min")
 _EPOCH = pd.Timestamp("2024-05-01T00:00:00Z")
 
 
-def _bad(name: str, rule: str, value: Any) -> InvalidConfigError:
-    return InvalidConfigError(
-        f"The {name!r} parameter of generate_case must be {rule}. Got {value!r} instead.",
-        field=f"synthetic.{name}",
-    )
-
-
-def _int(name: str, value: Any, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
-        raise _bad(name, f"an int in [{lo}, {hi}]", value)
-    return int(value)
-
-
-def _float(name: str, value: Any, lo: float, hi: float) -> float:
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if not ok or not lo <= float(value) <= hi:
-        raise _bad(name, f"a number in [{lo}, {hi}]", value)
-    return float(value)
+_check = Checker("generate_case")
+_bad, _int, _float = _check.bad, _check.int, _check.float
 
 
 def format_step(td: pd.Timedelta) -> str:

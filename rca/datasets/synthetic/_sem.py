@@ -70,7 +70,8 @@ from scipy import linalg
 
 from rca.datasets.base import BenchCase
 from rca.datasets.synthetic._generate import format_step, parse_step
-from rca.errors import InvalidConfigError, InvalidInputError
+from rca.datasets.synthetic._checks import Checker
+from rca.errors import InvalidInputError
 from rca.types import Incident
 from topology import NodeKind, ServiceGraph
 from topology.model import Call, Node
@@ -94,24 +95,8 @@ def sem_metric(weights: str) -> str:
     return "latency" if weights == "positive" else "signal"
 
 
-def _bad(name: str, rule: str, value: Any) -> InvalidConfigError:
-    return InvalidConfigError(
-        f"The {name!r} parameter of generate_sem_case must be {rule}. Got {value!r} instead.",
-        field=f"synthetic.{name}",
-    )
-
-
-def _int(name: str, value: Any, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
-        raise _bad(name, f"an int in [{lo}, {hi}]", value)
-    return int(value)
-
-
-def _float(name: str, value: Any, lo: float, hi: float) -> float:
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if not ok or not lo <= float(value) <= hi:
-        raise _bad(name, f"a number in [{lo}, {hi}]", value)
-    return float(value)
+_check = Checker("generate_sem_case")
+_bad, _int, _float = _check.bad, _check.int, _check.float
 
 
 @dataclass(frozen=True)
