@@ -129,6 +129,38 @@ def test_fault_of_zero_magnitude_means_no_anomaly(seed):
 
 
 # -- bad input ------------------------------------------------------------------------------------
+def _two_services(api_shift: float, db_shift: float, seed: int = 5) -> tuple:
+    """api -> db, one latency each: 120 normal minutes, then 20 with the given shifts (in sd)."""
+    import topology
+
+    rng = np.random.default_rng(seed)
+    t = pd.date_range("2024-05-01", periods=140, freq="1min", tz="UTC")
+    api = 100 + rng.normal(0, 2, 140)
+    db = 20 + rng.normal(0, 1, 140)
+    api[120:] += 2 * api_shift
+    db[120:] += db_shift
+    rows = [(ts, "api", "latency", v) for ts, v in zip(t, api)] + [(ts, "db", "latency", v) for ts, v in zip(t, db)]
+    metrics = pd.DataFrame(rows, columns=["timestamp", "service", "metric", "value"])
+    graph = topology.ServiceGraph()
+    graph.add_call("api", "db")
+    return graph, metrics, rca.Incident("api", "latency", t[120])
+
+
+def test_a_marginal_dependency_under_a_quiet_symptom_loses_to_the_null():
+    graph, metrics, incident = _two_services(api_shift=0.0, db_shift=2.6)
+    result = rca.analyze(graph, metrics, incident)
+    assert result.status == "no_anomaly" and result.causes == ()
+    assert "better than noise" in result.reason and "db" in result.reason
+
+
+def test_the_same_dependency_is_named_when_the_symptom_is_anomalous():
+    graph, metrics, incident = _two_services(api_shift=4.0, db_shift=2.6)
+    result = rca.analyze(graph, metrics, incident)
+    assert result.top.service == "db"
+    # the null keeps a share of the belief: confidences sum to less than one
+    assert 0 < sum(c.confidence for c in result.causes) < 1
+
+
 def _long(values, service="frontend"):
     ts = pd.date_range("2024-05-01T12:00:00Z", periods=len(values), freq="1min")
     return pd.DataFrame({"timestamp": ts, "service": service, "metric": "latency", "value": values})
