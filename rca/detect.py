@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -288,12 +288,12 @@ def rolling_nanmedian(a: np.ndarray, k: int, min_count: int = 1) -> np.ndarray:
 
 
 def _level_norm(b: np.ndarray, k: int, med: np.ndarray, scale: np.ndarray, sign: np.ndarray) -> np.ndarray:
-    """Extreme directional deviation of the baseline's own k-point means.
+    """Extreme directional deviation of the baseline's own k-point medians.
 
-    The reference a window *mean* is judged against: calibrated on the
-    baseline itself, so autocorrelated series (whose means wander more than
-    ``1/sqrt(k)`` predicts) are not overrated.  NaN where the baseline is
-    shorter than ``2k`` points.
+    The reference a window's *median* is judged against: calibrated on the
+    baseline itself, so autocorrelated series (whose medians wander more
+    than ``1/sqrt(k)`` predicts) are not overrated.  NaN where the baseline
+    is shorter than ``2k`` points.
     """
     n = np.sum(~np.isnan(b), axis=0)
     means = rolling_nanmedian(b, k, (k + 1) // 2)
@@ -306,6 +306,50 @@ def _level_norm(b: np.ndarray, k: int, med: np.ndarray, scale: np.ndarray, sign:
         hi = np.where(count >= 100, nan_quantiles(dev, (0.99,))[0], np.nanmax(dev, axis=0))
     norm = np.fmax(np.nan_to_num(hi, nan=0.0), _MIN_NORM / np.sqrt(k))
     return np.where(n >= 2 * k, norm, np.nan)
+
+
+def _level_scorer(
+    b: np.ndarray, w: np.ndarray, med: np.ndarray, scale: np.ndarray, sign: np.ndarray
+) -> Callable[[np.ndarray], np.ndarray]:
+    """``ref -> level score`` of the window ``w`` against baseline rows ``b``.
+
+    Two spans: rolling medians of ``k`` points, ``k`` capped so the baseline
+    holds ten of them (its own k-medians then show how far such a median
+    wanders, slow load swings included); and, for a longer window, the whole
+    window's median, against a normalizer extrapolated from how the
+    baseline's extremes shrink from single points to k-medians (by
+    ``(k / K) ** alpha``, ``alpha`` measured, at most the 0.5 of independent
+    noise).  Both carry a margin, as the window's maximum is taken over many
+    positions.  NaN where the window or baseline is too short.
+    """
+    n_cols = w.shape[1]
+    big_k = w.shape[0]
+    k = min(big_k, max(_MIN_LEVEL_POINTS, b.shape[0] // 10))
+    if big_k < _MIN_LEVEL_POINTS or not b.shape[0]:
+        return lambda ref: np.full(n_cols, np.nan)
+    norm_k = _level_norm(b, k, med, scale, sign)
+    w_meds = rolling_nanmedian(w, k, k)
+    norm_all = None
+    if big_k > k:
+        zb = _directional((b - med) / scale, sign)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            count = np.sum(~np.isnan(zb), axis=0)
+            hi_1 = np.where(count >= 100, nan_quantiles(zb, (0.99,))[0], np.nanmax(zb, axis=0))
+            alpha = np.clip(np.log(hi_1 / norm_k) / np.log(k), 0.0, 0.5)
+            norm_all = np.fmax(norm_k * (k / big_k) ** alpha, _MIN_NORM / np.sqrt(big_k))
+            w_med = np.nanmedian(w, axis=0)
+
+    def score(ref: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out = np.nanmax(_directional((w_meds - ref) / scale, sign), axis=0) / (_LEVEL_MARGIN * norm_k)
+            if norm_all is not None:
+                whole = _directional((w_med - ref) / scale, sign) / (_LEVEL_MARGIN * norm_all)
+                out = np.fmax(out, whole)  # fmax: a NaN side yields the other
+        return out
+
+    return score
 
 
 def score_anomalies(
@@ -348,24 +392,9 @@ def score_anomalies(
     med, scale, norm = _reference(b, sign, bounded, w)
     z_pts = _directional((w - med) / scale, sign)
     pts = z_pts / norm
-    # A sustained shift: the window's mean against the baseline's own means
-    # of as many points (a shift of 3 sd over 40 points is decisive though
-    # no single point is beyond the baseline's extremes).
-    # The span is capped so the baseline holds ten of them: its means must
-    # show how far a mean of that many points wanders (slow load swings).
-    k = min(w.shape[0], max(_MIN_LEVEL_POINTS, b.shape[0] // 10))
-    if w.shape[0] >= _MIN_LEVEL_POINTS and b.shape[0]:
-        level_norm = _level_norm(b, k, med, scale, sign)
-        w_means = rolling_nanmedian(w, k, k)
-    else:
-        level_norm = np.full(len(cols), np.nan)
-        w_means = np.full((1, len(cols)), np.nan)
-
-    def level_against(ref: np.ndarray) -> np.ndarray:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            return np.nanmax(_directional((w_means - ref) / scale, sign), axis=0) / (_LEVEL_MARGIN * level_norm)
-
+    # A sustained shift: no single point beyond the baseline's extremes, but
+    # a level the baseline never holds for as long.
+    level_against = _level_scorer(b, w, med, scale, sign)
     level = level_against(med)
     if windows.separate_baseline and len(pre):
         # Normal data from another period may not match the level just before
