@@ -51,7 +51,7 @@ _UP = re.compile(
 _MIN_NORM = 3.0
 _MIN_PRE = 3  # recent points needed to call the normal data's level stale
 _MIN_LEVEL_POINTS = 3  # window points for a level-shift score
-_LEVEL_MARGIN = 1.5
+_LEVEL_MARGIN = 1.5  # the window's rolling medians: their maximum is over many positions
 
 
 def metric_direction(metric: str, overrides: Mapping[str, str] | None = None) -> str:
@@ -319,8 +319,9 @@ def _level_scorer(
     window's median, against a normalizer extrapolated from how the
     baseline's extremes shrink from single points to k-medians (by
     ``(k / K) ** alpha``, ``alpha`` measured, at most the 0.5 of independent
-    noise).  Both carry a margin, as the window's maximum is taken over many
-    positions.  NaN where the window or baseline is too short.
+    noise).  The rolling part carries a margin, as the window's maximum is
+    taken over many positions; the whole-window median is one statistic and
+    needs none.  NaN where the window or baseline is too short.
     """
     n_cols = w.shape[1]
     big_k = w.shape[0]
@@ -345,7 +346,7 @@ def _level_scorer(
             warnings.simplefilter("ignore", RuntimeWarning)
             out = np.nanmax(_directional((w_meds - ref) / scale, sign), axis=0) / (_LEVEL_MARGIN * norm_k)
             if norm_all is not None:
-                whole = _directional((w_med - ref) / scale, sign) / (_LEVEL_MARGIN * norm_all)
+                whole = _directional((w_med - ref) / scale, sign) / norm_all
                 out = np.fmax(out, whole)  # fmax: a NaN side yields the other
         return out
 

@@ -74,7 +74,11 @@ def test_demo_ablations_still_find_payment(demo, config):
 
 def test_demo_granger_tests_run_along_the_fault_path(demo_result):
     edges = {(t.cause_service, t.effect_service) for t in demo_result.granger}
-    assert edges == {("payment", "checkout"), ("checkout", "frontend")}
+    assert {("payment", "checkout"), ("checkout", "frontend")} <= edges
+    # only call edges (callee -> caller) between services that look anomalous
+    anomalous = {a.service for a in demo_result.anomalies if a.score > 1.0}
+    graph = demo_case().graph
+    assert all(cause in graph.callees(effect) and cause in anomalous for cause, effect in edges)
     for t in demo_result.granger:
         assert t.skipped is None and t.lag is not None
         assert 0 <= t.p_value <= t.q_value <= 1
@@ -147,14 +151,14 @@ def _two_services(api_shift: float, db_shift: float, seed: int = 5) -> tuple:
 
 
 def test_a_marginal_dependency_under_a_quiet_symptom_loses_to_the_null():
-    graph, metrics, incident = _two_services(api_shift=0.0, db_shift=2.6)
+    graph, metrics, incident = _two_services(api_shift=0.0, db_shift=1.2)
     result = rca.analyze(graph, metrics, incident)
     assert result.status == "no_anomaly" and result.causes == ()
     assert "better than noise" in result.reason and "db" in result.reason
 
 
 def test_the_same_dependency_is_named_when_the_symptom_is_anomalous():
-    graph, metrics, incident = _two_services(api_shift=4.0, db_shift=2.6)
+    graph, metrics, incident = _two_services(api_shift=4.0, db_shift=1.2)
     result = rca.analyze(graph, metrics, incident)
     assert result.top.service == "db"
     # the null keeps a share of the belief: confidences sum to less than one
