@@ -111,8 +111,12 @@ def available_methods() -> list[MethodInfo]:
     return list(_REGISTRY.values())
 
 
-def get_method(name: str, *, seed: int = 0) -> MethodFn:
+def get_method(name: str, *, seed: int = 0, config: Mapping[str, Any] | None = None) -> MethodFn:
     """The callable of method ``name``; ``seed`` only matters to seeded methods.
+
+    ``config`` (an :class:`rca.RCAConfig` mapping) is the engine's base
+    configuration: the engine runs with it and each ablation switches its
+    one component off on top of it.  Reference methods ignore it.
 
     Raises
     ------
@@ -123,13 +127,19 @@ def get_method(name: str, *, seed: int = 0) -> MethodFn:
     if info is None:
         known = ", ".join(_REGISTRY)
         raise UnknownMethodError(f"unknown method {name!r}; available: {known}", field="method")
+    if config and name in _ENGINES:
+        return _engine_factory(_ENGINES[name][2], config)(seed)
     return info.factory(seed)
 
 
 # -- engine and ablations -------------------------------------------------------
-def _engine_factory(overrides: Mapping[str, Mapping[str, Any]]) -> Callable[[int], MethodFn]:
+def _engine_factory(
+    overrides: Mapping[str, Mapping[str, Any]], base: Mapping[str, Any] | None = None
+) -> Callable[[int], MethodFn]:
     def factory(seed: int) -> MethodFn:
-        config = RCAConfig().replace(**overrides) if overrides else RCAConfig()
+        config = RCAConfig.from_dict(dict(base or {}))
+        if overrides:
+            config = config.replace(**overrides)
 
         def run(case: BenchCase) -> list[str]:
             # Looked up at call time so that ``rca.analyze`` is the public entry point.

@@ -145,10 +145,15 @@ def render_markdown(report: BenchReport) -> str:
     meta = report.meta
     lines = ["# rca bench", ""]
     if meta:
-        for key in ("created", "datasets", "methods", "jobs", "seed", "limit", "engine_version"):
-            if key in meta and meta[key] not in (None, [], ""):
+        for key in ("created", "datasets", "methods", "jobs", "seed", "limit", "config", "engine_version"):
+            if key in meta and meta[key] not in (None, [], "", {}):
                 value = meta[key]
-                shown = ", ".join(f"`{v}`" for v in value) if isinstance(value, list) else f"`{value}`"
+                if isinstance(value, list):
+                    shown = ", ".join(f"`{v}`" for v in value)
+                elif isinstance(value, dict):
+                    shown = f"`{json.dumps(value, sort_keys=True)}`"
+                else:
+                    shown = f"`{value}`"
                 lines.append(f"- {key}: {shown}")
         lines.append("")
     lines += [

@@ -16,11 +16,13 @@ their BLAS threads); measure speed targets with ``jobs=1``.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from functools import lru_cache
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -33,8 +35,8 @@ __all__ = ["run_case", "run_methods"]
 
 
 @lru_cache(maxsize=None)
-def _method(name: str, seed: int) -> MethodFn:
-    return get_method(name, seed=seed)
+def _method(name: str, seed: int, config_json: str = "") -> MethodFn:
+    return get_method(name, seed=seed, config=json.loads(config_json) if config_json else None)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -42,10 +44,10 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _run_one(case: BenchCase, name: str, seed: int) -> CaseResult:
+def _run_one(case: BenchCase, name: str, seed: int, config_json: str = "") -> CaseResult:
     """One method on one case; only the method call is timed."""
     try:
-        fn = _method(name, seed)
+        fn = _method(name, seed, config_json)
     except Exception as exc:  # an unknown name in a worker: record, don't abort
         return CaseResult.from_case(case, name, [], error=_one_line(exc))
     start = time.perf_counter()
@@ -67,14 +69,16 @@ def run_case(
     methods: Sequence[str],
     seed: int = 0,
     on_done: Callable[[], None] | None = None,
+    config_json: str = "",
 ) -> list[CaseResult]:
     """Run each method on ``case``; one :class:`CaseResult` per method, in order.
 
-    ``on_done`` is called after each method (progress reporting).
+    ``on_done`` is called after each method (progress reporting);
+    ``config_json`` is the engine's base configuration as JSON ("" = defaults).
     """
     out: list[CaseResult] = []
     for name in methods:
-        out.append(_run_one(case, name, seed))
+        out.append(_run_one(case, name, seed, config_json))
         if on_done is not None:
             on_done()
     return out
@@ -93,6 +97,7 @@ def run_methods(
     seed: int = 0,
     progress: bool = True,
     console: Console | None = None,
+    config: Mapping[str, Any] | None = None,
 ) -> list[CaseResult]:
     """Run every method on every case.
 
@@ -107,6 +112,9 @@ def run_methods(
         Run seed handed to seeded methods (``random``).
     progress : bool
         Show a rich progress bar (on ``console``).
+    config : mapping, optional
+        The engine's base configuration (an :class:`rca.RCAConfig` mapping);
+        ablations switch their component off on top of it.
 
     Returns
     -------
@@ -115,8 +123,9 @@ def run_methods(
     """
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
+    config_json = json.dumps(dict(config), sort_keys=True) if config else ""
     for name in methods:
-        get_method(name, seed=seed)  # fail fast on unknown names, in the parent
+        get_method(name, seed=seed, config=config)  # fail fast on unknown names and bad config, in the parent
     methods = list(methods)
     slots: list[list[CaseResult] | None] = [None] * len(cases)
     bar = Progress(
@@ -134,12 +143,12 @@ def run_methods(
         task = bar.add_task("bench", total=len(cases) * len(methods))
         if jobs == 1 or len(cases) <= 1:
             for i, case in enumerate(cases):
-                slots[i] = run_case(case, methods, seed, on_done=lambda: bar.advance(task, 1))
+                slots[i] = run_case(case, methods, seed, on_done=lambda: bar.advance(task, 1), config_json=config_json)
         else:
             ctx = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(max_workers=min(jobs, len(cases)), mp_context=ctx) as pool:
                 futures: dict[Future[list[CaseResult]], int] = {
-                    pool.submit(run_case, case, methods, seed): i for i, case in enumerate(cases)
+                    pool.submit(run_case, case, methods, seed, None, config_json): i for i, case in enumerate(cases)
                 }
                 for fut in as_completed(futures):
                     i = futures[fut]

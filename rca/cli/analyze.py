@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rca.cli import app
+from rca.cli.config_file import read_config_file
 from rca.errors import RCAError
 from topology import TopologyError
 
@@ -89,16 +90,7 @@ def analyze_cmd(
         fail(f"--format must be 'table' or 'json', got {fmt!r}")
     try:
         g = topology.load(graph, format=graph_format)
-        cfg: dict[str, Any] = {}
-        if config is not None:
-            import yaml
-
-            if not config.exists():
-                fail(f"config file not found: {config}")
-            try:
-                cfg = yaml.safe_load(config.read_text()) or {}
-            except yaml.YAMLError as exc:
-                fail(f"config file {config} is not valid JSON/YAML: {str(exc).splitlines()[0]}")
+        cfg: dict[str, Any] = read_config_file(config) if config is not None else {}
         rcfg = rca.RCAConfig.from_dict(cfg)
         if top_k is not None:
             rcfg = rcfg.replace(rank={"top_k": top_k})

@@ -6,13 +6,16 @@
               --dataset nezha:../shared/datasets/nezha \\
               --dataset synthetic:SPEC \\
               --method engine --method robust-z --out bench-out --jobs 4
+    rca bench --dataset petshop --config tuned.yaml --method engine
     rca bench --list-methods
 
 Without ``--method`` every registered method runs (the engine, its ablations
 and the reference methods).  Writes ``cases.csv``, ``summary.json`` and
 ``summary.md`` into ``--out`` and prints the summary table.  A bad dataset
-spec, an unknown method or a dataset that fails to load is one line on stderr
-and exit code 2.
+spec, an unknown method, a bad ``--config`` or a dataset that fails to load is
+one line on stderr and exit code 2.  ``--config`` is the engine's base
+configuration (the same file ``rca analyze --config`` takes); the ablations
+switch their component off on top of it.
 """
 
 from __future__ import annotations
@@ -117,6 +120,10 @@ def bench(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the seeded methods (random).")] = 0,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
     list_methods: Annotated[bool, typer.Option("--list-methods", help="List the available methods and exit.")] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="JSON/YAML analysis configuration for the engine (its ablations switch their part off on top of it)."),
+    ] = None,
 ) -> None:
     """Measure methods (AC@k, specificity, seconds per case) on benchmark datasets."""
     from rca.bench.methods import DEFAULT_METHODS, UnknownMethodError, get_method
@@ -137,6 +144,15 @@ def bench(
     for spec in specs:
         _check_spec(spec)
     names = list(dict.fromkeys(method or DEFAULT_METHODS))
+    engine_config: dict[str, Any] | None = None
+    if config is not None:
+        from rca.cli.config_file import read_config_file
+        from rca.errors import InvalidConfigError
+
+        try:
+            engine_config = read_config_file(config)
+        except InvalidConfigError as exc:
+            raise _fail(str(exc)) from None
     for name in names:
         try:
             get_method(name, seed=seed)
@@ -153,7 +169,9 @@ def bench(
     if not cases:
         raise _fail("the datasets gave no cases to run")
 
-    results = run_methods(cases, names, jobs=jobs, seed=seed, progress=progress, console=console)
+    results = run_methods(
+        cases, names, jobs=jobs, seed=seed, progress=progress, console=console, config=engine_config
+    )
 
     import rca
 
@@ -165,6 +183,7 @@ def bench(
         "jobs": jobs,
         "seed": seed,
         "limit": limit,
+        "config": engine_config or {},
         "engine_version": rca.__version__,
         "python": platform.python_version(),
         "argv": sys.argv[1:],

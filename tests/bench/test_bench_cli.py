@@ -126,3 +126,46 @@ def test_limit_takes_cases_in_turn_from_each_group():
     assert [c.case_id for c in limit_cases(cases, 3)] == ["a0", "a1", "b0"]
     assert [c.case_id for c in limit_cases(cases, 5)] == ["a0", "a1", "a2", "b0", "b1"]
     assert len(limit_cases(cases, 100)) == 6
+
+
+def test_config_is_the_engines_base_and_the_ablations_build_on_it(fake_cases, tmp_path, monkeypatch):
+    seen: list[dict] = []
+
+    def spy(graph, metrics, incident, config=None, *, baseline=None):
+        seen.append(config.to_dict())
+        raise rca.AnalysisError("recorded")
+
+    monkeypatch.setattr(rca, "analyze", spy)
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("rank:\n  top_k: 2\n  null_log_score: 0.5\n")
+    out = tmp_path / "out"
+    result = invoke(
+        "--dataset", "synthetic:x", "--method", "engine", "--method", "engine-no-granger",
+        "--config", str(cfg), "--limit", "1", "--out", str(out), "--no-progress",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert len(seen) == 2
+    assert all(c["rank"]["top_k"] == 2 and c["rank"]["null_log_score"] == 0.5 for c in seen)
+    assert [c["granger"]["enabled"] for c in seen] == [True, False]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["meta"]["config"] == {"rank": {"top_k": 2, "null_log_score": 0.5}}
+    assert "- config: " in (out / "summary.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("rank:\n  top_k: 0\n", "The 'top_k' parameter of RankConfig"),
+        ("[1, 2]\n", "must hold a mapping of sections"),
+        ("rank: {top_k: 2\n", "is not valid JSON/YAML"),
+        ("ranking:\n  top_k: 2\n", "ranking"),
+    ],
+)
+def test_a_bad_config_is_one_line_before_anything_runs(fake_cases, tmp_path, text, message):
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(text)
+    result = invoke("--dataset", "synthetic:x", "--config", str(cfg), "--out", str(tmp_path / "o"), "--no-progress")
+    assert result.exit_code == 2
+    line = result.stderr.strip()
+    assert line.startswith("Error: --config: ") and message in line and "\n" not in line
+    assert fake_cases == []  # nothing was loaded

@@ -130,3 +130,14 @@ def test_terminal_table_shows_every_group_and_method(width):
 def test_markdown_without_fault_types_says_so():
     rows = [CaseResult.from_case(make_case("n", root=None), "random", [])]
     assert "No case has a fault type." in render_markdown(build_report(rows))
+
+
+def test_the_engine_config_reaches_worker_processes():
+    from rca.datasets.synthetic import generate_case
+
+    cases = [generate_case("layered", 20, seed=s) for s in (1, 2)]
+    default = run_methods(cases, ["engine"], jobs=2, progress=False)
+    capped = run_methods(cases, ["engine"], jobs=2, progress=False, config={"rank": {"top_k": 1}})
+    assert all(r.error is None for r in default + capped)
+    assert max(r.n_ranked for r in default) > 1
+    assert all(r.n_ranked == 1 for r in capped)

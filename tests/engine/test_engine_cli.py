@@ -145,9 +145,9 @@ def test_bad_config_values_name_the_parameter(runner, tmp_path):
     cfg = _config_file(tmp_path, "granger:\n  max_lag: 0\n")
     result = runner.invoke(app, _analyze_args(**{"--config": cfg}))
     assert result.exit_code == 2
-    assert result.stderr.strip() == (
-        "Error: The 'max_lag' parameter of GrangerConfig must be an int in [1, 50]. Got 0 instead."
-    )
+    line = result.stderr.strip()
+    assert line.startswith(f"Error: --config: {cfg}: ") and "\n" not in line
+    assert line.endswith("The 'max_lag' parameter of GrangerConfig must be an int in [1, 50]. Got 0 instead.")
 
 
 def test_demo_bad_format_is_a_user_error(runner):
