@@ -246,6 +246,8 @@ def analyze(
         )
     timings["detect"] = time.perf_counter() - t
 
+    null_share: list[float | None] = [None]
+
     def result(status: str, reason: str, causes=(), granger: list[GrangerTest] | None = None) -> RCAResult:
         timings["total"] = time.perf_counter() - t0
         return RCAResult(
@@ -265,6 +267,7 @@ def analyze(
             config=cfg.to_dict(),
             timings=dict(timings),
             engine_version=__version__,
+            no_cause_probability=null_share[0],
         )
 
     # A symptom inside its everyday range does not make the incident unreal
@@ -297,6 +300,8 @@ def analyze(
         threshold=threshold, candidate_threshold=candidate_threshold, null_log_score=null,
     )
     timings["rank"] = time.perf_counter() - t
+    if ranked:
+        null_share[0] = max(0.0, 1.0 - sum(c.confidence for c in ranked))
     if ranked and ranked[0].log_score <= null:
         best = ranked[0]
         return result(

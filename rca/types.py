@@ -277,7 +277,10 @@ class RCAResult:
     ``status`` is ``"found"`` (``causes`` non-empty) or ``"no_anomaly"``
     (nothing to blame; ``reason`` says why).  ``anomalies`` lists every
     scored series, ``granger`` every test attempted, ``issues`` every data
-    problem met on the way.
+    problem met on the way.  ``no_cause_probability`` is the share of belief
+    left to "there is no root cause, the anomalies are noise" (the causes'
+    confidences and it sum to at most one; None when no candidate was
+    weighed at all).
     """
 
     incident: Incident
@@ -294,6 +297,7 @@ class RCAResult:
     config: Mapping[str, Any]
     timings: Mapping[str, float]
     engine_version: str
+    no_cause_probability: float | None = None
 
     @property
     def top(self) -> Cause | None:
@@ -306,6 +310,7 @@ class RCAResult:
             "incident": self.incident.to_dict(),
             "status": self.status,
             "reason": self.reason,
+            "no_cause_probability": None if self.no_cause_probability is None else _num(self.no_cause_probability),
             "causes": [c.to_dict() for c in self.causes],
             "symptom": None if self.symptom is None else self.symptom.to_dict(),
             "window": {"start": _iso(self.window[0]), "end": _iso(self.window[1])},

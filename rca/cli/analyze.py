@@ -62,6 +62,8 @@ def print_result(result: Any, *, console: Console = _out) -> None:
         table.add_row(str(c.rank), c.service, f"{c.confidence:.2f}", " -> ".join(c.path), describe_cause(c))
     console.print(table)
     console.print(result.reason)
+    if result.no_cause_probability is not None:
+        console.print(f'Probability that there is no root cause (the anomalies are noise): {result.no_cause_probability:.2f}')
     shown = [i for i in result.issues if i.kind not in ("constant",)]
     if shown:
         console.print(f"[dim]{len(result.issues)} data note(s), e.g. {shown[0].message}[/dim]")

@@ -190,7 +190,7 @@ def _verdict(result: RCAResult) -> str:
         reason = result.reason or "no root cause named"
         return (
             '<section class="verdict none" id="verdict"><div class="big">No root cause found</div>'
-            f"<div>{e(reason)}</div></section>"
+            f"<div>{e(reason)}</div>{_null_line(result)}</section>"
         )
     path = " → ".join(top.path) if top.path else top.service
     return (
@@ -198,8 +198,14 @@ def _verdict(result: RCAResult) -> str:
         f'<div>Most probable root cause</div><div class="big" id="top-cause">{e(top.service)}</div>'
         f"<div>metric <b>{e(top.metric)}</b> · confidence <b>{e(_pct(top.confidence))}</b> · "
         f"score {e(_num(top.score))} · onset {e(_time(top.evidence.onset))}</div>"
-        f'<div class="path">propagation: {e(path)}</div></section>'
+        f'<div class="path">propagation: {e(path)}</div>{_null_line(result)}</section>'
     )
+
+
+def _null_line(result: RCAResult) -> str:
+    if result.no_cause_probability is None:
+        return ""
+    return f'<div id="no-cause">probability of no root cause (noise): {_esc(_pct(result.no_cause_probability))}</div>'
 
 
 def _facts(result: RCAResult) -> str:

@@ -61,6 +61,7 @@ def result_from_dict(data: Mapping[str, Any]) -> RCAResult:
             config=dict(data.get("config") or {}),
             timings=dict(data.get("timings") or {}),
             engine_version=str(data.get("engine_version") or ""),
+            no_cause_probability=None if data.get("no_cause_probability") is None else float(data["no_cause_probability"]),
         )
     except KeyError as exc:
         raise InvalidInputError(f"the result document lacks the key {exc.args[0]!r}", field=f"result.{exc.args[0]}") from None

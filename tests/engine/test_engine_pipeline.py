@@ -337,3 +337,13 @@ def test_nezha_incident_gives_a_ranking_or_a_reason():
     assert result.status in ("found", "no_anomaly")
     assert result.causes or result.reason
     json.loads(result.to_json(allow_nan=False))
+
+
+def test_no_cause_probability_completes_the_confidences(demo, demo_result):
+    full = rca.analyze(demo.graph, demo.metrics, demo.incident, {"rank": {"top_k": 100}})
+    assert full.no_cause_probability is not None
+    assert sum(c.confidence for c in full.causes) + full.no_cause_probability == pytest.approx(1.0)
+    graph, metrics, incident = _two_services(api_shift=0.0, db_shift=1.2)
+    quiet = rca.analyze(graph, metrics, incident)
+    assert quiet.status == "no_anomaly" and quiet.no_cause_probability > 0.5
+    assert quiet.to_dict()["no_cause_probability"] == pytest.approx(quiet.no_cause_probability)
