@@ -115,6 +115,8 @@ def render_text(
             if len(path) > 1:
                 lines.append("   path: " + " -> ".join(path))
             lines.append("   evidence: " + _evidence_line(c))
+    if res is not None and not error and res.get("no_cause_probability") is not None:
+        lines.append(f"Probability of no root cause (noise): {_num(res['no_cause_probability'], '.2f')}")
     lines.append(f"Full analysis: {url} (report: {report})")
     return "\n".join(lines)
 
