@@ -51,6 +51,8 @@ _UP = re.compile(
 _MIN_NORM = 3.0
 _MIN_PRE = 3  # recent points needed to call the normal data's level stale
 _MIN_LEVEL_POINTS = 3  # window points for a level-shift score
+_MAX_LEVEL_SPAN = 60  # longest rolling-median span (the whole-window median covers longer shifts)
+_ROLLING_BLOCK = 4_000_000  # values sorted at once by rolling_nanmedian
 _LEVEL_MARGIN = 1.5  # the window's rolling medians: their maximum is over many positions
 
 
@@ -271,20 +273,27 @@ def _reference(
     return med, scale, norm
 
 
-def rolling_nanmedian(a: np.ndarray, k: int, min_count: int = 1) -> np.ndarray:
-    """Medians of every run of ``k`` consecutive rows, per column, ignoring NaN.
+def rolling_nanmedian(a: np.ndarray, k: int, min_count: int = 1, *, stride: int = 1) -> np.ndarray:
+    """Medians of runs of ``k`` consecutive rows, per column, ignoring NaN.
 
-    Row ``i`` of the result covers rows ``i .. i+k-1`` of ``a``; a run with
-    fewer than ``min_count`` values gives NaN.  One sort of a strided view,
-    no per-column loop.
+    Row ``i`` of the result covers rows ``i*stride .. i*stride+k-1`` of
+    ``a``; a run with fewer than ``min_count`` values gives NaN.  One sort
+    of a strided view per block of columns (blocks keep the sorted copy near
+    ``_ROLLING_BLOCK`` values however long the series), no per-column loop.
     """
     if a.shape[0] < k:
         return np.full((0, a.shape[1]), np.nan)
-    runs = np.sort(np.lib.stride_tricks.sliding_window_view(a, k, axis=0), axis=-1)  # NaN last
-    count = np.sum(~np.isnan(runs), axis=-1)
-    lo = np.take_along_axis(runs, np.fmax((count - 1) // 2, 0)[..., None], axis=-1)[..., 0]
-    hi = np.take_along_axis(runs, np.fmax(count // 2, 0)[..., None], axis=-1)[..., 0]
-    return np.where(count >= max(min_count, 1), (lo + hi) / 2, np.nan)
+    view = np.lib.stride_tricks.sliding_window_view(a, k, axis=0)[::stride]
+    per_col = view.shape[0] * k
+    step = max(1, _ROLLING_BLOCK // max(per_col, 1))
+    out = np.empty(view.shape[:2])
+    for c0 in range(0, a.shape[1], step):
+        runs = np.sort(view[:, c0:c0 + step], axis=-1)  # NaN last
+        count = np.sum(~np.isnan(runs), axis=-1)
+        lo = np.take_along_axis(runs, np.fmax((count - 1) // 2, 0)[..., None], axis=-1)[..., 0]
+        hi = np.take_along_axis(runs, np.fmax(count // 2, 0)[..., None], axis=-1)[..., 0]
+        out[:, c0:c0 + step] = np.where(count >= max(min_count, 1), (lo + hi) / 2, np.nan)
+    return out
 
 
 def _level_norm(b: np.ndarray, k: int, med: np.ndarray, scale: np.ndarray, sign: np.ndarray) -> np.ndarray:
@@ -296,7 +305,7 @@ def _level_norm(b: np.ndarray, k: int, med: np.ndarray, scale: np.ndarray, sign:
     is shorter than ``2k`` points.
     """
     n = np.sum(~np.isnan(b), axis=0)
-    means = rolling_nanmedian(b, k, (k + 1) // 2)
+    means = rolling_nanmedian(b, k, (k + 1) // 2, stride=max(1, k // 4))
     if not means.shape[0]:
         return np.full(b.shape[1], np.nan)
     dev = _directional((means - med) / scale, sign)
@@ -325,11 +334,11 @@ def _level_scorer(
     """
     n_cols = w.shape[1]
     big_k = w.shape[0]
-    k = min(big_k, max(_MIN_LEVEL_POINTS, b.shape[0] // 10))
+    k = min(big_k, max(_MIN_LEVEL_POINTS, b.shape[0] // 10), _MAX_LEVEL_SPAN)
     if big_k < _MIN_LEVEL_POINTS or not b.shape[0]:
         return lambda ref: np.full(n_cols, np.nan)
     norm_k = _level_norm(b, k, med, scale, sign)
-    w_meds = rolling_nanmedian(w, k, k)
+    w_meds = rolling_nanmedian(w, k, k, stride=max(1, k // 4))
     norm_all = None
     if big_k > k:
         zb = _directional((b - med) / scale, sign)

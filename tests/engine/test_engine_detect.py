@@ -240,3 +240,13 @@ def test_rolling_nanmedian_matches_pandas(rng, k, min_count):
     expected = pd.DataFrame(a).rolling(k, min_periods=min_count).median().to_numpy()[k - 1:]
     np.testing.assert_allclose(rolling_nanmedian(a, k, min_count), expected, equal_nan=True)
     assert rolling_nanmedian(a[:2], 3).shape == (0, 7)
+    np.testing.assert_allclose(rolling_nanmedian(a, k, min_count, stride=3), expected[::3], equal_nan=True)
+
+
+def test_rolling_nanmedian_in_column_blocks_matches_one_block(rng, monkeypatch):
+    import rca.detect as detect
+
+    a = rng.normal(size=(40, 9))
+    whole = rolling_nanmedian(a, 5)
+    monkeypatch.setattr(detect, "_ROLLING_BLOCK", 50)  # a couple of columns per block
+    np.testing.assert_array_equal(rolling_nanmedian(a, 5), whole)
