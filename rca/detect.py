@@ -15,7 +15,10 @@ incident.  The score is robust and direction-aware:
    changed against the points just before the incident (so a level shift
    that predates the incident is not blamed on it);
 4. on windows of four or more points an anomaly must last two consecutive
-   points (one-point spikes are noise at that resolution).
+   points to count fully; a one-point spike counts a quarter (at that
+   resolution it is mostly noise, but a huge one still says something);
+5. a level score catches shifts held for many points of which none alone
+   is extreme (see ``_level_scorer``).
 
 The onset is the first point whose score crosses the threshold.
 """
@@ -51,6 +54,8 @@ _UP = re.compile(
 _MIN_NORM = 3.0
 _MIN_PRE = 3  # recent points needed to call the normal data's level stale
 _MIN_LEVEL_POINTS = 3  # window points for a level-shift score
+_SUSTAIN_MIN = 4  # window points from which an anomaly must last two consecutive points ...
+_SINGLE = 0.25  # ... or, on one point alone, count a quarter
 _MAX_LEVEL_SPAN = 60  # longest rolling-median span (the whole-window median covers longer shifts)
 _ROLLING_BLOCK = 4_000_000  # values sorted at once by rolling_nanmedian
 _LEVEL_MARGIN = 1.5  # the window's rolling medians: their maximum is over many positions
@@ -440,9 +445,9 @@ def score_anomalies(
         level = np.where(stale, np.nan, np.where(np.isnan(local_level), level, np.fmin(level, local_level)))
 
     pts = np.where(np.isnan(pts), -np.inf, pts)
-    if pts.shape[0] >= 6:
+    if pts.shape[0] >= _SUSTAIN_MIN:
         sustained = np.fmin(pts[:-1], pts[1:])
-        score = sustained.max(axis=0)
+        score = np.fmax(sustained.max(axis=0), _SINGLE * pts.max(axis=0))
     else:
         score = pts.max(axis=0)
     score = np.fmax(score, np.nan_to_num(level, nan=-np.inf))

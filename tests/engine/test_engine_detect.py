@@ -227,10 +227,23 @@ def test_unknown_metrics_count_fully_traffic_less():
 
 def test_one_point_spike_is_not_sustained(rng):
     values = 100 + rng.normal(0, 2, size=90)
-    values[FAULT + 5] += 80
+    values[FAULT + 5] += 12  # six baseline sd: a clear outlier, but one point
     frame = _frame({("api", "latency"): values})
     _, scores = _score(frame, frame.index[FAULT])
     assert scores.of("api", "latency").score < 1.0
+
+
+def test_a_huge_one_point_spike_counts_a_quarter(rng):
+    values = 100 + rng.normal(0, 2, size=90)
+    values[FAULT + 5] += 80
+    frame = _frame({("api", "latency"): values})
+    _, scores = _score(frame, frame.index[FAULT])
+    peak = float(np.nanmax(scores.points[("api", "latency")]))
+    assert scores.of("api", "latency").score == pytest.approx(peak / 4)
+    held = values.copy()
+    held[FAULT + 6] += 80  # the same spike held for two points counts fully
+    _, scores2 = _score(_frame({("api", "latency"): held}), frame.index[FAULT])
+    assert scores2.of("api", "latency").score > 3 * scores.of("api", "latency").score
 
 
 @pytest.mark.parametrize(("k", "min_count"), [(1, 1), (3, 2), (4, 2), (5, 5)])
