@@ -19,9 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -41,6 +38,7 @@ from rca.api.db import repository as repo
 from rca.api.db.models import AnalysisInputRow, AnalysisRow
 from rca.api.db.session import Database, utcnow
 from rca.api.inputs import canonicalise_metrics, document_of, graph_from_document
+from rca.background import PollingThread, owner_id
 from rca.errors import RCAError
 from rca.notify.outbox import enqueue_delivery, pagerduty_note_url
 from rca.sources.catalog import MetricsCatalog
@@ -118,34 +116,17 @@ class AlertWorker:
         self.notify_jobs = notify_jobs
         self.wake_outbox = wake_outbox
         self.prometheus_transport = prometheus_transport
-        self.owner = f"alerts-{socket.gethostname()[:20]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.owner = owner_id("alerts")
+        self._poller = PollingThread("rca-alerts", self.run_once, settings.outbox_poll_seconds, "alert worker pass")
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="rca-alerts", daemon=True)
-        self._thread.start()
+        self._poller.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._poller.stop(timeout)
 
     def wake(self) -> None:
-        self._wake.set()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                busy = self.run_once()
-            except Exception:
-                logger.exception("alert worker pass failed; retrying")
-                busy = False
-            if not busy:
-                self._wake.wait(self.settings.outbox_poll_seconds)
-                self._wake.clear()
+        self._poller.wake()
 
     def run_once(self) -> bool:
         """Prepare one pending alert and finish every finished one; True if anything happened."""

@@ -27,10 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
-import socket
-import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -43,6 +40,7 @@ from sqlalchemy.orm import Session
 
 from rca.alerts.messages import signed_webhook
 from rca.api.db.session import Database, utcnow
+from rca.background import PollingThread, owner_id
 from rca.notify.models import DELIVERY_KINDS, DeliveryRow
 
 __all__ = ["OutboxConfig", "enqueue_delivery", "OutboxSender", "backoff_seconds", "SendResult", "pagerduty_note_url"]
@@ -140,44 +138,33 @@ class OutboxSender:
     def __init__(self, db: Database, config: OutboxConfig, *, transport: httpx.BaseTransport | None = None) -> None:
         self.db = db
         self.config = config
-        self.owner = f"outbox-{socket.gethostname()[:20]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.owner = owner_id("outbox")
         self._http = httpx.Client(timeout=config.timeout_seconds, transport=transport)
         self._rng = random.Random()
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._poller = PollingThread("rca-outbox", self._pass, config.poll_seconds, "outbox pass")
         self.on_delivered: Callable[[int], None] | None = None
 
     # -- life cycle -----------------------------------------------------------
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="rca-outbox", daemon=True)
-        self._thread.start()
+        self._poller.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._poller.stop(timeout)
         self._http.close()
 
     def wake(self) -> None:
         """Something was enqueued: look now instead of at the next poll."""
-        self._wake.set()
+        self._poller.wake()
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except Exception:
-                logger.exception("outbox pass failed; retrying")
-            self._wake.wait(self.config.poll_seconds)
-            self._wake.clear()
+    def _pass(self) -> bool:
+        self.run_once()
+        return False  # a full batch still waits for the next poll or a wake-up
 
     # -- one pass ---------------------------------------------------------------
     def run_once(self, limit: int = 20) -> int:
         """Claim and send what is due now; the number of deliveries attempted."""
         n = 0
-        while not self._stop.is_set() and n < limit:
+        while not self._poller.stopping and n < limit:
             item = self._claim_one()
             if item is None:
                 break
