@@ -253,29 +253,36 @@ def _deseasonalize(b: pd.DataFrame, w: pd.DataFrame, period: int) -> tuple[pd.Da
     return b, w
 
 
+def _extreme(dev: np.ndarray) -> np.ndarray:
+    """Per column, the extreme of baseline deviations ``dev``: their p99 from
+    100 values on (one outlier must not set it), else their maximum."""
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        count = np.sum(~np.isnan(dev), axis=0)
+        return np.where(count >= 100, nan_quantiles(dev, (0.99,))[0], np.nanmax(dev, axis=0))
+
+
 def _reference(
     b: np.ndarray, sign: np.ndarray, bounded: np.ndarray, w: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Location, scale and extreme-deviation normalizer of baseline rows ``b``.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Location, scale, extreme-deviation normalizer and raw extreme of baseline rows ``b``.
 
-    ``w`` (the incident window) only lends its level to all-zero baselines.
+    The normalizer is the raw extreme (:func:`_extreme`) floored at
+    ``_MIN_NORM``.  ``w`` (the incident window) only lends its level to
+    all-zero baselines.
     """
     if not b.shape[0]:
         n = b.shape[1]
-        return np.full(n, np.nan), np.ones(n), np.full(n, _MIN_NORM)
+        return np.full(n, np.nan), np.ones(n), np.full(n, _MIN_NORM), np.full(n, np.nan)
     fallback = None
     if w is not None and w.shape[0]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             fallback = np.nan_to_num(np.nanmean(np.abs(w), axis=0))
     med, scale = _robust_location_scale(b, bounded, fallback)
-    zb = _directional((b - med) / scale, sign)
-    n_base = np.sum(~np.isnan(b), axis=0)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        hi = np.where(n_base >= 100, nan_quantiles(zb, (0.99,))[0], np.nanmax(zb, axis=0))
+    hi = _extreme(_directional((b - med) / scale, sign))
     norm = np.fmax(np.nan_to_num(hi, nan=_MIN_NORM), _MIN_NORM)
-    return med, scale, norm
+    return med, scale, norm, hi
 
 
 def rolling_nanmedian(a: np.ndarray, k: int, min_count: int = 1, *, stride: int = 1) -> np.ndarray:
@@ -310,22 +317,21 @@ def _level_norm(b: np.ndarray, k: int, med: np.ndarray, scale: np.ndarray, sign:
     is shorter than ``2k`` points.
     """
     n = np.sum(~np.isnan(b), axis=0)
-    means = rolling_nanmedian(b, k, (k + 1) // 2, stride=max(1, k // 4))
-    if not means.shape[0]:
+    meds = rolling_nanmedian(b, k, (k + 1) // 2, stride=max(1, k // 4))
+    if not meds.shape[0]:
         return np.full(b.shape[1], np.nan)
-    dev = _directional((means - med) / scale, sign)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        count = np.sum(~np.isnan(dev), axis=0)
-        hi = np.where(count >= 100, nan_quantiles(dev, (0.99,))[0], np.nanmax(dev, axis=0))
+    hi = _extreme(_directional((meds - med) / scale, sign))
     norm = np.fmax(np.nan_to_num(hi, nan=0.0), _MIN_NORM / np.sqrt(k))
     return np.where(n >= 2 * k, norm, np.nan)
 
 
 def _level_scorer(
-    b: np.ndarray, w: np.ndarray, med: np.ndarray, scale: np.ndarray, sign: np.ndarray
+    b: np.ndarray, w: np.ndarray, med: np.ndarray, scale: np.ndarray, sign: np.ndarray, hi_1: np.ndarray
 ) -> Callable[[np.ndarray], np.ndarray]:
     """``ref -> level score`` of the window ``w`` against baseline rows ``b``.
+
+    ``hi_1`` is the raw extreme of the baseline's single-point deviations
+    (from :func:`_reference`).
 
     Two spans: rolling medians of ``k`` points, ``k`` capped so the baseline
     holds ten of them (its own k-medians then show how far such a median
@@ -346,11 +352,8 @@ def _level_scorer(
     w_meds = rolling_nanmedian(w, k, k, stride=max(1, k // 4))
     norm_all = None
     if big_k > k:
-        zb = _directional((b - med) / scale, sign)
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            count = np.sum(~np.isnan(zb), axis=0)
-            hi_1 = np.where(count >= 100, nan_quantiles(zb, (0.99,))[0], np.nanmax(zb, axis=0))
             alpha = np.clip(np.log(hi_1 / norm_k) / np.log(k), 0.0, 0.5)
             norm_all = np.fmax(norm_k * (k / big_k) ** alpha, _MIN_NORM / np.sqrt(big_k))
             w_med = np.nanmedian(w, axis=0)
@@ -404,12 +407,12 @@ def score_anomalies(
     sign = np.where(directions == "up", 1.0, np.where(directions == "down", -1.0, 0.0))
     bounded = np.array([bool(_BOUNDED.search(m.lower())) for m in cols.get_level_values(1)])
 
-    med, scale, norm = _reference(b, sign, bounded, w)
+    med, scale, norm, hi = _reference(b, sign, bounded, w)
     z_pts = _directional((w - med) / scale, sign)
     pts = z_pts / norm
     # A sustained shift: no single point beyond the baseline's extremes, but
     # a level the baseline never holds for as long.
-    level_against = _level_scorer(b, w, med, scale, sign)
+    level_against = _level_scorer(b, w, med, scale, sign, hi)
     level = level_against(med)
     if windows.separate_baseline and len(pre):
         # Normal data from another period may not match the level just before
@@ -425,7 +428,7 @@ def score_anomalies(
             pre_dev = np.nanmedian(np.abs(p - med) / scale, axis=0) / norm
         stale = (np.nan_to_num(pre_dev) > config.threshold) & enough
         if stale.any():
-            pmed, pscale, pnorm = _reference(p, sign, bounded, w)
+            pmed, pscale, pnorm, _ = _reference(p, sign, bounded, w)
             local_pts = _directional((w - pmed) / pscale, sign) / pnorm
             pts = np.where(stale & ~np.isnan(local_pts), local_pts, pts)
             z_pts = np.where(stale, _directional((w - pmed) / pscale, sign), z_pts)

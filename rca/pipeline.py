@@ -246,7 +246,7 @@ def analyze(
         )
     timings["detect"] = time.perf_counter() - t
 
-    null_share: list[float | None] = [None]
+    no_cause: float | None = None  # set once candidates are weighed; result() reads it when called
 
     def result(status: str, reason: str, causes=(), granger: list[GrangerTest] | None = None) -> RCAResult:
         timings["total"] = time.perf_counter() - t0
@@ -267,7 +267,7 @@ def analyze(
             config=cfg.to_dict(),
             timings=dict(timings),
             engine_version=__version__,
-            no_cause_probability=null_share[0],
+            no_cause_probability=no_cause,
         )
 
     # A symptom inside its everyday range does not make the incident unreal
@@ -301,7 +301,7 @@ def analyze(
     )
     timings["rank"] = time.perf_counter() - t
     if ranked:
-        null_share[0] = max(0.0, 1.0 - sum(c.confidence for c in ranked))
+        no_cause = max(0.0, 1.0 - sum(c.confidence for c in ranked))
     if ranked and ranked[0].log_score <= null:
         best = ranked[0]
         return result(
