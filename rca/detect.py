@@ -29,6 +29,7 @@ import re
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -76,6 +77,11 @@ def metric_direction(metric: str, overrides: Mapping[str, str] | None = None) ->
     for pattern, direction in (overrides or {}).items():
         if re.search(pattern, name):
             return direction
+    return _builtin_direction(name)
+
+
+@lru_cache(maxsize=65536)  # metric names repeat across services: classify each once
+def _builtin_direction(name: str) -> str:
     if _DOWN.search(name):
         return "down"
     if _UP.search(name):
@@ -90,6 +96,7 @@ _TRAFFIC = re.compile(
 _CLIENT_SIDE = re.compile(r"client|outgoing|downstream|upstream_rq|egress")
 
 
+@lru_cache(maxsize=65536)
 def metric_weight(direction: str, metric: str = "") -> float:
     """How much a metric's anomaly says about a fault *in* its service.
 
@@ -477,23 +484,25 @@ def score_anomalies(
             )
 
     weights = np.array([metric_weight(d, m) for d, m in zip(directions, cols.get_level_values(1), strict=True)])
+    stamps = window.index.to_list()  # boxed once, not once per series
     onsets = [
-        window.index[i] if ok and s > config.threshold else None
+        stamps[i] if ok and s > config.threshold else None
         for i, ok, s in zip(onset_idx, has_onset, score, strict=True)
     ]
+    # Plain Python numbers in one conversion per array, not one per value.
     series = tuple(
-        SeriesAnomaly(
-            service=str(svc),
-            metric=str(met),
-            score=float(score[k]),
-            z=float(z[k]) if np.isfinite(z[k]) else float("nan"),
-            direction=str(directions[k]),
-            onset=onsets[k],
-            baseline_median=float(med[k]),
-            incident_value=float(value[k]),
-            baseline_points=int(n_base[k]),
+        map(
+            SeriesAnomaly,
+            cols.get_level_values(0).astype(str).tolist(),
+            cols.get_level_values(1).astype(str).tolist(),
+            score.astype(float).tolist(),
+            np.where(np.isfinite(z), z, np.nan).astype(float).tolist(),
+            directions.astype(str).tolist(),
+            onsets,
+            np.asarray(med, dtype=float).tolist(),
+            np.asarray(value, dtype=float).tolist(),
+            np.asarray(n_base).astype(int).tolist(),
         )
-        for k, (svc, met) in enumerate(cols)
     )
     table = pd.DataFrame(
         {

@@ -1,7 +1,8 @@
 """Ingest: accept metrics in the shapes users have and normalize them.
 
 Output is always the **long** frame ``timestamp, service, metric, value`` with
-tz-aware UTC timestamps, string service/metric names and float values.
+tz-aware UTC timestamps, string service/metric names (categoricals with
+sorted categories) and float values.
 Accepted inputs:
 
 * a long DataFrame (columns ``timestamp, service, metric, value``, any order,
@@ -26,7 +27,7 @@ import pandas as pd
 from rca.errors import InvalidMetricsError
 from rca.types import DataIssue
 
-__all__ = ["LONG_COLUMNS", "load_metrics", "read_metrics_file"]
+__all__ = ["LONG_COLUMNS", "load_metrics", "name_codes", "read_metrics_file"]
 
 LONG_COLUMNS = ("timestamp", "service", "metric", "value")
 _MetricsInput = pd.DataFrame | str | Path
@@ -114,6 +115,35 @@ def _from_wide(frame: pd.DataFrame, *, field: str) -> pd.DataFrame:
     return long
 
 
+def _plain_names(names: pd.Series) -> pd.Series:
+    """``names`` stripped, as a categorical whose categories are sorted strings.
+
+    Names repeat (a service per metric, a metric per service), so each
+    distinct one is converted once, and every later step (ordering, grouping,
+    aligning) works on the integer codes instead of factorizing strings again.
+    """
+    codes, uniques = pd.factorize(names)
+    stripped = [str(u).strip() for u in uniques]
+    categories = sorted(set(stripped))
+    position = {name: i for i, name in enumerate(categories)}
+    remap = np.array([position[name] for name in stripped], dtype=np.int32)
+    plain = pd.Categorical.from_codes(remap[codes], categories=pd.Index(categories, dtype=object))
+    return pd.Series(plain, index=names.index, name=names.name)
+
+
+def name_codes(names: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes of ``names`` and the sorted names they index.
+
+    Codes order like the names, so sorting codes sorts names.  Free for the
+    columns :func:`load_metrics` returns (sorted categoricals); other columns
+    are factorized.
+    """
+    if isinstance(names.dtype, pd.CategoricalDtype) and names.cat.categories.is_monotonic_increasing:
+        return names.cat.codes.to_numpy(dtype=np.int64), names.cat.categories
+    codes, uniques = names.factorize(sort=True)
+    return codes.astype(np.int64), uniques
+
+
 def _sort_order_and_duplicates(long: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Stable order by service, metric, timestamp, and which rows share all three.
 
@@ -121,9 +151,9 @@ def _sort_order_and_duplicates(long: pd.DataFrame) -> tuple[np.ndarray, np.ndarr
     order like the names themselves; once sorted, rows sharing a key are
     neighbours, so no hashing of the three columns is needed.
     """
-    service_codes = long["service"].factorize(sort=True)[0]
-    metric_codes, metric_names = long["metric"].factorize(sort=True)
-    series = service_codes.astype(np.int64) * len(metric_names) + metric_codes
+    service_codes = name_codes(long["service"])[0]
+    metric_codes, metric_names = name_codes(long["metric"])
+    series = service_codes * len(metric_names) + metric_codes
     ts = long["timestamp"].astype("int64").to_numpy()
     order = np.lexsort((ts, series))  # stable, last key first
     same = (np.diff(series[order]) == 0) & (np.diff(ts[order]) == 0)
@@ -195,8 +225,8 @@ def load_metrics(
             raise InvalidMetricsError(
                 f"{field}.{col}: {int(s.isna().sum())} row(s) have no {col}", field=f"{field}.{col}"
             )
-        long[col] = s.astype(str).str.strip()
-        if (long[col] == "").any():
+        long[col] = _plain_names(s)
+        if "" in long[col].cat.categories:
             raise InvalidMetricsError(f"{field}.{col}: empty {col} name", field=f"{field}.{col}")
 
     raw = long["value"]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -109,10 +110,11 @@ def node_evidence(
     if t.empty:
         return {}
     weighted = t["score"].astype(float) * t["weight"].astype(float)
+    weighted_np = weighted.to_numpy()
     # A baseline of n points cannot support odds much beyond n : 1 that a
     # value is abnormal, however far out it lies (sparse series are noisy).
     cap = _BASELINE_CAP * np.log1p(t["points"].astype(float).to_numpy())
-    raw = anomaly_log_odds(weighted.to_numpy(), threshold)
+    raw = anomaly_log_odds(weighted_np, threshold)
     cap = np.fmax(cap, 0.0)
     odds = np.where(raw > cap, cap + _BEYOND_CAP * (raw - cap), raw)
     metrics = t.index.get_level_values(1)
@@ -128,32 +130,42 @@ def node_evidence(
             # The symptom's own service is exempt: it is where the symptom is.
             mismatch = (kinds == other) & (odds > 0) & (t.index.get_level_values(0) != exclude[0])
             odds = np.where(mismatch, odds * _OTHER_KIND, odds)
-    frame = pd.DataFrame(
-        {"service": t.index.get_level_values(0), "metric": metrics,
-         "kind": kinds, "w": weighted.to_numpy(), "odds": odds}
-    )
-    best = frame.loc[frame.groupby("service", sort=False)["odds"].idxmax()]
+    services = t.index.get_level_values(0)
+    svc, names = pd.factorize(services)  # first-appearance order, as the groups come out
+    kind_code = np.searchsorted(_KIND_NAMES, kinds)
+    best = _first_max_per_group(odds, svc, len(names))
     # Corroboration: a fault inside a service usually moves more than one kind
     # of signal (CPU and latency, errors and traffic); an anomaly passed on
     # from a dependency mostly moves latency or errors alone.
-    per_kind = frame.groupby(["service", "kind"], sort=False)["odds"].max().clip(lower=0.0)
-    kind_sum = per_kind.groupby(level=0, sort=False).sum()
-    extra = (kind_sum - best.set_index("service")["odds"].clip(lower=0.0)).reindex(best["service"]).fillna(0.0)
-    total = best["odds"].to_numpy() + _CORROBORATION * extra.to_numpy()
-    upward = frame[frame["kind"].isin(_UPWARD_KINDS)]
-    up_best = upward.loc[upward.groupby("service", sort=False)["odds"].idxmax()].set_index("service")
-    up_odds = up_best["odds"].reindex(best["service"]).to_numpy()
-    up_metric = up_best["metric"].reindex(best["service"]).to_numpy()
+    per_kind = np.full((len(names), len(_KIND_NAMES)), -np.inf)
+    np.maximum.at(per_kind, (svc, kind_code), odds)
+    kind_sum = np.clip(per_kind, 0.0, None).sum(axis=1)
+    extra = kind_sum - np.clip(odds[best], 0.0, None)
+    total = odds[best] + _CORROBORATION * extra
+    up = _first_max_per_group(np.where(np.isin(kinds, _UPWARD_KINDS), odds, -np.inf), svc, len(names))
+    has_up = np.zeros(len(names), dtype=bool)
+    has_up[svc[np.isin(kinds, _UPWARD_KINDS)]] = True
+    metric_names = np.asarray(metrics, dtype=object)
     return {
-        s: NodeEvidence(
-            s, float(w), str(m), _sigmoid(o), float(o),
-            None if np.isnan(u) else _sigmoid(u), None if np.isnan(u) else str(um),
+        str(s): NodeEvidence(
+            str(s), float(weighted_np[b]), str(metric_names[b]), _sigmoid(o), float(o),
+            _sigmoid(odds[u]) if h else None, str(metric_names[u]) if h else None,
         )
-        for s, m, w, o, u, um in zip(best["service"], best["metric"], best["w"], total, up_odds, up_metric, strict=True)
+        for s, b, o, u, h in zip(names, best, total, up, has_up, strict=True)
     }
 
 
+def _first_max_per_group(values: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
+    """Position of each group's largest value (its first, on ties), as ``idxmax`` gives."""
+    order = np.lexsort((np.arange(len(values)), -values, group))
+    starts = np.flatnonzero(np.r_[True, np.diff(group[order]) != 0])
+    out = np.zeros(n_groups, dtype=np.int64)
+    out[group[order[starts]]] = order[starts]
+    return out
+
+
 _UPWARD_KINDS = ("latency", "errors")
+_KIND_NAMES = np.array(sorted(("errors", "latency", "saturation", "traffic")))
 
 
 def _sigmoid(x: float) -> float:
@@ -167,6 +179,7 @@ _KINDS = (
 )
 
 
+@lru_cache(maxsize=65536)  # metric names repeat across services: classify each once
 def metric_kind(metric: str) -> str:
     """Coarse family of a metric: errors, latency, saturation or traffic."""
     name = metric.lower()

@@ -87,7 +87,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rca.datasets.base import BenchCase, select_named
+from rca.datasets.base import BenchCase, compact_names, select_named
 from rca.datasets.spans import span_metrics
 from rca.errors import InvalidInputError
 from rca.types import DataIssue, Incident
@@ -566,6 +566,7 @@ def read_nezha_day(
     if len(set(pods.values())) < len(pods) or any(i.kind == "duplicate_timestamps" for i in issues):
         metrics = _combine_duplicates(metrics)
     metrics = metrics.sort_values(["timestamp", "service", "metric"], kind="stable").reset_index(drop=True)
+    metrics = compact_names(metrics)
 
     fault_path = day_dir / "fault_list.json"
     faults = _read_faults(fault_path, to_service, where) if fault_path.is_file() else []

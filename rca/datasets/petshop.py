@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rca.datasets.base import BenchCase, select_named
+from rca.datasets.base import BenchCase, compact_names, select_named
 from rca.errors import InvalidInputError
 from rca.types import DataIssue, Incident
 from topology import NodeKind, ServiceGraph
@@ -171,7 +171,7 @@ def read_petshop_metrics(path: str | Path) -> tuple[pd.DataFrame, list[DataIssue
     frame["service"] = frame["service"].astype("str")
     frame["metric"] = frame["metric"].astype("str")
     frame = frame.sort_values(["timestamp", "service", "metric"], kind="stable").reset_index(drop=True)
-    return frame, issues
+    return compact_names(frame), issues
 
 
 # -- cases ---------------------------------------------------------------------
