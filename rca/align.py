@@ -108,6 +108,9 @@ def _grid_cells(
 def _aggregate_cells(values: np.ndarray, cell: np.ndarray, n_cells: int, aggregation: str) -> np.ndarray:
     """Flat array of ``n_cells`` holding ``aggregation`` of the values of each cell (NaN if none)."""
     out = np.full(n_cells, np.nan)
+    if np.bincount(cell, minlength=n_cells).max(initial=0) <= 1:
+        out[cell] = values  # one value per cell, the usual case: each aggregation gives it back
+        return out
     # pandas' grouped kernels, so NaN, -0.0 and sums behave as a groupby does.
     agg = pd.Series(values, copy=False).groupby(cell, sort=False).agg(aggregation)
     out[agg.index.to_numpy()] = agg.to_numpy(dtype=np.float64)

@@ -59,6 +59,7 @@ _SUSTAIN_MIN = 4  # window points from which an anomaly must last two consecutiv
 _SINGLE = 0.25  # ... or, on one point alone, count a quarter
 _MAX_LEVEL_SPAN = 60  # longest rolling-median span (the whole-window median covers longer shifts)
 _ROLLING_BLOCK = 4_000_000  # values sorted at once by rolling_nanmedian
+_NETWORK_MAX_K = 8  # up to this run length rolling_nanmedian uses a sorting network
 _LEVEL_MARGIN = 1.5  # the window's rolling medians: their maximum is over many positions
 
 
@@ -302,6 +303,8 @@ def rolling_nanmedian(a: np.ndarray, k: int, min_count: int = 1, *, stride: int 
     """
     if a.shape[0] < k:
         return np.full((0, a.shape[1]), np.nan)
+    if k <= _NETWORK_MAX_K:
+        return _small_rolling_nanmedian(a, k, min_count, stride)
     view = np.lib.stride_tricks.sliding_window_view(a, k, axis=0)[::stride]
     per_col = view.shape[0] * k
     step = max(1, _ROLLING_BLOCK // max(per_col, 1))
@@ -313,6 +316,30 @@ def rolling_nanmedian(a: np.ndarray, k: int, min_count: int = 1, *, stride: int 
         hi = np.take_along_axis(runs, np.fmax(count // 2, 0)[..., None], axis=-1)[..., 0]
         out[:, c0:c0 + step] = np.where(count >= max(min_count, 1), (lo + hi) / 2, np.nan)
     return out
+
+
+def _small_rolling_nanmedian(a: np.ndarray, k: int, min_count: int, stride: int) -> np.ndarray:
+    """:func:`rolling_nanmedian` for short runs: a sorting network over whole arrays.
+
+    ``np.sort`` along a handful of values pays its per-row overhead once
+    per run and column; here each compare-exchange is one vectorized
+    min/max over all runs at once (odd-even transposition, NaN as +inf so
+    it sorts last, as in ``np.sort``).
+    """
+    n_runs = (a.shape[0] - k) // stride + 1
+    span = (n_runs - 1) * stride + 1
+    missing = [np.isnan(a[j:j + span:stride]) for j in range(k)]
+    rows = [np.where(m, np.inf, a[j:j + span:stride]) for j, m in enumerate(missing)]
+    count = k - sum(m.astype(np.int64) for m in missing)
+    for rnd in range(k):
+        for j in range(rnd % 2, k - 1, 2):
+            lo = np.minimum(rows[j], rows[j + 1])
+            rows[j + 1] = np.maximum(rows[j], rows[j + 1])
+            rows[j] = lo
+    runs = np.stack(rows)
+    lo = np.take_along_axis(runs, np.fmax((count - 1) // 2, 0)[None], axis=0)[0]
+    hi = np.take_along_axis(runs, np.fmax(count // 2, 0)[None], axis=0)[0]
+    return np.where(count >= max(min_count, 1), (lo + hi) / 2, np.nan)
 
 
 def _level_norm(b: np.ndarray, k: int, med: np.ndarray, scale: np.ndarray, sign: np.ndarray) -> np.ndarray:

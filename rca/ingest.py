@@ -122,7 +122,10 @@ def _plain_names(names: pd.Series) -> pd.Series:
     distinct one is converted once, and every later step (ordering, grouping,
     aligning) works on the integer codes instead of factorizing strings again.
     """
-    codes, uniques = pd.factorize(names)
+    if isinstance(names.dtype, pd.CategoricalDtype):
+        codes, uniques = names.cat.codes.to_numpy(), names.cat.categories
+    else:
+        codes, uniques = pd.factorize(names)
     stripped = [str(u).strip() for u in uniques]
     categories = sorted(set(stripped))
     position = {name: i for i, name in enumerate(categories)}

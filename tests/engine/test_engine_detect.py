@@ -246,7 +246,7 @@ def test_a_huge_one_point_spike_counts_a_quarter(rng):
     assert scores2.of("api", "latency").score > 3 * scores.of("api", "latency").score
 
 
-@pytest.mark.parametrize(("k", "min_count"), [(1, 1), (3, 2), (4, 2), (5, 5)])
+@pytest.mark.parametrize(("k", "min_count"), [(1, 1), (3, 2), (4, 2), (5, 5), (8, 3), (9, 4), (12, 1), (20, 20)])
 def test_rolling_nanmedian_matches_pandas(rng, k, min_count):
     a = rng.normal(size=(50, 7))
     a[rng.random(a.shape) < 0.2] = np.nan
@@ -260,6 +260,21 @@ def test_rolling_nanmedian_in_column_blocks_matches_one_block(rng, monkeypatch):
     import rca.detect as detect
 
     a = rng.normal(size=(40, 9))
-    whole = rolling_nanmedian(a, 5)
-    monkeypatch.setattr(detect, "_ROLLING_BLOCK", 50)  # a couple of columns per block
-    np.testing.assert_array_equal(rolling_nanmedian(a, 5), whole)
+    k = detect._NETWORK_MAX_K + 4  # long runs: the sorting path, which works in blocks
+    whole = rolling_nanmedian(a, k)
+    monkeypatch.setattr(detect, "_ROLLING_BLOCK", 80)  # a couple of columns per block
+    np.testing.assert_array_equal(rolling_nanmedian(a, k), whole)
+
+
+@pytest.mark.parametrize("k", range(1, 9))
+@pytest.mark.parametrize("stride", [1, 2, 3])
+def test_rolling_nanmedian_network_matches_sorting(rng, monkeypatch, k, stride):
+    import rca.detect as detect
+
+    a = rng.normal(size=(37, 6))
+    a[rng.random(a.shape) < 0.3] = np.nan
+    a[:, 0] = np.nan  # an empty column
+    a[:5, 1] = 2.0  # ties
+    network = rolling_nanmedian(a, k, (k + 1) // 2, stride=stride)
+    monkeypatch.setattr(detect, "_NETWORK_MAX_K", 0)
+    np.testing.assert_array_equal(network, rolling_nanmedian(a, k, (k + 1) // 2, stride=stride))
