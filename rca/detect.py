@@ -342,6 +342,23 @@ def _small_rolling_nanmedian(a: np.ndarray, k: int, min_count: int, stride: int)
     return np.where(count >= max(min_count, 1), (lo + hi) / 2, np.nan)
 
 
+def _shorten_empty_stretches(b: np.ndarray, keep: int) -> np.ndarray:
+    """``b`` with every stretch of more than ``keep`` all-missing rows cut to ``keep`` rows.
+
+    Normal data may come in pieces days apart; the empty grid rows between
+    them carry nothing but would be scanned by every statistic.  Kept at
+    ``keep`` (the longest rolling-median span), no run of consecutive rows
+    joins values the gap used to separate.
+    """
+    empty = np.isnan(b).all(axis=1)
+    if empty.sum() <= keep:
+        return b
+    # Position of each row within its stretch of empty rows (0 for a row with values).
+    idx = np.arange(len(b))
+    last_full = np.maximum.accumulate(np.where(~empty, idx, -1))
+    return b[~empty | (idx - last_full <= keep)]
+
+
 def _level_norm(b: np.ndarray, k: int, med: np.ndarray, scale: np.ndarray, sign: np.ndarray) -> np.ndarray:
     """Extreme directional deviation of the baseline's own k-point medians.
 
@@ -435,6 +452,8 @@ def score_anomalies(
         base, window = _deseasonalize(base, window, config.seasonal_period)
 
     b = base.to_numpy(dtype="float64")
+    if windows.separate_baseline and b.size:
+        b = _shorten_empty_stretches(b, _MAX_LEVEL_SPAN)
     w = window.to_numpy(dtype="float64")
     n_base = np.sum(~np.isnan(b), axis=0) if b.size else np.zeros(len(cols), dtype=int)
     directions = np.array([metric_direction(m, config.directions) for m in cols.get_level_values(1)])

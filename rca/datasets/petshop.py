@@ -36,6 +36,18 @@ windows with as many rows as the scenario's issue windows, for each target
 metric seen in the scenario's issues, with the incident at the median offset
 of the issue targets from their window start.  Their baseline is the normal
 data minus the window and one hour either side.
+
+Scenarios without normal data
+-----------------------------
+The temporal scenarios have no ``noissue/`` data, and their issue windows
+hold five rows: too few to tell the fault from the normal level.  Their
+traffic moves between the levels of the other scenarios, so by default
+(``borrow_normal=True``) their baseline is the normal data of every scenario
+that has some, concatenated; each such case carries a
+``DataIssue(kind="borrowed_baseline")`` saying so.  The engine judges a
+baseline from another period against the minutes just before the incident
+(its stale-baseline check), so a level the borrowed data does not match is
+not taken for a fault.  No specificity windows are cut from borrowed data.
 """
 
 from __future__ import annotations
@@ -43,7 +55,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -275,23 +287,14 @@ def _window_starts(n_rows: int, size: int, count: int) -> list[int]:
     return sorted(set(int(s) for s in starts))
 
 
-def _scenario_cases(
-    scenario_dir: Path,
-    splits: Sequence[str],
-    normal_windows: bool,
-    normal_per_metric: int,
-) -> list[BenchCase]:
-    scenario = scenario_dir.name
-    issues = _discover_issues(scenario_dir, splits)
-    noissue_path = scenario_dir / "noissue" / "metrics.csv"
-    if not issues and not noissue_path.is_file():
-        return []
-    graph = read_petshop_graph(scenario_dir / "graph.csv")
-    baseline: pd.DataFrame | None = None
-    baseline_issues: list[DataIssue] = []
-    if noissue_path.is_file():
-        baseline, baseline_issues = read_petshop_metrics(noissue_path)
-
+def _issue_cases(
+    scenario: str,
+    graph: ServiceGraph,
+    issues: Sequence[_Issue],
+    baseline: pd.DataFrame | None,
+    baseline_issues: Sequence[DataIssue],
+) -> tuple[list[BenchCase], list[int], list[float]]:
+    """One case per issue, with each window's row count and target offset (seconds)."""
     cases: list[BenchCase] = []
     window_rows: list[int] = []
     offsets: list[float] = []
@@ -324,6 +327,49 @@ def _scenario_cases(
             )
         )
 
+    return cases, window_rows, offsets
+
+
+def _borrowed_normal(scenario_dirs: Sequence[Path]) -> tuple[pd.DataFrame | None, list[DataIssue]]:
+    """The normal data of every scenario that has some, as one frame, and what was borrowed."""
+    frames, names = [], []
+    for d in scenario_dirs:
+        path = d / "noissue" / "metrics.csv"
+        if path.is_file():
+            frames.append(read_petshop_metrics(path)[0])
+            names.append(d.name)
+    if not frames:
+        return None, []
+    note = DataIssue(
+        kind="borrowed_baseline",
+        message=f"no normal data of its own: the baseline is the normal data of {', '.join(names)}",
+    )
+    return compact_names(pd.concat(frames, ignore_index=True)), [note]
+
+
+def _scenario_cases(
+    scenario_dir: Path,
+    splits: Sequence[str],
+    normal_windows: bool,
+    normal_per_metric: int,
+    borrow: Callable[[], tuple[pd.DataFrame | None, list[DataIssue]]] | None = None,
+) -> list[BenchCase]:
+    scenario = scenario_dir.name
+    issues = _discover_issues(scenario_dir, splits)
+    noissue_path = scenario_dir / "noissue" / "metrics.csv"
+    if not issues and not noissue_path.is_file():
+        return []
+    graph = read_petshop_graph(scenario_dir / "graph.csv")
+    baseline: pd.DataFrame | None = None
+    baseline_issues: list[DataIssue] = []
+    if noissue_path.is_file():
+        baseline, baseline_issues = read_petshop_metrics(noissue_path)
+    elif borrow is not None and issues:
+        # Not this scenario's own normal operation: no specificity windows are cut from it.
+        borrowed, borrowed_issues = borrow()
+        return _issue_cases(scenario, graph, issues, borrowed, borrowed_issues)[0]
+
+    cases, window_rows, offsets = _issue_cases(scenario, graph, issues, baseline, baseline_issues)
     if normal_windows and baseline is not None and issues:
         cases.extend(
             _normal_cases(scenario, graph, baseline, baseline_issues, issues, window_rows, offsets, normal_per_metric)
@@ -395,6 +441,7 @@ def load_petshop(
     splits: Sequence[str] = ("train", "test"),
     normal_windows: bool = True,
     normal_per_metric: int = 20,
+    borrow_normal: bool = True,
 ) -> list[BenchCase]:
     """Load every PetShop scenario under ``root`` as benchmark cases.
 
@@ -410,6 +457,9 @@ def load_petshop(
         Also cut specificity cases from ``noissue/`` data (``root_causes == ()``).
     normal_per_metric : int
         How many normal windows per scenario and target metric (about 20).
+    borrow_normal : bool
+        Give the issues of a scenario without ``noissue/`` data (the temporal
+        ones) the normal data of every scenario that has it as their baseline.
 
     Returns
     -------
@@ -434,7 +484,15 @@ def load_petshop(
     found = select_named(found, scenarios, "PetShop scenario")
     if not found:
         raise InvalidInputError(f"no PetShop scenario (a directory with graph.csv) under {root}", field="dataset")
+    every = sorted(d for d in root.iterdir() if d.is_dir() and (d / "graph.csv").is_file())
+    borrowed: list[tuple[pd.DataFrame | None, list[DataIssue]]] = []
+
+    def borrow() -> tuple[pd.DataFrame | None, list[DataIssue]]:
+        if not borrowed:  # read once, shared by every scenario that needs it
+            borrowed.append(_borrowed_normal(every))
+        return borrowed[0]
+
     cases: list[BenchCase] = []
     for d in found:
-        cases.extend(_scenario_cases(d, splits, normal_windows, normal_per_metric))
+        cases.extend(_scenario_cases(d, splits, normal_windows, normal_per_metric, borrow if borrow_normal else None))
     return cases

@@ -132,9 +132,37 @@ def test_scenarios_are_discovered_not_hard_coded(petshop_root: Path) -> None:
     shutil.rmtree(petshop_root / "another_one" / "noissue")
     cases = load_petshop(petshop_root)
     assert Counter(c.meta["scenario"] for c in cases if not c.is_normal) == {"mini": 3, "another_one": 3}
-    # without noissue data: no baseline and no specificity cases
+    # without noissue data: no specificity cases, and the issues borrow the others' normal data
     other = [c for c in cases if c.meta["scenario"] == "another_one"]
-    assert all(c.baseline is None and not c.is_normal for c in other)
+    assert other and not any(c.is_normal for c in other)
+    own = next(c for c in cases if c.meta["scenario"] == "mini" and not c.is_normal)
+    for c in other:
+        pd.testing.assert_frame_equal(c.baseline.reset_index(drop=True), own.baseline.reset_index(drop=True))
+        borrowed = [i for i in c.issues if i.kind == "borrowed_baseline"]
+        assert len(borrowed) == 1 and "mini" in borrowed[0].message
+    assert not any(i.kind == "borrowed_baseline" for i in own.issues)
+
+
+def test_borrowed_baseline_joins_every_scenario_with_normal_data(petshop_root: Path) -> None:
+    shutil.copytree(petshop_root / "mini", petshop_root / "second")
+    shutil.copytree(petshop_root / "mini", petshop_root / "temporal")
+    shutil.rmtree(petshop_root / "temporal" / "noissue")
+    cases = load_petshop(petshop_root)
+    temporal = [c for c in cases if c.meta["scenario"] == "temporal"]
+    own = next(c for c in cases if c.meta["scenario"] == "mini" and not c.is_normal)
+    assert len(temporal) == 3
+    assert len(temporal[0].baseline) == 2 * len(own.baseline)
+    assert all(c.baseline is temporal[0].baseline for c in temporal)  # read once, shared
+    note = next(i for i in temporal[0].issues if i.kind == "borrowed_baseline")
+    assert "mini" in note.message and "second" in note.message
+
+
+def test_borrow_normal_can_be_switched_off(petshop_root: Path) -> None:
+    shutil.copytree(petshop_root / "mini", petshop_root / "another_one")
+    shutil.rmtree(petshop_root / "another_one" / "noissue")
+    cases = load_petshop(petshop_root, borrow_normal=False)
+    other = [c for c in cases if c.meta["scenario"] == "another_one"]
+    assert other and all(c.baseline is None for c in other)
 
 
 def test_specificity_windows(petshop_root: Path) -> None:

@@ -278,3 +278,17 @@ def test_rolling_nanmedian_network_matches_sorting(rng, monkeypatch, k, stride):
     network = rolling_nanmedian(a, k, (k + 1) // 2, stride=stride)
     monkeypatch.setattr(detect, "_NETWORK_MAX_K", 0)
     np.testing.assert_array_equal(network, rolling_nanmedian(a, k, (k + 1) // 2, stride=stride))
+
+
+def test_long_empty_stretches_in_a_baseline_are_shortened_not_joined():
+    from rca.detect import _shorten_empty_stretches
+
+    b = np.arange(20.0).reshape(10, 2)
+    b[2:9] = np.nan  # 7 empty rows
+    out = _shorten_empty_stretches(b, 3)
+    assert out.shape == (6, 2)
+    np.testing.assert_array_equal(out[:2], b[:2])
+    assert np.isnan(out[2:5]).all()  # 3 empty rows kept: runs of up to 4 never join the pieces
+    np.testing.assert_array_equal(out[5], b[9])
+    short = b[[0, 1, 2, 9]]
+    assert _shorten_empty_stretches(short, 3) is short  # nothing longer than 3: untouched
