@@ -39,6 +39,7 @@ from rca.errors import InvalidIncidentError
 from rca.types import DataIssue, Incident, SeriesAnomaly
 
 __all__ = [
+    "CLIENT_SIDE_WEIGHT",
     "metric_direction",
     "metric_weight",
     "IncidentWindows",
@@ -95,6 +96,7 @@ _TRAFFIC = re.compile(
     r"|traffic|syscall|(^|_)ops($|_)|span_"
 )
 _CLIENT_SIDE = re.compile(r"client|outgoing|downstream|upstream_rq|egress")
+CLIENT_SIDE_WEIGHT = 0.3  # a measurement taken on the calling side says this much about the callee
 
 
 @lru_cache(maxsize=65536)
@@ -109,7 +111,7 @@ def metric_weight(direction: str, metric: str = "") -> float:
     """
     w = 0.6 if direction == "both" and _TRAFFIC.search(metric.lower()) else 1.0
     if _CLIENT_SIDE.search(metric.lower()):
-        w *= 0.3
+        w *= CLIENT_SIDE_WEIGHT
     return w
 
 

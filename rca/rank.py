@@ -32,6 +32,7 @@ import pandas as pd
 from scipy import sparse
 
 from rca.config import RankConfig
+from rca.detect import CLIENT_SIDE_WEIGHT
 from rca.types import GrangerTest
 from topology import NodeKind, ServiceGraph
 
@@ -46,7 +47,6 @@ _CORROBORATION = 1.0  # weight of the other kinds of anomalous signal
 _WALK_BACK = 0.2
 _WALK_WEIGHT = 0.5
 _GRANGER_WEIGHT = 1.0
-_EXTERNAL_WEIGHT = 0.6
 _OTHER_KIND = 0.6
 _BEYOND_CAP = 0.3  # slope of the log-odds past the cap: order kept, strength damped
 _DEEPEST_BONUS = 0.0  # the likelihood already encodes it; kept as reported evidence
@@ -311,8 +311,8 @@ def rank_candidates(
         if c in graph and graph.kind(c) is NodeKind.EXTERNAL:
             # An external endpoint is only seen from its callers' side: its
             # metrics include the network path and whatever fronts it, so they
-            # speak less for a fault inside it than a service's own telemetry.
-            own *= _EXTERNAL_WEIGHT
+            # count as any client-side measurement does (detect's weight).
+            own *= CLIENT_SIDE_WEIGHT
         comps: dict[str, float] = {"anomaly": own}
         total = own
         if config.use_topology:

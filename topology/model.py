@@ -26,7 +26,12 @@ __all__ = ["NodeKind", "Node", "Call", "ServiceGraph"]
 
 
 class NodeKind(str, Enum):
-    """What a node is. Only informative: the engine treats every kind alike."""
+    """What a node is.
+
+    Informative, with one exception: an ``EXTERNAL`` endpoint is seen only
+    from its callers' side, so the ranking weighs its own anomaly as a
+    client-side measurement (:data:`rca.detect.CLIENT_SIDE_WEIGHT`).
+    """
 
     SERVICE = "service"
     DATABASE = "database"

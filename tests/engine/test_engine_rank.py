@@ -146,3 +146,20 @@ def test_relabelling_services_permutes_the_ranking(new_names, values):
     before = _rank(g, scores, "front")
     after = _rank(g.relabel(mapping), {mapping[s]: v for s, v in scores.items()}, mapping["front"])
     assert after == [mapping[s] for s in before]
+
+
+def test_an_external_endpoint_counts_as_a_client_side_measurement():
+    from rca.detect import CLIENT_SIDE_WEIGHT
+
+    g = ServiceGraph()
+    g.add_service("front")
+    g.add_service("api")
+    g.add_service("lb_remote", kind="external")
+    g.add_call("front", "api")
+    g.add_call("front", "lb_remote")
+    ev = node_evidence(_table({"front": 3.0, "api": 3.0, "lb_remote": 3.0}), threshold=THRESHOLD)
+    ranked = rank_candidates(g, ev, "front", [], RankConfig(use_pagerank=False), threshold=THRESHOLD)
+    by_name = {c.service: c for c in ranked}
+    assert [c.service for c in ranked][0] == "api"  # same anomaly, but seen from inside
+    assert by_name["lb_remote"].components["anomaly"] == pytest.approx(CLIENT_SIDE_WEIGHT * ev["lb_remote"].log_odds)
+    assert by_name["api"].components["anomaly"] == pytest.approx(ev["api"].log_odds)
