@@ -102,11 +102,16 @@ def node_evidence(
     """Per service: its strongest weighted series score.
 
     ``table`` is :attr:`rca.detect.AnomalyScores.table`; ``exclude`` is the
-    symptom series, which every hypothesis explains alike and so is left out.
+    symptom series, which every hypothesis explains alike and so is left out,
+    together with the symptom service's other series of the symptom's kind
+    when that is latency or errors: its other percentiles and aggregates
+    (``latency_p50`` beside an alert on ``latency_p90``) are the same signal
+    again, and would otherwise make the symptom's own service look like the
+    best-supported cause whatever the cause.
     """
     t = table
-    if exclude is not None and exclude in t.index:
-        t = t.drop(index=[exclude])
+    if exclude is not None:
+        t = t.drop(index=_symptom_series(t.index, exclude))
     if t.empty:
         return {}
     weighted = t["score"].astype(float) * t["weight"].astype(float)
@@ -165,6 +170,17 @@ def _first_max_per_group(values: np.ndarray, group: np.ndarray, n_groups: int) -
 
 
 _UPWARD_KINDS = ("latency", "errors")
+
+
+def _symptom_series(index: pd.MultiIndex, symptom: tuple[str, str]) -> list[tuple[str, str]]:
+    """The symptom series and, for a latency or errors symptom, its service's other series of that kind."""
+    kind = metric_kind(symptom[1])
+    if kind not in _UPWARD_KINDS:
+        return [symptom] if symptom in index else []
+    return [
+        (s, m) for s, m in index
+        if s == symptom[0] and (m == symptom[1] or metric_kind(m) == kind)
+    ]
 _KIND_NAMES = np.array(sorted(("errors", "latency", "saturation", "traffic")))
 
 

@@ -42,6 +42,21 @@ def test_node_evidence_takes_the_strongest_metric_and_excludes_the_symptom():
     assert node_evidence(table.iloc[:0], threshold=THRESHOLD) == {}
 
 
+def test_node_evidence_leaves_out_the_symptom_service_s_other_series_of_its_kind():
+    index = pd.MultiIndex.from_tuples(
+        [("front", "latency_p90"), ("front", "latency_p50"), ("front", "server_latency_p90"),
+         ("front", "success_rate"), ("front", "cpu"), ("api", "latency_p50")]
+    )
+    table = pd.DataFrame({"score": [9.0, 8.0, 9.0, 2.0, 1.5, 3.0], "weight": 1.0, "points": 60}, index=index)
+    ev = node_evidence(table, threshold=THRESHOLD, exclude=("front", "latency_p90"))
+    # front's other latency series are the alert again; its errors and CPU still count
+    assert ev["front"].metric == "success_rate" and ev["front"].score == 2.0
+    assert ev["api"].metric == "latency_p50"  # the same metric elsewhere is evidence
+    # a symptom of another kind (saturation) excludes only itself
+    ev_cpu = node_evidence(table, threshold=THRESHOLD, exclude=("front", "cpu"))
+    assert ev_cpu["front"].metric in ("latency_p90", "server_latency_p90") and ev_cpu["front"].score == 9.0
+
+
 def test_anomaly_probability_is_one_half_at_the_threshold():
     assert anomaly_probability(1.0, 1.0) == pytest.approx(0.5)
     assert anomaly_probability(2.0, 1.0) == pytest.approx(0.8)
