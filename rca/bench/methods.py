@@ -227,6 +227,13 @@ def rank_topology_distance(case: BenchCase) -> Ranking:
     return Ranking([n for _, n in deps] + [symptom], [1.0 / d for d, _ in deps] + [0.0])
 
 
+def _as_names(names: pd.Series) -> pd.Series:
+    """String names; a categorical stays one (its categories become strings), as the loaders give it."""
+    if isinstance(names.dtype, pd.CategoricalDtype):
+        return names.cat.rename_categories([str(c) for c in names.cat.categories])
+    return names.astype(str)
+
+
 def _long_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """``timestamp`` (UTC), ``service``, ``metric``, finite float ``value``."""
     ts = frame["timestamp"]
@@ -237,8 +244,8 @@ def _long_frame(frame: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(
         {
             "timestamp": ts,
-            "service": frame["service"].astype(str),
-            "metric": frame["metric"].astype(str),
+            "service": _as_names(frame["service"]),
+            "metric": _as_names(frame["metric"]),
             "value": pd.to_numeric(frame["value"], errors="coerce").astype(float),
         }
     )
@@ -267,16 +274,16 @@ def robust_z_scores(metrics: pd.DataFrame, incident: Incident, baseline: pd.Data
         in_window &= m["timestamp"] <= incident.end
     base = m[m["timestamp"] < incident.start] if baseline is None else _long_frame(baseline)
     keys = ["service", "metric"]
-    q = base.groupby(keys, sort=False)["value"].quantile([0.25, 0.5, 0.75]).unstack()
+    q = base.groupby(keys, sort=False, observed=True)["value"].quantile([0.25, 0.5, 0.75]).unstack()
     if q.empty:
         return pd.Series(dtype=float, name="score").rename_axis("service")
     q.columns = ["q1", "median", "q3"]
     iqr = q["q3"] - q["q1"]
     iqr = iqr.where(iqr > 0, 1.0)
-    window = m[in_window].groupby(keys, sort=False)["value"].agg(["min", "max"])
+    window = m[in_window].groupby(keys, sort=False, observed=True)["value"].agg(["min", "max"])
     joined = window.join(q.assign(iqr=iqr), how="inner")
     dev = np.maximum(joined["max"] - joined["median"], joined["median"] - joined["min"]) / joined["iqr"]
-    per_service = dev.groupby(level="service").max().rename("score")
+    per_service = dev.groupby(level="service", observed=True).max().rename("score")
     frame = per_service.reset_index().sort_values(["score", "service"], ascending=[False, True])
     return frame.set_index("service")["score"]
 
