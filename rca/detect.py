@@ -40,6 +40,7 @@ from rca.types import DataIssue, Incident, SeriesAnomaly
 
 __all__ = [
     "CLIENT_SIDE_WEIGHT",
+    "is_client_side",
     "metric_direction",
     "metric_weight",
     "IncidentWindows",
@@ -99,6 +100,15 @@ _CLIENT_SIDE = re.compile(r"client|outgoing|downstream|upstream_rq|egress")
 CLIENT_SIDE_WEIGHT = 0.3  # a measurement taken on the calling side says this much about the callee
 
 
+def is_client_side(metric: str) -> bool:
+    """Whether ``metric`` is measured on the calling side (the calls a service makes).
+
+    >>> is_client_side("client_latency_p90"), is_client_side("latency_p90")
+    (True, False)
+    """
+    return bool(_CLIENT_SIDE.search(metric.lower()))
+
+
 @lru_cache(maxsize=65536)
 def metric_weight(direction: str, metric: str = "") -> float:
     """How much a metric's anomaly says about a fault *in* its service.
@@ -110,7 +120,7 @@ def metric_weight(direction: str, metric: str = "") -> float:
     service makes) describe its dependencies more than the service itself.
     """
     w = 0.6 if direction == "both" and _TRAFFIC.search(metric.lower()) else 1.0
-    if _CLIENT_SIDE.search(metric.lower()):
+    if is_client_side(metric):
         w *= CLIENT_SIDE_WEIGHT
     return w
 

@@ -32,7 +32,7 @@ import pandas as pd
 from scipy import sparse
 
 from rca.config import RankConfig
-from rca.detect import CLIENT_SIDE_WEIGHT
+from rca.detect import CLIENT_SIDE_WEIGHT, is_client_side
 from rca.types import GrangerTest
 from topology import NodeKind, ServiceGraph
 
@@ -172,15 +172,29 @@ def _first_max_per_group(values: np.ndarray, group: np.ndarray, n_groups: int) -
 _UPWARD_KINDS = ("latency", "errors")
 
 
+_NETWORK_PATH = re.compile(r"network|(^|_)(tcp|rtt)(_|$)")
+
+
 def _symptom_series(index: pd.MultiIndex, symptom: tuple[str, str]) -> list[tuple[str, str]]:
-    """The symptom series and, for a latency or errors symptom, its service's other series of that kind."""
+    """The symptom series and, for a latency or errors symptom, its service's other series of that kind.
+
+    Only the service's own end-to-end measurements are the symptom again:
+    client-side series (the calls it makes) and network-path series describe
+    its dependencies and the network, and stay evidence.
+    """
     kind = metric_kind(symptom[1])
     if kind not in _UPWARD_KINDS:
         return [symptom] if symptom in index else []
     return [
         (s, m) for s, m in index
-        if s == symptom[0] and (m == symptom[1] or metric_kind(m) == kind)
+        if s == symptom[0]
+        and (m == symptom[1] or (metric_kind(m) == kind and not _describes_elsewhere(m)))
     ]
+
+
+def _describes_elsewhere(metric: str) -> bool:
+    name = metric.lower()
+    return is_client_side(name) or bool(_NETWORK_PATH.search(name))
 _KIND_NAMES = np.array(sorted(("errors", "latency", "saturation", "traffic")))
 
 

@@ -57,6 +57,14 @@ def test_node_evidence_leaves_out_the_symptom_service_s_other_series_of_its_kind
     assert ev_cpu["front"].metric in ("latency_p90", "server_latency_p90") and ev_cpu["front"].score == 9.0
 
 
+@pytest.mark.parametrize("metric", ["client_latency_p90", "network_latency_p50", "rtt_latency_p50"])
+def test_the_symptom_service_s_client_side_and_network_series_stay_evidence(metric):
+    index = pd.MultiIndex.from_tuples([("front", "latency_p90"), ("front", "latency_p50"), ("front", metric)])
+    table = pd.DataFrame({"score": [9.0, 8.0, 4.0], "weight": 1.0, "points": 60}, index=index)
+    ev = node_evidence(table, threshold=THRESHOLD, exclude=("front", "latency_p90"))
+    assert ev["front"].metric == metric  # they describe the calls it makes and the network, not the alert
+
+
 def test_anomaly_probability_is_one_half_at_the_threshold():
     assert anomaly_probability(1.0, 1.0) == pytest.approx(0.5)
     assert anomaly_probability(2.0, 1.0) == pytest.approx(0.8)
