@@ -48,7 +48,15 @@ def _series_columns(service: pd.Series, metric: pd.Series) -> tuple[np.ndarray, 
     # Both codes are sorted, so ordering the pair codes orders the
     # columns like sorting the (service, metric) tuples would.
     pair = svc_codes * len(met_names) + met_codes
-    col, pairs = pd.factorize(pair, sort=True)
+    n_pairs = len(svc_names) * len(met_names)
+    if n_pairs <= 4 * len(pair) + 1_000_000:
+        # Small code space: a presence table numbers the pairs in order, no hashing.
+        present = np.zeros(n_pairs, dtype=bool)
+        present[pair] = True
+        number = np.cumsum(present) - 1
+        col, pairs = number[pair], np.flatnonzero(present)
+    else:
+        col, pairs = pd.factorize(pair, sort=True)
     columns = pd.MultiIndex.from_arrays(
         [svc_names.take(pairs // len(met_names)), met_names.take(pairs % len(met_names))],
         names=["service", "metric"],
@@ -94,14 +102,26 @@ def _unknown_services(
     return unknown, issues
 
 
+_UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
+
+
 def _grid_cells(
     timestamp: pd.Series, col: np.ndarray, n_cols: int, step: pd.Timedelta
 ) -> tuple[pd.DatetimeIndex, np.ndarray]:
     """The regular grid spanning ``timestamp`` and every row's flat cell ``row * n_cols + col``."""
-    bucket = timestamp.dt.floor(step)
-    start = bucket.min()
-    grid = pd.date_range(start, bucket.max(), freq=step, name="timestamp")
-    row = ((bucket - start) // step).to_numpy(dtype=np.int64)
+    if timestamp.dtype != _UTC_NS:  # not from load_metrics: let pandas floor it
+        bucket = timestamp.dt.floor(step)
+        start = bucket.min()
+        grid = pd.date_range(start, bucket.max(), freq=step, name="timestamp")
+        row = ((bucket - start) // step).to_numpy(dtype=np.int64)
+        return grid, row * n_cols + col
+    # Integer nanoseconds since the epoch (UTC): flooring them is dt.floor(step).
+    ns = timestamp.astype("int64").to_numpy()
+    step_ns = int(step.value)
+    bucket = ns - np.mod(ns, step_ns)
+    start, end = int(bucket.min()), int(bucket.max())
+    grid = pd.date_range(pd.Timestamp(start, tz="UTC"), pd.Timestamp(end, tz="UTC"), freq=step, name="timestamp")
+    row = (bucket - start) // step_ns
     return grid, row * n_cols + col
 
 
