@@ -185,10 +185,10 @@ def _symptom_series(index: pd.MultiIndex, symptom: tuple[str, str]) -> list[tupl
     kind = metric_kind(symptom[1])
     if kind not in _UPWARD_KINDS:
         return [symptom] if symptom in index else []
+    own = index[index.get_level_values(0) == symptom[0]]  # vectorized: only the symptom service's rows
     return [
-        (s, m) for s, m in index
-        if s == symptom[0]
-        and (m == symptom[1] or (metric_kind(m) == kind and not _describes_elsewhere(m)))
+        (s, m) for s, m in own
+        if m == symptom[1] or (metric_kind(m) == kind and not _describes_elsewhere(m))
     ]
 
 
