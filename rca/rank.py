@@ -170,8 +170,7 @@ def _first_max_per_group(values: np.ndarray, group: np.ndarray, n_groups: int) -
 
 
 _UPWARD_KINDS = ("latency", "errors")
-
-
+_KIND_NAMES = np.array(sorted(("errors", "latency", "saturation", "traffic")))
 _NETWORK_PATH = re.compile(r"network|(^|_)(tcp|rtt)(_|$)")
 
 
@@ -195,7 +194,6 @@ def _symptom_series(index: pd.MultiIndex, symptom: tuple[str, str]) -> list[tupl
 def _describes_elsewhere(metric: str) -> bool:
     name = metric.lower()
     return is_client_side(name) or bool(_NETWORK_PATH.search(name))
-_KIND_NAMES = np.array(sorted(("errors", "latency", "saturation", "traffic")))
 
 
 def _sigmoid(x: float) -> float:
