@@ -18,7 +18,7 @@ import pandas as pd
 
 from rca.config import AlignConfig
 from rca.errors import InvalidMetricsError
-from rca.ingest import name_codes
+from rca.ingest import series_codes
 from rca.types import DataIssue
 
 __all__ = ["AlignedMetrics", "infer_step", "align_metrics"]
@@ -43,11 +43,7 @@ class AlignedMetrics:
 
 def _series_columns(service: pd.Series, metric: pd.Series) -> tuple[np.ndarray, pd.MultiIndex]:
     """Column of every row and the sorted ``(service, metric)`` columns they index."""
-    svc_codes, svc_names = name_codes(service)
-    met_codes, met_names = name_codes(metric)
-    # Both codes are sorted, so ordering the pair codes orders the
-    # columns like sorting the (service, metric) tuples would.
-    pair = svc_codes * len(met_names) + met_codes
+    pair, svc_names, met_names = series_codes(service, metric)
     n_pairs = len(svc_names) * len(met_names)
     if n_pairs <= 4 * len(pair) + 1_000_000:
         # Small code space: a presence table numbers the pairs in order, no hashing.

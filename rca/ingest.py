@@ -27,7 +27,7 @@ import pandas as pd
 from rca.errors import InvalidMetricsError
 from rca.types import DataIssue
 
-__all__ = ["LONG_COLUMNS", "load_metrics", "name_codes", "read_metrics_file"]
+__all__ = ["LONG_COLUMNS", "load_metrics", "read_metrics_file", "series_codes"]
 
 LONG_COLUMNS = ("timestamp", "service", "metric", "value")
 _MetricsInput = pd.DataFrame | str | Path
@@ -134,7 +134,7 @@ def _plain_names(names: pd.Series) -> pd.Series:
     return pd.Series(plain, index=names.index, name=names.name)
 
 
-def name_codes(names: pd.Series) -> tuple[np.ndarray, pd.Index]:
+def _name_codes(names: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """Integer codes of ``names`` and the sorted names they index.
 
     Codes order like the names, so sorting codes sorts names.  Free for the
@@ -147,6 +147,17 @@ def name_codes(names: pd.Series) -> tuple[np.ndarray, pd.Index]:
     return codes.astype(np.int64), uniques
 
 
+def series_codes(service: pd.Series, metric: pd.Series) -> tuple[np.ndarray, pd.Index, pd.Index]:
+    """One integer per ``(service, metric)`` series, ordered like the pairs, and the sorted names.
+
+    The code is ``service_code * len(metric_names) + metric_code``: both
+    parts are sorted, so ordering codes orders the pairs.
+    """
+    svc_codes, svc_names = _name_codes(service)
+    met_codes, met_names = _name_codes(metric)
+    return svc_codes * len(met_names) + met_codes, svc_names, met_names
+
+
 def _sort_order_and_duplicates(long: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Stable order by service, metric, timestamp, and which rows share all three.
 
@@ -154,15 +165,12 @@ def _sort_order_and_duplicates(long: pd.DataFrame) -> tuple[np.ndarray, np.ndarr
     order like the names themselves; once sorted, rows sharing a key are
     neighbours, so no hashing of the three columns is needed.
     """
-    service_codes = name_codes(long["service"])[0]
-    metric_codes, metric_names = name_codes(long["metric"])
-    series = service_codes * len(metric_names) + metric_codes
+    series = series_codes(long["service"], long["metric"])[0]
     ts = long["timestamp"].astype("int64").to_numpy()
     if (np.diff(ts) >= 0).all():
         # Already in time order (as exported data usually is): a stable sort
         # by series keeps it, and integer codes this small sort by radix.
-        small = np.int16 if series.max(initial=0) < 2**15 else np.int32 if series.max(initial=0) < 2**31 else np.int64
-        order = np.argsort(series.astype(small), kind="stable")
+        order = np.argsort(series.astype(np.min_scalar_type(series.max(initial=0))), kind="stable")
     else:
         order = np.lexsort((ts, series))  # stable, last key first
     same = (np.diff(series[order]) == 0) & (np.diff(ts[order]) == 0)

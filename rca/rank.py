@@ -147,9 +147,10 @@ def node_evidence(
     kind_sum = np.clip(per_kind, 0.0, None).sum(axis=1)
     extra = kind_sum - np.clip(odds[best], 0.0, None)
     total = odds[best] + _CORROBORATION * extra
-    up = _first_max_per_group(np.where(np.isin(kinds, _UPWARD_KINDS), odds, -np.inf), svc, len(names))
+    upward = np.isin(kinds, _UPWARD_KINDS)
+    up = _first_max_per_group(np.where(upward, odds, -np.inf), svc, len(names))
     has_up = np.zeros(len(names), dtype=bool)
-    has_up[svc[np.isin(kinds, _UPWARD_KINDS)]] = True
+    has_up[svc[upward]] = True
     metric_names = np.asarray(metrics, dtype=object)
     return {
         str(s): NodeEvidence(
