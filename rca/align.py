@@ -53,9 +53,12 @@ def _series_columns(service: pd.Series, metric: pd.Series) -> tuple[np.ndarray, 
         col, pairs = number[pair], np.flatnonzero(present)
     else:
         col, pairs = pd.factorize(pair, sort=True)
-    columns = pd.MultiIndex.from_arrays(
-        [svc_names.take(pairs // len(met_names)), met_names.take(pairs % len(met_names))],
+    # The codes are known: building the index from them skips factorizing the names again.
+    columns = pd.MultiIndex(
+        levels=[svc_names, met_names],
+        codes=[pairs // len(met_names), pairs % len(met_names)],
         names=["service", "metric"],
+        verify_integrity=False,
     )
     return col, columns
 

@@ -170,6 +170,19 @@ def min_points(lag: int) -> int:
     return max(10, 3 * lag + 6)
 
 
+def _fill_gaps(a: np.ndarray) -> np.ndarray:
+    """Columns of ``a`` with each NaN replaced by the last value before it, or
+    else the first after it (pandas' ``ffill().bfill()``); all-NaN columns stay NaN."""
+    if not a.size:
+        return a.copy()
+    rows = np.arange(len(a))[:, None]
+    cols = np.arange(a.shape[1])
+    last = np.maximum.accumulate(np.where(np.isnan(a), 0, rows), axis=0)
+    out = a[last, cols]
+    nxt = np.minimum.accumulate(np.where(np.isnan(out), len(a) - 1, rows)[::-1], axis=0)[::-1]
+    return out[nxt, cols]
+
+
 def granger_along_pairs(
     data: pd.DataFrame,
     pairs: Sequence[tuple[tuple[str, str], tuple[str, str]]],
@@ -186,12 +199,18 @@ def granger_along_pairs(
         return []
     t_total = len(data)
     results: list[GrangerTest | None] = [None] * len(pairs)
-    used = list(dict.fromkeys(col for pair in pairs for col in pair if col in data.columns))
-    data = data[used]
-    filled = data.ffill().bfill()
+    used = list(dict.fromkeys(col for pair in pairs for col in pair))
+    where = data.columns.get_indexer(pd.MultiIndex.from_tuples(used)) if isinstance(data.columns, pd.MultiIndex) else (
+        data.columns.get_indexer(used)
+    )
+    position = {col: j for j, col in enumerate(used)}
+    raw = data.to_numpy(dtype="float64")[:, np.fmax(where, 0)]
+    raw[:, where < 0] = np.nan
+    missing_share = np.isnan(raw).mean(axis=0) if t_total else np.ones(len(used))
+    filled = _fill_gaps(raw)
     if config.ranks:
-        filled = filled.rank(pct=True)
-    missing_share = data.isna().mean()
+        filled = stats.rankdata(filled, axis=0) / max(t_total, 1)  # a column with NaN stays NaN
+    constant = ~(np.ptp(filled, axis=0) > 0) if t_total else np.ones(len(used), dtype=bool)
     usable: list[int] = []
     xs, ys = [], []
     max_lag = config.max_lag
@@ -199,22 +218,21 @@ def granger_along_pairs(
         max_lag -= 1
     for i, (c, e) in enumerate(pairs):
         reason = None
+        jc, je = position[c], position[e]
         if t_total < min_points(1):
             reason = f"window too short: {t_total} points, a lag-1 test needs at least {min_points(1)}"
-        elif c not in filled.columns or e not in filled.columns:
+        elif where[jc] < 0 or where[je] < 0:
             reason = "series not available"
-        elif missing_share[c] > 0.2 or missing_share[e] > 0.2:
+        elif missing_share[jc] > 0.2 or missing_share[je] > 0.2:
             reason = "more than 20% of the window is missing"
-        else:
-            x, y = filled[c].to_numpy(), filled[e].to_numpy()
-            if np.ptp(x) == 0 or np.ptp(y) == 0:
-                reason = "constant series in the test window"
+        elif constant[jc] or constant[je]:
+            reason = "constant series in the test window"
         if reason:
             results[i] = GrangerTest(c[0], c[1], e[0], e[1], observations=t_total, skipped=reason)
             continue
         usable.append(i)
-        xs.append(x)
-        ys.append(y)
+        xs.append(filled[:, jc])
+        ys.append(filled[:, je])
     if usable:
         x = np.vstack(xs)
         y = np.vstack(ys)

@@ -34,6 +34,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from rca.columns import names_of, per_name
 from rca.config import DetectConfig
 from rca.errors import InvalidIncidentError
 from rca.types import DataIssue, Incident, SeriesAnomaly
@@ -468,9 +469,9 @@ def score_anomalies(
         b = _shorten_empty_stretches(b, _MAX_LEVEL_SPAN)
     w = window.to_numpy(dtype="float64")
     n_base = np.sum(~np.isnan(b), axis=0) if b.size else np.zeros(len(cols), dtype=int)
-    directions = np.array([metric_direction(m, config.directions) for m in cols.get_level_values(1)])
+    directions = per_name(cols, 1, lambda m: metric_direction(m, config.directions), dtype=str)
     sign = np.where(directions == "up", 1.0, np.where(directions == "down", -1.0, 0.0))
-    bounded = np.array([bool(_BOUNDED.search(m.lower())) for m in cols.get_level_values(1)])
+    bounded = per_name(cols, 1, lambda m: bool(_BOUNDED.search(m.lower())), dtype=bool)
 
     med, scale, norm, hi = _reference(b, sign, bounded, w)
     z_pts = _directional((w - med) / scale, sign)
@@ -541,7 +542,7 @@ def score_anomalies(
                 )
             )
 
-    weights = np.array([metric_weight(d, m) for d, m in zip(directions, cols.get_level_values(1), strict=True)])
+    weights = per_name(cols, 1, lambda m: metric_weight(metric_direction(m, config.directions), m), dtype=float)
     stamps = window.index.to_list()  # boxed once, not once per series
     onsets = [
         stamps[i] if ok and s > config.threshold else None
@@ -551,8 +552,8 @@ def score_anomalies(
     series = tuple(
         map(
             SeriesAnomaly,
-            cols.get_level_values(0).astype(str).tolist(),
-            cols.get_level_values(1).astype(str).tolist(),
+            names_of(cols, 0),
+            names_of(cols, 1),
             score.astype(float).tolist(),
             np.where(np.isfinite(z), z, np.nan).astype(float).tolist(),
             directions.astype(str).tolist(),

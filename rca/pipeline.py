@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
+import numpy as np
 import pandas as pd
 
 from rca.align import align_metrics
 from rca.causal import granger_along_pairs
+from rca.columns import level_codes
 from rca.config import AlignConfig, RCAConfig
 from rca.detect import incident_windows, score_anomalies
 from rca.errors import InvalidConfigError, InvalidIncidentError, InvalidTopologyError
@@ -148,11 +150,10 @@ def _null_log_score(cfg: RCAConfig, symptom, threshold: float) -> float:
 
 def _decisive_own_signal(table: pd.DataFrame, service: str, level: float) -> bool:
     """Whether ``service`` has a direct (non-traffic, server-side) series scoring above ``level``."""
-    if service not in table.index.get_level_values(0):
-        return False
-    own = table.xs(service, level=0, drop_level=True)
-    direct = (own["direction"] != "both") & (own["weight"] >= 1.0)
-    return bool((own.loc[direct, "score"] > level).any())
+    codes, services = level_codes(table.index, 0)
+    own = np.asarray(services == service)[codes] if len(services) else np.zeros(len(table), dtype=bool)
+    direct = own & (table["direction"].to_numpy() != "both") & (table["weight"].to_numpy(dtype=float) >= 1.0)
+    return bool((table["score"].to_numpy(dtype=float)[direct] > level).any())
 
 
 def analyze(

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from rca.columns import level_codes, per_name
 from rca.config import RankConfig
 from rca.detect import CLIENT_SIDE_WEIGHT, is_client_side
 from rca.types import GrangerTest
@@ -109,21 +110,21 @@ def node_evidence(
     again, and would otherwise make the symptom's own service look like the
     best-supported cause whatever the cause.
     """
-    t = table
-    if exclude is not None:
-        t = t.drop(index=_symptom_series(t.index, exclude))
-    if t.empty:
+    index = table.index
+    keep = ~_symptom_series(index, exclude) if exclude is not None else np.ones(len(index), dtype=bool)
+    if not keep.any():
         return {}
-    weighted = t["score"].astype(float) * t["weight"].astype(float)
-    weighted_np = weighted.to_numpy()
+    svc_codes, svc_names = level_codes(index, 0)
+    met_codes, met_names = level_codes(index, 1)
+    svc_codes, met_codes = svc_codes[keep], met_codes[keep]
+    weighted_np = table["score"].to_numpy(dtype=float)[keep] * table["weight"].to_numpy(dtype=float)[keep]
     # A baseline of n points cannot support odds much beyond n : 1 that a
     # value is abnormal, however far out it lies (sparse series are noisy).
-    cap = _BASELINE_CAP * np.log1p(t["points"].astype(float).to_numpy())
+    cap = _BASELINE_CAP * np.log1p(table["points"].to_numpy(dtype=float)[keep])
     raw = anomaly_log_odds(weighted_np, threshold)
     cap = np.fmax(cap, 0.0)
     odds = np.where(raw > cap, cap + _BEYOND_CAP * (raw - cap), raw)
-    metrics = t.index.get_level_values(1)
-    kinds = np.array([metric_kind(m) for m in metrics])
+    kinds = np.array([metric_kind(str(m)) for m in met_names], dtype=str)[met_codes]
     if exclude is not None:
         # A fault shows in the symptom's own kind of signal (slow callers of a
         # slow service, failing callers of a failing one) or in saturation,
@@ -133,10 +134,11 @@ def node_evidence(
         if sk in ("latency", "errors"):
             other = "errors" if sk == "latency" else "latency"
             # The symptom's own service is exempt: it is where the symptom is.
-            mismatch = (kinds == other) & (odds > 0) & (t.index.get_level_values(0) != exclude[0])
+            in_symptom_service = np.asarray(svc_names[svc_codes] == exclude[0])
+            mismatch = (kinds == other) & (odds > 0) & ~in_symptom_service
             odds = np.where(mismatch, odds * _OTHER_KIND, odds)
-    services = t.index.get_level_values(0)
-    svc, names = pd.factorize(services)  # first-appearance order, as the groups come out
+    svc, first = pd.factorize(svc_codes)  # first-appearance order, as the groups come out
+    names = svc_names[first]
     kind_code = np.searchsorted(_KIND_NAMES, kinds)
     best = _first_max_per_group(odds, svc, len(names))
     # Corroboration: a fault inside a service usually moves more than one kind
@@ -151,7 +153,7 @@ def node_evidence(
     up = _first_max_per_group(np.where(upward, odds, -np.inf), svc, len(names))
     has_up = np.zeros(len(names), dtype=bool)
     has_up[svc[upward]] = True
-    metric_names = np.asarray(metrics, dtype=object)
+    metric_names = np.asarray(met_names, dtype=object)[met_codes]
     return {
         str(s): NodeEvidence(
             str(s), float(weighted_np[b]), str(metric_names[b]), _sigmoid(o), float(o),
@@ -175,21 +177,21 @@ _KIND_NAMES = np.array(sorted(("errors", "latency", "saturation", "traffic")))
 _NETWORK_PATH = re.compile(r"network|(^|_)(tcp|rtt)(_|$)")
 
 
-def _symptom_series(index: pd.MultiIndex, symptom: tuple[str, str]) -> list[tuple[str, str]]:
-    """The symptom series and, for a latency or errors symptom, its service's other series of that kind.
+def _symptom_series(index: pd.Index, symptom: tuple[str, str]) -> np.ndarray:
+    """Mask of the symptom series and, for a latency or errors symptom, its service's other series of that kind.
 
     Only the service's own end-to-end measurements are the symptom again:
     client-side series (the calls it makes) and network-path series describe
     its dependencies and the network, and stay evidence.
     """
     kind = metric_kind(symptom[1])
-    if kind not in _UPWARD_KINDS:
-        return [symptom] if symptom in index else []
-    own = index[index.get_level_values(0) == symptom[0]]  # vectorized: only the symptom service's rows
-    return [
-        (s, m) for s, m in own
-        if m == symptom[1] or (metric_kind(m) == kind and not _describes_elsewhere(m))
-    ]
+
+    def same_signal(m: str) -> bool:
+        return m == symptom[1] or (kind in _UPWARD_KINDS and metric_kind(m) == kind and not _describes_elsewhere(m))
+
+    svc_codes, svc_names = level_codes(index, 0)
+    own = np.asarray(svc_names == symptom[0])[svc_codes] if len(svc_names) else np.zeros(len(index), dtype=bool)
+    return own & per_name(index, 1, same_signal, dtype=bool)
 
 
 def _describes_elsewhere(metric: str) -> bool:
