@@ -337,22 +337,34 @@ def _small_rolling_nanmedian(a: np.ndarray, k: int, min_count: int, stride: int)
     ``np.sort`` along a handful of values pays its per-row overhead once
     per run and column; here each compare-exchange is one vectorized
     min/max over all runs at once (odd-even transposition, NaN as +inf so
-    it sorts last, as in ``np.sort``).
+    it sorts last, as in ``np.sort``).  A run without NaN (most of them)
+    has its median in the middle; only runs with gaps pick theirs by count.
     """
     n_runs = (a.shape[0] - k) // stride + 1
     span = (n_runs - 1) * stride + 1
-    missing = [np.isnan(a[j:j + span:stride]) for j in range(k)]
-    rows = [np.where(m, np.inf, a[j:j + span:stride]) for j, m in enumerate(missing)]
-    count = k - sum(m.astype(np.int64) for m in missing)
+    nan = np.isnan(a)
+    gappy = bool(nan.any())
+    src = np.where(nan, np.inf, a) if gappy else a
+    rows = [src[j:j + span:stride] for j in range(k)]
     for rnd in range(k):
         for j in range(rnd % 2, k - 1, 2):
             lo = np.minimum(rows[j], rows[j + 1])
             rows[j + 1] = np.maximum(rows[j], rows[j + 1])
             rows[j] = lo
-    runs = np.stack(rows)
-    lo = np.take_along_axis(runs, np.fmax((count - 1) // 2, 0)[None], axis=0)[0]
-    hi = np.take_along_axis(runs, np.fmax(count // 2, 0)[None], axis=0)[0]
-    return np.where(count >= max(min_count, 1), (lo + hi) / 2, np.nan)
+    med = (rows[(k - 1) // 2] + rows[k // 2]) / 2
+    if not gappy:
+        return med
+    n_nan = np.zeros((a.shape[0] + 1, a.shape[1]), dtype=np.int64)
+    np.cumsum(nan, axis=0, out=n_nan[1:])
+    count = k - (n_nan[k:k + span:stride] - n_nan[0:span:stride])
+    part = np.nonzero(count < k)
+    if part[0].size:
+        c = count[part]
+        runs = np.stack([r[part] for r in rows])  # (k, runs with gaps), valid values first
+        at = np.arange(c.size)
+        lo, hi = runs[np.fmax((c - 1) // 2, 0), at], runs[np.fmax(c // 2, 0), at]
+        med[part] = np.where(c >= max(min_count, 1), (lo + hi) / 2, np.nan)
+    return med
 
 
 def _shorten_empty_stretches(b: np.ndarray, keep: int) -> np.ndarray:
