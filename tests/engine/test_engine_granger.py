@@ -184,3 +184,15 @@ def test_ranks_keep_a_few_coincident_spikes_from_faking_causality(rng):
     (ranked,) = granger_along_pairs(data, [(CAUSE, EFFECT)], GrangerConfig(difference="never"))
     assert raw.significant and raw.p_value < 1e-6
     assert not ranked.significant
+
+
+def test_gap_filling_matches_pandas_ffill_then_bfill() -> None:
+    from rca.causal import _fill_gaps
+
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        a = rng.normal(size=(int(rng.integers(1, 25)), 5))
+        a[rng.random(a.shape) < rng.random()] = np.nan
+        a[:, 0] = np.nan  # an all-missing column stays missing
+        expected = pd.DataFrame(a).ffill().bfill().to_numpy()
+        assert np.array_equal(_fill_gaps(a), expected, equal_nan=True)
