@@ -290,17 +290,39 @@ def _granger_line(g: GrangerTest) -> str:
     return f"{e(pair)}: lag {e(g.lag)}, p {e(_num(g.p_value))}{e(q)} ({sig})"
 
 
+_ISSUES_SHOWN = 5  # per kind, before "n more"
+
+
 def _issues(result: RCAResult) -> str:
+    """Data issues grouped by kind: a count and the first few in view, every one a click away.
+
+    Real data yields hundreds of them (a constant series, a gap each); a flat
+    list would bury the analysis under them.
+    """
     e = _esc
     if not result.issues:
         return ""
-    items = "".join(
-        f"<li><b>{e(i.kind)}</b>"
-        + (f" [{e(i.service)}{'.' + e(i.metric) if i.metric else ''}]" if i.service else "")
-        + f": {e(i.message)}</li>"
-        for i in result.issues
+    by_kind: dict[str, list] = {}
+    for i in result.issues:
+        by_kind.setdefault(i.kind, []).append(i)
+
+    def item(i) -> str:
+        where = f" [{e(i.service)}{'.' + e(i.metric) if i.metric else ''}]" if i.service else ""
+        return f"<li><b>{e(i.kind)}</b>{where}: {e(i.message)}</li>"
+
+    groups = []
+    for kind, items in sorted(by_kind.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        shown = "".join(item(i) for i in items[:_ISSUES_SHOWN])
+        rest = items[_ISSUES_SHOWN:]
+        more = (
+            f"<details><summary>{len(rest)} more</summary><ul>{''.join(item(i) for i in rest)}</ul></details>"
+            if rest else ""
+        )
+        groups.append(f"<li><b>{e(kind)}</b> ({len(items)})<ul>{shown}</ul>{more}</li>")
+    total = len(result.issues)
+    return (
+        f'<h2>Data issues ({total})</h2><ul class="issues" id="issues">{"".join(groups)}</ul>'
     )
-    return f'<h2>Data issues</h2><ul class="issues" id="issues">{items}</ul>'
 
 
 def _figure(name: str, make: Callable[[], Figure] | None, caption: str, *, missing: str = "") -> str:

@@ -191,3 +191,18 @@ def test_public_names_are_complete(module: str) -> None:
     public = {n for n in dir(mod) if not n.startswith("_") and callable(getattr(mod, n, None))}
     submodules = {"html", "restore", "layout"}
     assert public - submodules - {"annotations", "TYPE_CHECKING", "Any"} <= set(mod.__all__)
+
+
+def test_report_groups_many_data_issues_by_kind(make_case) -> None:
+    result, graph, metrics = make_case("db")
+    issues = tuple(DataIssue("constant", f"flat {k}", "auth", f"m{k}") for k in range(40)) + (
+        DataIssue("gap", "2 point(s) missing", "db", "latency"),
+    )
+    page = render_report(replace(result, issues=issues), graph, metrics)
+    assert "<h2>Data issues (41)</h2>" in page
+    assert "<li><b>constant</b> (40)<ul>" in page and "<li><b>gap</b> (1)<ul>" in page
+    assert "<summary>35 more</summary>" in page
+    # every issue is still on the page, in the order found
+    positions = [page.index(f"[auth.m{k}]: flat {k}</li>") for k in range(40)]
+    assert positions == sorted(positions)
+    assert page.index("<b>constant</b> (40)") < page.index("<b>gap</b> (1)")  # the largest group first
