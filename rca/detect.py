@@ -358,7 +358,12 @@ def _small_rolling_nanmedian(a: np.ndarray, k: int, min_count: int, stride: int)
     np.cumsum(nan, axis=0, out=n_nan[1:])
     count = k - (n_nan[k:k + span:stride] - n_nan[0:span:stride])
     part = np.nonzero(count < k)
-    if part[0].size:
+    if part[0].size > count.size // 4:
+        # Gaps everywhere: one pass per possible count beats gathering them.
+        med = np.where(count >= max(min_count, 1), med, np.nan)
+        for c in range(max(min_count, 1), k):
+            med = np.where(count == c, (rows[(c - 1) // 2] + rows[c // 2]) / 2, med)
+    elif part[0].size:
         c = count[part]
         runs = np.stack([r[part] for r in rows])  # (k, runs with gaps), valid values first
         at = np.arange(c.size)
