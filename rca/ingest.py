@@ -21,6 +21,8 @@ silently.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -31,6 +33,7 @@ __all__ = ["LONG_COLUMNS", "load_metrics", "read_metrics_file", "series_codes"]
 
 LONG_COLUMNS = ("timestamp", "service", "metric", "value")
 _MetricsInput = pd.DataFrame | str | Path
+_UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
 
 
 def read_metrics_file(path: str | Path, *, field: str = "metrics") -> pd.DataFrame:
@@ -60,6 +63,11 @@ def read_metrics_file(path: str | Path, *, field: str = "metrics") -> pd.DataFra
 
 def _parse_timestamps(values: pd.Series | pd.Index, *, field: str) -> pd.DatetimeIndex:
     """Parse timestamps of any accepted kind into a UTC DatetimeIndex."""
+    if getattr(values, "dtype", None) == _UTC_NS:  # already what the rest expects
+        idx = pd.DatetimeIndex(values)
+        if idx.hasnans:
+            raise InvalidMetricsError(f"{field}: {int(idx.isna().sum())} missing timestamp(s)", field=field)
+        return idx
     if isinstance(values, pd.Index):
         values = values.to_series(index=None)
     values = pd.Series(values).reset_index(drop=True)
@@ -124,6 +132,8 @@ def _plain_names(names: pd.Series) -> pd.Series:
     """
     if isinstance(names.dtype, pd.CategoricalDtype):
         codes, uniques = names.cat.codes.to_numpy(), names.cat.categories
+        if uniques.is_monotonic_increasing and all(type(u) is str and u and u == u.strip() for u in uniques):
+            return names  # already plain (as load_metrics and the dataset loaders leave them)
     else:
         codes, uniques = pd.factorize(names)
     stripped = [str(u).strip() for u in uniques]
@@ -158,15 +168,13 @@ def series_codes(service: pd.Series, metric: pd.Series) -> tuple[np.ndarray, pd.
     return svc_codes * len(met_names) + met_codes, svc_names, met_names
 
 
-def _sort_order_and_duplicates(long: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Stable order by service, metric, timestamp, and which rows share all three.
+def _sort_order_and_duplicates(series: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Stable order by series code, then timestamp, and which rows share both.
 
-    The duplicate mask is in the rows' given order.  Sorted factorization codes
-    order like the names themselves; once sorted, rows sharing a key are
-    neighbours, so no hashing of the three columns is needed.
+    ``series`` are :func:`series_codes` (ordered like the names), ``ts``
+    int64 nanoseconds.  The duplicate mask is in the rows' given order.
+    Once sorted, rows sharing a key are neighbours, so no hashing is needed.
     """
-    series = series_codes(long["service"], long["metric"])[0]
-    ts = long["timestamp"].astype("int64").to_numpy()
     if (np.diff(ts) >= 0).all():
         # Already in time order (as exported data usually is): a stable sort
         # by series keeps it, and integer codes this small sort by radix.
@@ -225,10 +233,12 @@ def load_metrics(
 
     lower = {str(c).strip().lower(): c for c in data.columns} if not isinstance(data.columns, pd.MultiIndex) else {}
     if set(LONG_COLUMNS) <= set(lower):
-        long = pd.DataFrame({k: data[lower[k]].reset_index(drop=True) for k in LONG_COLUMNS})
+        # The columns as they are: every step below works on their arrays.
+        long: dict[str, Any] = {k: data[lower[k]] for k in LONG_COLUMNS}
         long["timestamp"] = _parse_timestamps(long["timestamp"], field=f"{field}.timestamp")
     elif isinstance(data.columns, pd.MultiIndex):
-        long = _from_wide(data, field=field)
+        stacked = _from_wide(data, field=field)
+        long = {k: stacked[k] for k in LONG_COLUMNS}
     else:
         missing = [c for c in LONG_COLUMNS if c not in lower]
         raise InvalidMetricsError(
@@ -247,32 +257,37 @@ def load_metrics(
             raise InvalidMetricsError(f"{field}.{col}: empty {col} name", field=f"{field}.{col}")
 
     raw = long["value"]
-    values = pd.to_numeric(raw, errors="coerce")
-    bad = values.isna() & raw.notna()
-    if bad.any():
-        example = raw[bad].iloc[0]
-        raise InvalidMetricsError(
-            f"{field}.value: {int(bad.sum())} value(s) are not numbers, e.g. {example!r}",
-            field=f"{field}.value",
-        )
-    values = values.astype("float64")
-    nonfinite = np.isinf(values.to_numpy())
+    values = raw.to_numpy(dtype=np.float64, na_value=np.nan, copy=True) if pd.api.types.is_float_dtype(raw.dtype) else None
+    if values is None:
+        numeric = pd.to_numeric(raw, errors="coerce")
+        bad = numeric.isna() & raw.notna()
+        if bad.any():
+            example = raw[bad].iloc[0]
+            raise InvalidMetricsError(
+                f"{field}.value: {int(bad.sum())} value(s) are not numbers, e.g. {example!r}",
+                field=f"{field}.value",
+            )
+        values = numeric.to_numpy(dtype=np.float64, na_value=np.nan)
+    nonfinite = np.isinf(values)
     if nonfinite.any():
-        rows = long.loc[nonfinite, ["service", "metric"]].drop_duplicates()
+        rows = pd.DataFrame({c: long[c].to_numpy()[nonfinite] for c in ("service", "metric")}).drop_duplicates()
         for svc, met in rows.itertuples(index=False):
             issues.append(
                 DataIssue("non_finite", f"{svc}/{met}: infinite values treated as missing", svc, met)
             )
         values[nonfinite] = np.nan
-    long["value"] = values
-    long = long.dropna(subset=["value"])
-    if long.empty:
+    kept = np.flatnonzero(~np.isnan(values))
+    if not kept.size:
         raise InvalidMetricsError(f"{field}: no finite values at all", field=f"{field}.value")
 
-    order, dup = _sort_order_and_duplicates(long)
+    service, metric = long["service"], long["metric"]
+    series = series_codes(service, metric)[0][kept]
+    ts = long["timestamp"].to_numpy(dtype="datetime64[ns]").view("int64")[kept]
+    order, dup = _sort_order_and_duplicates(series, ts)
     if dup.any():
-        rows = long.loc[dup, ["service", "metric"]].drop_duplicates()
-        for svc, met in rows.itertuples(index=False):
+        at = kept[dup]
+        pairs = pd.DataFrame({"service": service.take(at).to_numpy(), "metric": metric.take(at).to_numpy()})
+        for svc, met in pairs.drop_duplicates().itertuples(index=False):
             issues.append(
                 DataIssue(
                     "duplicate_timestamps",
@@ -281,4 +296,13 @@ def load_metrics(
                     met,
                 )
             )
-    return long.take(order).reset_index(drop=True), issues
+    rows = kept[order]
+    out = pd.DataFrame(
+        {
+            "timestamp": long["timestamp"].array.take(rows),
+            "service": service.array.take(rows),
+            "metric": metric.array.take(rows),
+            "value": values[rows],
+        }
+    )
+    return out, issues
