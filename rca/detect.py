@@ -54,6 +54,7 @@ _DOWN = re.compile(r"avail|success|apdex|uptime|hit_?rat")
 _UP = re.compile(
     r"latenc|duration|response|error|fail|fault|5xx|timeout|exception|cpu|mem|saturat|utiliz"
     r"|queue|backlog|gc_|restart|drop|loss|retr(y|ies)|(^|_)p(50|75|90|95|99)($|_)"
+    r"|(^|_)errs?($|_)|(^|_)m?rt($|_)"  # short forms: err, errs; rt / mrt (mean response time)
 )
 _MIN_NORM = 3.0
 _MIN_PRE = 3  # recent points needed to call the normal data's level stale

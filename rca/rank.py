@@ -204,8 +204,8 @@ def _sigmoid(x: float) -> float:
 
 
 _KINDS = (
-    ("errors", re.compile(r"error|fail|fault|5xx|exception|avail|success|timeout")),
-    ("latency", re.compile(r"latenc|duration|response|(^|_)p(50|75|90|95|99)($|_)")),
+    ("errors", re.compile(r"error|fail|fault|5xx|exception|avail|success|timeout|(^|_)errs?($|_)")),
+    ("latency", re.compile(r"latenc|duration|response|(^|_)p(50|75|90|95|99)($|_)|(^|_)m?rt($|_)")),
     ("saturation", re.compile(r"cpu|mem|disk|thread|gc_|saturat|utiliz|queue|syscall|restart")),
 )
 

@@ -32,6 +32,13 @@ STEP = pd.Timedelta("1min")
         ("cache_hit_ratio", "down"),
         ("requests", "both"),
         ("throughput", "both"),
+        ("err", "up"),
+        ("http_errs", "up"),
+        ("rt", "up"),
+        ("mrt_ms", "up"),
+        ("start_time", "both"),  # "rt" only as a word of its own
+        ("alert_count", "both"),
+        ("stderr_lines", "both"),
     ],
 )
 def test_metric_directions(metric, direction):

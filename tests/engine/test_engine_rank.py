@@ -186,3 +186,24 @@ def test_an_external_endpoint_counts_as_a_client_side_measurement():
     assert [c.service for c in ranked][0] == "api"  # same anomaly, but seen from inside
     assert by_name["lb_remote"].components["anomaly"] == pytest.approx(CLIENT_SIDE_WEIGHT * ev["lb_remote"].log_odds)
     assert by_name["api"].components["anomaly"] == pytest.approx(ev["api"].log_odds)
+
+
+@pytest.mark.parametrize(
+    ("metric", "kind"),
+    [
+        ("latency_p99", "latency"),
+        ("rt", "latency"),
+        ("mrt_ms", "latency"),
+        ("error_rate", "errors"),
+        ("errs", "errors"),
+        ("availability", "errors"),
+        ("cpu_usage", "saturation"),
+        ("requests", "traffic"),
+        ("start_time", "traffic"),
+        ("stderr_lines", "traffic"),
+    ],
+)
+def test_metric_kinds(metric, kind):
+    from rca.rank import metric_kind
+
+    assert metric_kind(metric) == kind
