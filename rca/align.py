@@ -96,7 +96,15 @@ def _unknown_services(
     service: pd.Series, known_services: Container[str]
 ) -> tuple[list[str], list[DataIssue]]:
     """Services absent from ``known_services`` (sorted) and one issue for each."""
-    unknown = sorted(s for s in service.unique() if s not in known_services)
+    if isinstance(service.dtype, pd.CategoricalDtype):
+        names = service.cat.categories
+        if all(s in known_services for s in names):  # the usual case: no row needs looking at
+            return [], []
+        codes = service.cat.codes.to_numpy()
+        used = names[np.bincount(codes[codes >= 0], minlength=len(names)) > 0]
+    else:
+        used = service.unique()
+    unknown = sorted(str(s) for s in used if s not in known_services)
     issues = [DataIssue("unknown_service", f"{s}: not in the topology; its metrics are ignored", s) for s in unknown]
     return unknown, issues
 
@@ -127,8 +135,11 @@ def _grid_cells(
 def _aggregate_cells(values: np.ndarray, cell: np.ndarray, n_cells: int, aggregation: str) -> np.ndarray:
     """Flat array of ``n_cells`` holding ``aggregation`` of the values of each cell (NaN if none)."""
     out = np.full(n_cells, np.nan)
-    if np.bincount(cell, minlength=n_cells).max(initial=0) <= 1:
-        out[cell] = values  # one value per cell, the usual case: each aggregation gives it back
+    single = np.bincount(cell, minlength=n_cells).max(initial=0) <= 1
+    if single and not (aggregation == "sum" and np.isnan(values).any()):
+        # One value per cell, the usual case: each aggregation gives it back
+        # (except that a sum of nothing is 0, as pandas has it).
+        out[cell] = values
         return out
     # pandas' grouped kernels, so NaN, -0.0 and sums behave as a groupby does.
     agg = pd.Series(values, copy=False).groupby(cell, sort=False).agg(aggregation)

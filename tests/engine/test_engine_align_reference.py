@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from rca.align import align_metrics, infer_step
@@ -80,8 +80,19 @@ def raw_frames(draw):
 _settings = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+_LONE_NAN_SUM = pd.DataFrame(
+    {
+        "timestamp": pd.date_range("2024-05-01T12:00:00Z", periods=4, freq="1min"),
+        "service": "svc0",
+        "metric": "cpu",
+        "value": [np.nan, 0.0, 0.0, np.nan],
+    }
+)
+
+
 @_settings
 @given(raw_frames(), st.sampled_from(_AGGREGATIONS), st.sampled_from([0, 1, 3]), st.sampled_from(["1min", "3min"]))
+@example(_LONE_NAN_SUM, "sum", 0, "1min")  # one missing value alone in its cell sums to 0, as in pandas
 def test_align_matches_the_pandas_reference(df, aggregation, fill_limit, step):
     config = AlignConfig(step=step, aggregation=aggregation, fill_limit=fill_limit)
     aligned = align_metrics(df, config)
