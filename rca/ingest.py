@@ -33,7 +33,6 @@ __all__ = ["LONG_COLUMNS", "load_metrics", "read_metrics_file", "series_codes"]
 
 LONG_COLUMNS = ("timestamp", "service", "metric", "value")
 _MetricsInput = pd.DataFrame | str | Path
-_UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
 
 
 def read_metrics_file(path: str | Path, *, field: str = "metrics") -> pd.DataFrame:
@@ -63,11 +62,14 @@ def read_metrics_file(path: str | Path, *, field: str = "metrics") -> pd.DataFra
 
 def _parse_timestamps(values: pd.Series | pd.Index, *, field: str) -> pd.DatetimeIndex:
     """Parse timestamps of any accepted kind into a UTC DatetimeIndex."""
-    if getattr(values, "dtype", None) == _UTC_NS:  # already what the rest expects
+    dtype = getattr(values, "dtype", None)
+    if isinstance(dtype, pd.DatetimeTZDtype) or (dtype is not None and dtype.kind == "M"):
+        # Datetimes already: nothing to parse, only NaT to refuse and the zone and unit to settle.
         idx = pd.DatetimeIndex(values)
         if idx.hasnans:
             raise InvalidMetricsError(f"{field}: {int(idx.isna().sum())} missing timestamp(s)", field=field)
-        return idx
+        idx = idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
+        return idx.as_unit("ns")
     if isinstance(values, pd.Index):
         values = values.to_series(index=None)
     values = pd.Series(values).reset_index(drop=True)
@@ -175,7 +177,11 @@ def _sort_order_and_duplicates(series: np.ndarray, ts: np.ndarray) -> tuple[np.n
     int64 nanoseconds.  The duplicate mask is in the rows' given order.
     Once sorted, rows sharing a key are neighbours, so no hashing is needed.
     """
-    if (np.diff(ts) >= 0).all():
+    d_series, d_ts = np.diff(series), np.diff(ts)
+    if (d_series >= 0).all() and ((d_series > 0) | (d_ts > 0)).all():
+        # Sorted by series, then strictly by time (as load_metrics leaves it): nothing to do.
+        return np.arange(len(series)), np.zeros(len(series), dtype=bool)
+    if (d_ts >= 0).all():
         # Already in time order (as exported data usually is): a stable sort
         # by series keeps it, and integer codes this small sort by radix.
         order = np.argsort(series.astype(np.min_scalar_type(series.max(initial=0))), kind="stable")
