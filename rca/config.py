@@ -149,6 +149,13 @@ class DetectConfig(_Validated):
         With a quiet symptom, a candidate must score above
         ``threshold * quiet_symptom_factor`` to be named at all; otherwise the
         answer is "no anomaly".
+    baseline_incident_z : float or None
+        Baseline points where the symptom series itself stays beyond this
+        many robust deviations (in its bad direction) for two or more
+        consecutive points are earlier incidents, not normal operation:
+        those rows leave every series' baseline (reported as
+        ``baseline_incident``; never more than a quarter of the baseline).
+        None keeps every row.
     seasonal_period : int or None
         Remove a seasonal component with STL when the baseline covers at
         least two periods (in grid steps); None disables.
@@ -163,6 +170,7 @@ class DetectConfig(_Validated):
     min_baseline_points: int = 1
     symptom_threshold: float = 0.5
     quiet_symptom_factor: float = 6.0
+    baseline_incident_z: float | None = 5.0
     seasonal_period: int | None = None
     directions: Mapping[str, str] = field(default_factory=dict)
 
@@ -173,6 +181,7 @@ class DetectConfig(_Validated):
         "min_baseline_points": ("int", 1, 1_000_000),
         "symptom_threshold": ("float", 0.0, 1e6),
         "quiet_symptom_factor": ("float", 1.0, 1e6),
+        "baseline_incident_z": ("optional", "float", 0.5, 1e6),
         "seasonal_period": ("optional", "int", 2, 100_000),
     }
     _PATH: ClassVar[str] = "detect"

@@ -65,6 +65,8 @@ _MAX_LEVEL_SPAN = 60  # longest rolling-median span (the whole-window median cov
 _ROLLING_BLOCK = 4_000_000  # values sorted at once by rolling_nanmedian
 _NETWORK_MAX_K = 8  # up to this run length rolling_nanmedian uses a sorting network
 _LEVEL_MARGIN = 1.5  # the window's rolling medians: their maximum is over many positions
+_INCIDENT_MIN_POINTS = 10  # symptom baseline points needed to tell earlier incidents from its normal range
+_INCIDENT_MAX_SHARE = 0.25  # flagged runs covering more than this are the series' normal behaviour
 
 
 def metric_direction(metric: str, overrides: Mapping[str, str] | None = None) -> str:
@@ -373,6 +375,50 @@ def _small_rolling_nanmedian(a: np.ndarray, k: int, min_count: int, stride: int)
     return med
 
 
+def _earlier_incidents(y: np.ndarray, direction: str, bounded: bool, z: float) -> np.ndarray:
+    """Rows of the symptom's baseline ``y`` that belong to an earlier incident.
+
+    An incident is a run of two or more consecutive points beyond ``z``
+    robust deviations in the bad direction (a lone spike is noise).  When
+    such runs would cover more than a quarter of the points, they are what
+    the series normally does, and nothing is flagged.
+    """
+    n = int(np.sum(~np.isnan(y)))
+    if n < _INCIDENT_MIN_POINTS:
+        return np.zeros(len(y), dtype=bool)
+    col = y[:, None]
+    med, scale = _robust_location_scale(col, np.array([bounded]))
+    sign = np.array([{"up": 1.0, "down": -1.0}.get(direction, 0.0)])
+    beyond = np.nan_to_num(_directional((col - med) / scale, sign)[:, 0], nan=0.0) > z
+    pair = beyond[1:] & beyond[:-1]
+    run = np.zeros(len(y), dtype=bool)
+    run[1:] |= pair
+    run[:-1] |= pair
+    return run if run.sum() <= _INCIDENT_MAX_SHARE * n else np.zeros(len(y), dtype=bool)
+
+
+def _incident_issue(symptom: tuple[str, str], stamps: pd.DatetimeIndex, z: float) -> DataIssue:
+    """The report of baseline rows left out as earlier incidents, with their time spans."""
+    ns = stamps.asi8
+    gaps = np.diff(ns)
+    step = gaps.min() if len(gaps) else 0  # runs hold two points or more: their spacing is the grid step
+    breaks = np.flatnonzero(gaps > step)
+    firsts, lasts = np.r_[0, breaks + 1], np.r_[breaks, len(ns) - 1]
+    one_day = stamps[0].date() == stamps[-1].date()
+    spans = []
+    for k, (a, b) in enumerate(zip(firsts.tolist(), lasts.tolist(), strict=True)):
+        head = f"{stamps[a]:%H:%M}" if one_day and k else f"{stamps[a]:%Y-%m-%d %H:%M}"
+        spans.append(head if a == b else f"{head}–{stamps[b]:%H:%M}")
+    shown = ", ".join(spans[:5]) + (f" and {len(spans) - 5} more" if len(spans) > 5 else "")
+    return DataIssue(
+        "baseline_incident",
+        f"{symptom[0]}/{symptom[1]} was itself beyond {z:g} robust deviations at {shown}: those "
+        f"{len(stamps)} baseline point(s) are an earlier incident, left out of every series' baseline",
+        symptom[0],
+        symptom[1],
+    )
+
+
 def _shorten_empty_stretches(b: np.ndarray, keep: int) -> np.ndarray:
     """``b`` with every stretch of more than ``keep`` all-missing rows cut to ``keep`` rows.
 
@@ -458,6 +504,7 @@ def score_anomalies(
     config: DetectConfig,
     *,
     baseline: pd.DataFrame | None = None,
+    symptom: tuple[str, str] | None = None,
 ) -> AnomalyScores:
     """Score every column of ``frame`` in the incident window.
 
@@ -470,6 +517,9 @@ def score_anomalies(
     config : DetectConfig
     baseline : DataFrame, optional
         Aligned separate normal data (same column layout).
+    symptom : (service, metric), optional
+        The incident's symptom series: baseline rows where it was itself in
+        an incident are left out (``DetectConfig.baseline_incident_z``).
     """
     issues: list[DataIssue] = []
     cols = frame.columns
@@ -483,6 +533,15 @@ def score_anomalies(
         base, window = _deseasonalize(base, window, config.seasonal_period)
 
     b = base.to_numpy(dtype="float64")
+    if config.baseline_incident_z and symptom is not None and symptom in cols:
+        j = cols.get_loc(symptom)
+        earlier = _earlier_incidents(
+            b[:, j], metric_direction(symptom[1], config.directions), bool(_BOUNDED.search(symptom[1].lower())),
+            config.baseline_incident_z,
+        )
+        if earlier.any():
+            issues.append(_incident_issue(symptom, base.index[earlier], config.baseline_incident_z))
+            b = b[~earlier]
     if windows.separate_baseline and b.size:
         b = _shorten_empty_stretches(b, _MAX_LEVEL_SPAN)
     w = window.to_numpy(dtype="float64")

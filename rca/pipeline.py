@@ -229,7 +229,7 @@ def analyze(
 
     t = time.perf_counter()
     windows = incident_windows(frame, aligned.step, incident, cfg.detect, baseline=base_frame)
-    scores = score_anomalies(frame, windows, cfg.detect, baseline=base_frame)
+    scores = score_anomalies(frame, windows, cfg.detect, baseline=base_frame, symptom=(incident.service, incident.metric))
     issues += list(scores.issues)
     threshold = cfg.detect.threshold
     symptom_key = (incident.service, incident.metric)

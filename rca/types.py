@@ -138,7 +138,7 @@ class DataIssue:
 
     ``kind`` is one of ``constant``, ``empty``, ``unknown_service``,
     ``gap``, ``non_finite``, ``duplicate_timestamps``, ``short_baseline``,
-    ``clock_repair``.
+    ``baseline_incident``, ``clock_repair``.
     """
 
     kind: str

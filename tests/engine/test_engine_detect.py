@@ -299,3 +299,70 @@ def test_long_empty_stretches_in_a_baseline_are_shortened_not_joined():
     np.testing.assert_array_equal(out[5], b[9])
     short = b[[0, 1, 2, 9]]
     assert _shorten_empty_stretches(short, 3) is short  # nothing longer than 3: untouched
+
+
+# -- earlier incidents in the baseline ------------------------------------------------------
+def _earlier(y, direction="up", bounded=False, z=5.0):
+    from rca.detect import _earlier_incidents
+
+    return _earlier_incidents(np.asarray(y, dtype=float), direction, bounded, z)
+
+
+def test_a_run_beyond_the_fence_is_an_earlier_incident_a_lone_spike_is_not(rng):
+    y = 100 + rng.normal(0, 1, size=60)
+    y[20:24] += 30  # four points: an incident
+    y[40] += 30  # one point: noise
+    flagged = _earlier(y)
+    assert np.flatnonzero(flagged).tolist() == [20, 21, 22, 23]
+
+
+def test_earlier_incidents_follow_the_bad_direction(rng):
+    y = 100 + rng.normal(0, 1, size=60)
+    y[20:24] -= 30
+    assert not _earlier(y, "up").any()  # latency falling is no incident
+    avail = 99.5 + rng.normal(0, 0.1, size=60)
+    avail[30:33] = 60.0
+    assert np.flatnonzero(_earlier(avail, "down", bounded=True)).tolist() == [30, 31, 32]
+
+
+def test_runs_covering_more_than_a_quarter_are_normal_behaviour_and_short_baselines_are_left_alone(rng):
+    y = 100 + rng.normal(0, 1, size=60)
+    y[::4] += 30
+    y[1::4] += 30  # half the points, in pairs: that is how this series behaves
+    assert not _earlier(y).any()
+    short = np.r_[100 + rng.normal(0, 1, size=6), [140.0, 140.0]]
+    assert not _earlier(short).any()  # 8 points cannot tell an incident from the normal range
+
+
+def test_an_earlier_incident_in_the_baseline_does_not_mask_the_same_fault_now(rng):
+    """The normal data holds an unlabelled incident where the symptom and its dependency both
+    went bad; the same dependency fault now must still stand out, and the exclusion is reported."""
+    n = 90
+    api = 100 + rng.normal(0, 2, size=n)
+    db = 20 + rng.normal(0, 1, size=n)
+    api[20:26] += 60
+    db[20:26] += 15  # the earlier incident, in the baseline
+    api[FAULT:] += 60
+    db[FAULT:] += 15  # the fault being analysed
+    frame = _frame({("api", "latency"): api, ("db", "latency"): db})
+    start = frame.index[FAULT]
+
+    def db_score(config):
+        windows = incident_windows(frame, STEP, Incident("api", "latency", start), config)
+        scores = score_anomalies(frame, windows, config, symptom=("api", "latency"))
+        return scores.table.loc[("db", "latency"), "score"], scores.issues
+
+    with_rule, issues = db_score(DetectConfig())
+    without, _ = db_score(DetectConfig(baseline_incident_z=None))
+    assert with_rule > 3 and without < 1.5
+    (issue,) = [i for i in issues if i.kind == "baseline_incident"]
+    assert (issue.service, issue.metric) == ("api", "latency")
+    assert "12:20–12:25" in issue.message and "6 baseline point(s)" in issue.message
+
+
+def test_baseline_incident_z_is_validated():
+    from rca.errors import InvalidConfigError
+
+    with pytest.raises(InvalidConfigError) as err:
+        DetectConfig(baseline_incident_z=-1.0)
+    assert err.value.field == "detect.baseline_incident_z"
