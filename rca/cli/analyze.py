@@ -64,7 +64,10 @@ def print_result(result: Any, *, console: Console = _out) -> None:
     console.print(result.reason)
     if result.no_cause_probability is not None:
         console.print(f'Probability that there is no root cause (the anomalies are noise): {result.no_cause_probability:.2f}')
-    shown = [i for i in result.issues if i.kind not in ("constant",)]
+    for issue in result.issues:
+        if issue.kind == "baseline_incident":  # it changed what "normal" means for this answer
+            console.print(f"Baseline: {issue.message}")
+    shown = [i for i in result.issues if i.kind not in ("constant", "baseline_incident")]
     if shown:
         console.print(f"[dim]{len(result.issues)} data note(s), e.g. {shown[0].message}[/dim]")
 

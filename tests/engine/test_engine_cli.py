@@ -174,3 +174,28 @@ def test_console_script_version_and_a_mistake():
     assert "Traceback" not in bad.stderr
     lines = bad.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error:")
+
+
+def test_analyze_says_when_an_earlier_incident_left_the_baseline(runner, tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    ts = pd.date_range("2024-05-01T12:00:00Z", periods=90, freq="1min")
+    api, db = 100 + rng.normal(0, 2, 90), 20 + rng.normal(0, 1, 90)
+    api[20:26] += 60
+    db[20:26] += 15  # an earlier incident inside the baseline
+    api[60:] += 60
+    db[60:] += 15
+    rows = [(t, "api", "latency", a) for t, a in zip(ts, api)] + [(t, "db", "latency", d) for t, d in zip(ts, db)]
+    metrics = tmp_path / "m.csv"
+    pd.DataFrame(rows, columns=["timestamp", "service", "metric", "value"]).to_csv(metrics, index=False)
+    graph = tmp_path / "g.yaml"
+    graph.write_text("services: [api, db]\ncalls:\n  - {caller: api, callee: db}\n")
+    out = runner.invoke(
+        app, _analyze_args(**{"--graph": str(graph), "--metrics": str(metrics), "--service": "api", "--at": str(ts[60])})
+    )
+    assert out.exit_code == 0, out.output
+    assert "Baseline: api/latency was itself beyond 5 robust deviations at 2024-05-01 12:20–12:25" in " ".join(
+        out.output.split()
+    )
