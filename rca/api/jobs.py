@@ -31,7 +31,6 @@ import socket
 import threading
 import time
 import uuid
-from typing import Any
 
 from rca.api.db import repository as repo
 from rca.api.db.session import Database

@@ -62,7 +62,6 @@ the DAG, weights and noise of a seed do not depend on ``lags`` or
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
