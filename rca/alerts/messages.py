@@ -117,6 +117,9 @@ def render_text(
             lines.append("   evidence: " + _evidence_line(c))
     if res is not None and not error and res.get("no_cause_probability") is not None:
         lines.append(f"Probability of no root cause (noise): {_num(res['no_cause_probability'], '.2f')}")
+    if res is not None and not error:
+        # An earlier incident left out of "normal" changes how to read the answer: say so.
+        lines += [f"Baseline: {i.get('message')}" for i in res.get("issues") or () if i.get("kind") == "baseline_incident"]
     lines.append(f"Full analysis: {url} (report: {report})")
     return "\n".join(lines)
 

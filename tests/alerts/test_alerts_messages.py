@@ -68,3 +68,17 @@ def test_webhook_body_signed_and_verifiable() -> None:
     failed = webhook_body(None, CTX, error="Prometheus down")
     assert failed["type"] == "rca.analysis.failed" and failed["error"] == "Prometheus down" and failed["top_cause"] is None
     assert "X-RCA-Signature" not in signed_webhook(failed, None)[1]
+
+
+def test_note_says_when_an_earlier_incident_left_the_baseline() -> None:
+    res = {
+        **result_dict(),
+        "issues": [
+            {"kind": "constant", "message": "cart/cpu: constant", "service": "cart", "metric": "cpu"},
+            {"kind": "baseline_incident", "message": "frontend/latency was itself beyond 5 robust deviations at 11:20–11:25",
+             "service": "frontend", "metric": "latency"},
+        ],
+    }
+    lines = render_text(res, CTX).splitlines()
+    assert lines[-2] == "Baseline: frontend/latency was itself beyond 5 robust deviations at 11:20–11:25"
+    assert not any("constant" in line for line in lines)  # other data notes stay in the full analysis
