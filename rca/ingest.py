@@ -263,8 +263,9 @@ def load_metrics(
             raise InvalidMetricsError(f"{field}.{col}: empty {col} name", field=f"{field}.{col}")
 
     raw = long["value"]
-    values = raw.to_numpy(dtype=np.float64, na_value=np.nan, copy=True) if pd.api.types.is_float_dtype(raw.dtype) else None
-    if values is None:
+    if pd.api.types.is_float_dtype(raw.dtype):
+        values = raw.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
+    else:
         numeric = pd.to_numeric(raw, errors="coerce")
         bad = numeric.isna() & raw.notna()
         if bad.any():
