@@ -230,6 +230,7 @@ def _facts(result: RCAResult) -> str:
              f"{_num(s.incident_value)} ({s.direction})")
         )
     rows.append(("Series scored", str(len(result.anomalies))))
+    rows += [("Left out of the baseline", i.message) for i in result.issues if i.kind == "baseline_incident"]
     body = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in rows)
     return f'<dl class="facts" id="summary">{body}</dl>'
 

@@ -206,3 +206,11 @@ def test_report_groups_many_data_issues_by_kind(make_case) -> None:
     positions = [page.index(f"[auth.m{k}]: flat {k}</li>") for k in range(40)]
     assert positions == sorted(positions)
     assert page.index("<b>constant</b> (40)") < page.index("<b>gap</b> (1)")  # the largest group first
+
+
+def test_report_summary_names_an_earlier_incident_left_out_of_the_baseline(make_case) -> None:
+    result, graph, metrics = make_case("db")
+    note = DataIssue("baseline_incident", "api/latency was itself beyond 5 robust deviations at 12:20–12:25", "api", "latency")
+    page = render_report(replace(result, issues=(note,)), graph, metrics)
+    summary = page[page.index('id="summary"'):page.index("</dl>")]
+    assert "<dt>Left out of the baseline</dt><dd>api/latency was itself beyond 5 robust deviations at 12:20–12:25</dd>" in summary
