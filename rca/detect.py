@@ -399,16 +399,17 @@ def _earlier_incidents(y: np.ndarray, direction: str, bounded: bool, z: float) -
 
 def _incident_issue(symptom: tuple[str, str], stamps: pd.DatetimeIndex, z: float) -> DataIssue:
     """The report of baseline rows left out as earlier incidents, with their time spans."""
-    ns = stamps.asi8
+    ns = stamps.as_unit("ns").asi8
     gaps = np.diff(ns)
     step = gaps.min() if len(gaps) else 0  # runs hold two points or more: their spacing is the grid step
     breaks = np.flatnonzero(gaps > step)
     firsts, lasts = np.r_[0, breaks + 1], np.r_[breaks, len(ns) - 1]
     one_day = stamps[0].date() == stamps[-1].date()
+    clock = "%H:%M" if step >= 60 * 10**9 else "%H:%M:%S"  # seconds only for sub-minute grids
     spans = []
     for k, (a, b) in enumerate(zip(firsts.tolist(), lasts.tolist(), strict=True)):
-        head = f"{stamps[a]:%H:%M}" if one_day and k else f"{stamps[a]:%Y-%m-%d %H:%M}"
-        spans.append(head if a == b else f"{head}–{stamps[b]:%H:%M}")
+        head = stamps[a].strftime(clock if one_day and k else f"%Y-%m-%d {clock}")
+        spans.append(head if a == b else f"{head}–{stamps[b].strftime(clock)}")
     shown = ", ".join(spans[:5]) + (f" and {len(spans) - 5} more" if len(spans) > 5 else "")
     return DataIssue(
         "baseline_incident",

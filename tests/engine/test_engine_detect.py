@@ -366,3 +366,16 @@ def test_baseline_incident_z_is_validated():
     with pytest.raises(InvalidConfigError) as err:
         DetectConfig(baseline_incident_z=-1.0)
     assert err.value.field == "detect.baseline_incident_z"
+
+
+def test_earlier_incident_spans_are_readable_at_any_step():
+    from rca.detect import _incident_issue
+
+    minutes = pd.DatetimeIndex(
+        [T0 + pd.Timedelta(minutes=m) for m in (20, 21, 22, 40, 41)] + [T0 + pd.Timedelta(days=1, minutes=5), T0 + pd.Timedelta(days=1, minutes=6)]
+    )
+    msg = _incident_issue(("api", "latency"), minutes, 5.0).message
+    assert "at 2024-05-01 12:20–12:22, 2024-05-01 12:40–12:41, 2024-05-02 12:05–12:06:" in msg
+    seconds = pd.DatetimeIndex([T0 + pd.Timedelta(seconds=x) for x in (10, 11, 12, 30, 31)])
+    msg = _incident_issue(("api", "latency"), seconds, 5.0).message
+    assert "at 2024-05-01 12:00:10–12:00:12, 12:00:30–12:00:31: those 5 baseline point(s)" in msg
