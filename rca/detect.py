@@ -375,8 +375,12 @@ def _small_rolling_nanmedian(a: np.ndarray, k: int, min_count: int, stride: int)
     return med
 
 
-def _earlier_incidents(y: np.ndarray, direction: str, bounded: bool, z: float) -> np.ndarray:
+def _earlier_incidents(y: np.ndarray, sign: float, bounded: bool, z: float) -> np.ndarray:
     """Rows of the symptom's baseline ``y`` that belong to an earlier incident.
+
+    ``sign`` is the symptom's bad direction as :func:`_directional` takes
+    it (+1 up, -1 down, 0 both) and ``bounded`` whether it is a percentage
+    or fraction.
 
     An incident is a run of two or more consecutive points beyond ``z``
     robust deviations in the bad direction (a lone spike is noise).  When
@@ -388,8 +392,7 @@ def _earlier_incidents(y: np.ndarray, direction: str, bounded: bool, z: float) -
         return np.zeros(len(y), dtype=bool)
     col = y[:, None]
     med, scale = _robust_location_scale(col, np.array([bounded]))
-    sign = np.array([{"up": 1.0, "down": -1.0}.get(direction, 0.0)])
-    beyond = np.nan_to_num(_directional((col - med) / scale, sign)[:, 0], nan=0.0) > z
+    beyond = np.nan_to_num(_directional((col - med) / scale, np.array([sign]))[:, 0], nan=0.0) > z
     pair = beyond[1:] & beyond[:-1]
     run = np.zeros(len(y), dtype=bool)
     run[1:] |= pair
@@ -533,13 +536,13 @@ def score_anomalies(
     if config.seasonal_period and len(base) >= 2 * config.seasonal_period:
         base, window = _deseasonalize(base, window, config.seasonal_period)
 
+    directions = per_name(cols, 1, lambda m: metric_direction(m, config.directions), dtype=str)
+    sign = np.where(directions == "up", 1.0, np.where(directions == "down", -1.0, 0.0))
+    bounded = per_name(cols, 1, lambda m: bool(_BOUNDED.search(m.lower())), dtype=bool)
     b = base.to_numpy(dtype="float64")
     if config.baseline_incident_z and symptom is not None and symptom in cols:
         j = cols.get_loc(symptom)
-        earlier = _earlier_incidents(
-            b[:, j], metric_direction(symptom[1], config.directions), bool(_BOUNDED.search(symptom[1].lower())),
-            config.baseline_incident_z,
-        )
+        earlier = _earlier_incidents(b[:, j], sign[j], bounded[j], config.baseline_incident_z)
         if earlier.any():
             issues.append(_incident_issue(symptom, base.index[earlier], config.baseline_incident_z))
             b = b[~earlier]
@@ -547,9 +550,6 @@ def score_anomalies(
         b = _shorten_empty_stretches(b, _MAX_LEVEL_SPAN)
     w = window.to_numpy(dtype="float64")
     n_base = np.sum(~np.isnan(b), axis=0) if b.size else np.zeros(len(cols), dtype=int)
-    directions = per_name(cols, 1, lambda m: metric_direction(m, config.directions), dtype=str)
-    sign = np.where(directions == "up", 1.0, np.where(directions == "down", -1.0, 0.0))
-    bounded = per_name(cols, 1, lambda m: bool(_BOUNDED.search(m.lower())), dtype=bool)
 
     med, scale, norm, hi = _reference(b, sign, bounded, w)
     z_pts = _directional((w - med) / scale, sign)

@@ -305,7 +305,8 @@ def test_long_empty_stretches_in_a_baseline_are_shortened_not_joined():
 def _earlier(y, direction="up", bounded=False, z=5.0):
     from rca.detect import _earlier_incidents
 
-    return _earlier_incidents(np.asarray(y, dtype=float), direction, bounded, z)
+    sign = {"up": 1.0, "down": -1.0, "both": 0.0}[direction]
+    return _earlier_incidents(np.asarray(y, dtype=float), sign, bounded, z)
 
 
 def test_a_run_beyond_the_fence_is_an_earlier_incident_a_lone_spike_is_not(rng):
