@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["level_codes", "per_name", "names_of"]
+__all__ = ["level_codes", "per_name", "names_of", "name_mask"]
 
 
 def level_codes(index: pd.Index, level: int) -> tuple[np.ndarray, pd.Index]:
@@ -43,3 +43,16 @@ def per_name(index: pd.Index, level: int, fn: Callable[[str], Any], dtype: Any =
 def names_of(index: pd.Index, level: int) -> list[str]:
     """Every entry's ``level`` name as a plain ``str`` (one conversion per distinct name)."""
     return per_name(index, level, str, dtype=object).tolist()
+
+
+def name_mask(index: pd.Index, level: int, name: str) -> np.ndarray:
+    """Whether each entry's ``level`` name is ``name`` (one comparison per distinct name).
+
+    >>> cols = pd.MultiIndex.from_tuples([("a", "latency"), ("b", "latency"), ("a", "cpu")])
+    >>> name_mask(cols, 0, "a").tolist()
+    [True, False, True]
+    """
+    codes, names = level_codes(index, level)
+    if not len(names):
+        return np.zeros(len(index), dtype=bool)
+    return np.asarray(names == name)[codes]

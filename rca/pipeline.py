@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
-import numpy as np
 import pandas as pd
 
 from rca.align import align_metrics
 from rca.causal import granger_along_pairs
-from rca.columns import level_codes
+from rca.columns import name_mask
 from rca.config import AlignConfig, RCAConfig
 from rca.detect import incident_windows, score_anomalies
 from rca.errors import InvalidConfigError, InvalidIncidentError, InvalidTopologyError
@@ -150,9 +149,7 @@ def _null_log_score(cfg: RCAConfig, symptom, threshold: float) -> float:
 
 def _decisive_own_signal(table: pd.DataFrame, service: str, level: float) -> bool:
     """Whether ``service`` has a direct (non-traffic, server-side) series scoring above ``level``."""
-    codes, services = level_codes(table.index, 0)
-    own = np.asarray(services == service)[codes] if len(services) else np.zeros(len(table), dtype=bool)
-    direct = own & (table["direction"].to_numpy() != "both") & (table["weight"].to_numpy(dtype=float) >= 1.0)
+    direct = name_mask(table.index, 0, service) & (table["direction"].to_numpy() != "both") & (table["weight"].to_numpy(dtype=float) >= 1.0)
     return bool((table["score"].to_numpy(dtype=float)[direct] > level).any())
 
 

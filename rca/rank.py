@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from rca.columns import level_codes, per_name
+from rca.columns import level_codes, name_mask, per_name
 from rca.config import RankConfig
 from rca.detect import CLIENT_SIDE_WEIGHT, is_client_side
 from rca.types import GrangerTest
@@ -117,6 +117,7 @@ def node_evidence(
     svc_codes, svc_names = level_codes(index, 0)
     met_codes, met_names = level_codes(index, 1)
     svc_codes, met_codes = svc_codes[keep], met_codes[keep]
+    kinds = per_name(index, 1, metric_kind, dtype=str)[keep]
     weighted_np = table["score"].to_numpy(dtype=float)[keep] * table["weight"].to_numpy(dtype=float)[keep]
     # A baseline of n points cannot support odds much beyond n : 1 that a
     # value is abnormal, however far out it lies (sparse series are noisy).
@@ -124,7 +125,6 @@ def node_evidence(
     raw = anomaly_log_odds(weighted_np, threshold)
     cap = np.fmax(cap, 0.0)
     odds = np.where(raw > cap, cap + _BEYOND_CAP * (raw - cap), raw)
-    kinds = np.array([metric_kind(str(m)) for m in met_names], dtype=str)[met_codes]
     if exclude is not None:
         # A fault shows in the symptom's own kind of signal (slow callers of a
         # slow service, failing callers of a failing one) or in saturation,
@@ -134,8 +134,7 @@ def node_evidence(
         if sk in ("latency", "errors"):
             other = "errors" if sk == "latency" else "latency"
             # The symptom's own service is exempt: it is where the symptom is.
-            in_symptom_service = np.asarray(svc_names[svc_codes] == exclude[0])
-            mismatch = (kinds == other) & (odds > 0) & ~in_symptom_service
+            mismatch = (kinds == other) & (odds > 0) & ~name_mask(index, 0, exclude[0])[keep]
             odds = np.where(mismatch, odds * _OTHER_KIND, odds)
     svc, first = pd.factorize(svc_codes)  # first-appearance order, as the groups come out
     names = svc_names[first]
@@ -189,9 +188,7 @@ def _symptom_series(index: pd.Index, symptom: tuple[str, str]) -> np.ndarray:
     def same_signal(m: str) -> bool:
         return m == symptom[1] or (kind in _UPWARD_KINDS and metric_kind(m) == kind and not _describes_elsewhere(m))
 
-    svc_codes, svc_names = level_codes(index, 0)
-    own = np.asarray(svc_names == symptom[0])[svc_codes] if len(svc_names) else np.zeros(len(index), dtype=bool)
-    return own & per_name(index, 1, same_signal, dtype=bool)
+    return name_mask(index, 0, symptom[0]) & per_name(index, 1, same_signal, dtype=bool)
 
 
 def _describes_elsewhere(metric: str) -> bool:

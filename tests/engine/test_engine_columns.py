@@ -42,3 +42,12 @@ def test_plain_index_and_empty_index() -> None:
     assert per_name(empty, 1, len, dtype=float).shape == (0,)
     assert names_of(empty, 0) == []
     assert isinstance(per_name(empty, 1, len), np.ndarray)
+
+
+def test_name_mask_on_multiindex_subset_plain_and_empty() -> None:
+    from rca.columns import name_mask
+
+    assert name_mask(_cols(), 0, "b").tolist() == [True, False, True, False]
+    assert name_mask(_cols()[[3, 1]], 0, "b").tolist() == [False, False]  # unused level kept, no row matches
+    assert name_mask(pd.Index(["x", "y", "x"]), 0, "x").tolist() == [True, False, True]
+    assert name_mask(_cols()[:0], 0, "a").shape == (0,)
