@@ -115,9 +115,9 @@ def render_text(
             if len(path) > 1:
                 lines.append("   path: " + " -> ".join(path))
             lines.append("   evidence: " + _evidence_line(c))
-    if res is not None and not error and res.get("no_cause_probability") is not None:
-        lines.append(f"Probability of no root cause (noise): {_num(res['no_cause_probability'], '.2f')}")
     if res is not None and not error:
+        if res.get("no_cause_probability") is not None:
+            lines.append(f"Probability of no root cause (noise): {_num(res['no_cause_probability'], '.2f')}")
         # An earlier incident left out of "normal" changes how to read the answer: say so.
         lines += [f"Baseline: {i.get('message')}" for i in res.get("issues") or () if i.get("kind") == "baseline_incident"]
     lines.append(f"Full analysis: {url} (report: {report})")
