@@ -26,17 +26,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import socket
 import threading
 import time
-import uuid
 
 from rca.api.db import repository as repo
 from rca.api.db.session import Database
 from rca.api.execution import AnalysisProcess, Outcome, Payload, run_with_limit, warm_up
 from rca.api.metrics import Registry
 from rca.api.settings import Settings
+from rca.background import owner_id
 
 __all__ = ["JobRunner", "Outcome"]
 
@@ -50,7 +48,7 @@ class JobRunner:
         self.db = db
         self.settings = settings
         self.registry = registry
-        self.owner = f"{socket.gethostname()[:30]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.owner = owner_id("jobs")
         self._stop = threading.Event()
         self._wake = threading.Condition()
         self._pending_wakeups = 0
