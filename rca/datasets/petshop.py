@@ -52,6 +52,7 @@ not taken for a fault.  No specificity windows are cut from borrowed data.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections import Counter
@@ -485,12 +486,7 @@ def load_petshop(
     if not found:
         raise InvalidInputError(f"no PetShop scenario (a directory with graph.csv) under {root}", field="dataset")
     every = sorted(d for d in root.iterdir() if d.is_dir() and (d / "graph.csv").is_file())
-    borrowed: list[tuple[pd.DataFrame | None, list[DataIssue]]] = []
-
-    def borrow() -> tuple[pd.DataFrame | None, list[DataIssue]]:
-        if not borrowed:  # read once, shared by every scenario that needs it
-            borrowed.append(_borrowed_normal(every))
-        return borrowed[0]
+    borrow = functools.cache(lambda: _borrowed_normal(every))  # read once, shared by every scenario that needs it
 
     cases: list[BenchCase] = []
     for d in found:
