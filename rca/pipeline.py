@@ -147,6 +147,24 @@ def _null_log_score(cfg: RCAConfig, symptom, threshold: float) -> float:
     return cfg.rank.null_log_score - max(odds, -cfg.rank.quiet_null_log_score)
 
 
+def _orientation_hint(graph: ServiceGraph, symptom: str) -> list[DataIssue]:
+    """A note when the symptom depends on nothing but has callers: the graph may be causal, read the wrong way round."""
+    if graph.callees(symptom):
+        return []
+    upstream = graph.dependents(symptom)
+    if not upstream:
+        return []
+    return [
+        DataIssue(
+            "symptom_calls_nothing",
+            f"{symptom} calls no other service in the topology, so only {symptom} itself can be blamed, "
+            f"yet {len(upstream)} service(s) call it: if the graph's arrows mean cause -> effect rather "
+            "than caller -> callee, load it with edges='causal'",
+            symptom,
+        )
+    ]
+
+
 def _decisive_own_signal(table: pd.DataFrame, service: str, level: float) -> bool:
     """Whether ``service`` has a direct (non-traffic, server-side) series scoring above ``level``."""
     direct = name_mask(table.index, 0, service) & (table["direction"].to_numpy() != "both") & (table["weight"].to_numpy(dtype=float) >= 1.0)
@@ -213,6 +231,7 @@ def analyze(
 
     long, issues = load_metrics(metrics, field="metrics")
     timings["ingest"] = time.perf_counter() - t0
+    issues += _orientation_hint(g, incident.service)
 
     t = time.perf_counter()
     aligned = align_metrics(long, cfg.align, known_services=g)

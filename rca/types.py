@@ -138,7 +138,8 @@ class DataIssue:
 
     ``kind`` is one of ``constant``, ``empty``, ``unknown_service``,
     ``gap``, ``non_finite``, ``duplicate_timestamps``, ``short_baseline``,
-    ``baseline_incident``, ``clock_repair``.
+    ``baseline_incident``, ``clock_repair``, ``missing_symptom``,
+    ``symptom_calls_nothing``.
     """
 
     kind: str

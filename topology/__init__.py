@@ -35,7 +35,7 @@ from topology.io_traces import (
 )
 from topology.io_yaml import dumps_yaml, loads_yaml, read_yaml, write_yaml
 from topology.load import FORMATS, load, loads, sniff_format
-from topology.model import Call, Node, NodeKind, ServiceGraph
+from topology.model import EDGE_MEANINGS, Call, Node, NodeKind, ServiceGraph, check_edges
 from topology.naming import DEFAULT_POD_PATTERN, PodNameMapper, pod_to_service
 
 __all__ = [
@@ -45,6 +45,8 @@ __all__ = [
     "NodeKind",
     "ServiceGraph",
     "TopologyError",
+    "EDGE_MEANINGS",
+    "check_edges",
     # any format
     "FORMATS",
     "load",

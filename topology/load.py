@@ -20,6 +20,11 @@ an edge list when its header starts with ``Source,Target`` or
 and Nezha spans when it starts with ``TraceID,SpanID``; JSON is a topology
 document when it has ``services`` or ``calls``, else OTLP (``resourceSpans``),
 Jaeger (``data``) or Zipkin (a list of spans).
+
+``edges="causal"`` reads a graph whose arrows mean cause -> effect (a causal
+DAG, the output of causal discovery, PyRCA's or CIRCA's generators) and turns
+it into a call graph with :meth:`ServiceGraph.reversed`; traces always give
+calls.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from topology.errors import TopologyError
 from topology.io_csv import loads_adjacency_csv, loads_edge_csv
 from topology.io_json import _decode, _parse_json, _read_text, graph_from_dict
 from topology.io_traces import (
+    TRACE_FORMATS,
     _JSON_READERS,
     _parse_json_or_lines,
     _sniff_json_traces,
@@ -40,7 +46,7 @@ from topology.io_traces import (
     read_spans_csv,
 )
 from topology.io_yaml import loads_yaml
-from topology.model import ServiceGraph
+from topology.model import ServiceGraph, check_edges
 
 __all__ = ["FORMATS", "load", "loads", "sniff_format"]
 
@@ -158,7 +164,7 @@ def _graph_from_json(doc: object, name: str, source: str | None) -> ServiceGraph
     return reader(doc, source=source)
 
 
-def loads(data: str | bytes, format: str | None, *, source: str | None = None) -> ServiceGraph:
+def loads(data: str | bytes, format: str | None, *, source: str | None = None, edges: str = "calls") -> ServiceGraph:
     """Parse a topology held in memory (e.g. an HTTP request body).
 
     Parameters
@@ -170,6 +176,9 @@ def loads(data: str | bytes, format: str | None, *, source: str | None = None) -
         :func:`sniff_format`.
     source : str, optional
         Name of the data in error messages (e.g. ``"request body"``).
+    edges : {"calls", "causal"}
+        What an arrow ``A -> B`` of the document means: A calls B, or A
+        causes B (the graph is then reversed).  Trace formats always give calls.
 
     Returns
     -------
@@ -190,10 +199,24 @@ def loads(data: str | bytes, format: str | None, *, source: str | None = None) -
     topology.errors.TopologyError: field 'format': unknown topology format 'xml'; known formats: json, yaml, edges-csv, adjacency-csv, otlp, jaeger, zipkin, nezha-spans
     """
     name = _check_format(format) if format is not None else None
+    meaning = check_edges(edges)
     text = _decode(data, source)
     if name is None:
         name = sniff_format(text, source)
-    return _dispatch(text, name, source)
+    return _oriented(_dispatch(text, name, source), name, meaning, source)
+
+
+def _oriented(graph: ServiceGraph, name: str, edges: str, source: str | None) -> ServiceGraph:
+    """The graph as calls: reversed when its arrows mean cause -> effect."""
+    if edges == "calls":
+        return graph
+    if name in TRACE_FORMATS:
+        raise TopologyError(
+            f"{name} traces record who called whom; edges='causal' only applies to graph documents",
+            source=source,
+            field="edges",
+        )
+    return graph.reversed()
 
 
 def _dispatch(text: str, name: str, source: str | None) -> ServiceGraph:
@@ -212,7 +235,7 @@ def _dispatch(text: str, name: str, source: str | None) -> ServiceGraph:
     return _graph_from_json(doc, name, source)
 
 
-def load(path: str | os.PathLike[str], format: str | None = None) -> ServiceGraph:
+def load(path: str | os.PathLike[str], format: str | None = None, *, edges: str = "calls") -> ServiceGraph:
     """Read a topology from a file (or, for ``nezha-spans``, a folder of span CSVs).
 
     Parameters
@@ -222,6 +245,9 @@ def load(path: str | os.PathLike[str], format: str | None = None) -> ServiceGrap
     format : str, optional
         One of :data:`FORMATS`; guessed from the extension and the content
         when None.
+    edges : {"calls", "causal"}
+        What an arrow ``A -> B`` in the file means: A calls B, or A causes B
+        (the graph is then reversed, see :meth:`ServiceGraph.reversed`).
 
     Returns
     -------
@@ -242,11 +268,13 @@ def load(path: str | os.PathLike[str], format: str | None = None) -> ServiceGrap
     [Call(caller='frontend', callee='cartservice', weight=1.0, calls=None)]
     """
     name = _check_format(format) if format is not None else None
+    meaning = check_edges(edges)
     if Path(path).is_dir():
         if name not in (None, "nezha-spans"):
             raise TopologyError(f"format {name!r} needs a file, not a folder", source=os.fspath(path))
-        return read_spans_csv(path)
+        name = "nezha-spans"
     if name == "nezha-spans":
+        _oriented(ServiceGraph(), name, meaning, os.fspath(path))  # refuses edges='causal' before reading
         return read_spans_csv(path)
     text, source = _read_text(path)
     if name is None:
@@ -254,5 +282,5 @@ def load(path: str | os.PathLike[str], format: str | None = None) -> ServiceGrap
             name = sniff_format(text, path)
         except TopologyError as err:
             raise TopologyError(err.message, source=source, line=err.line, field=err.field) from None
-    return _dispatch(text, name, source)
+    return _oriented(_dispatch(text, name, source), name, meaning, source)
 

@@ -22,7 +22,7 @@ import networkx as nx
 
 from topology.errors import TopologyError
 
-__all__ = ["NodeKind", "Node", "Call", "ServiceGraph"]
+__all__ = ["EDGE_MEANINGS", "NodeKind", "Node", "Call", "ServiceGraph", "check_edges"]
 
 
 class NodeKind(str, Enum):
@@ -96,6 +96,22 @@ def _check_name(name: object, *, field: str | None) -> str:
             f"a node name must be a non-empty string, got {name!r}", field=field
         )
     return name.strip()
+
+
+#: What the edges of an input graph mean: ``calls`` (``A -> B``: A calls B, the
+#: convention here) or ``causal`` (``A -> B``: A's behaviour drives B's, the
+#: reverse).
+EDGE_MEANINGS: tuple[str, ...] = ("calls", "causal")
+
+
+def check_edges(edges: object, *, field: str = "edges") -> str:
+    """``edges`` as one of :data:`EDGE_MEANINGS`, or a :class:`TopologyError` naming ``field``."""
+    if isinstance(edges, str) and edges.strip().lower() in EDGE_MEANINGS:
+        return edges.strip().lower()
+    raise TopologyError(
+        f"edges must be 'calls' (A -> B: A calls B) or 'causal' (A -> B: A causes B), got {edges!r}",
+        field=field,
+    )
 
 
 class ServiceGraph:
@@ -305,20 +321,41 @@ class ServiceGraph:
                 out.add_call(a, b, weight=d.get("weight"), calls=d.get("calls"))
         return out
 
+    def reversed(self) -> ServiceGraph:
+        """The same nodes with every edge flipped.
+
+        A causal graph (an edge ``A -> B``: a change in A causes one in B, as
+        PyRCA's and CIRCA's generators and most causal-discovery output have
+        it) is the reverse of a call graph, where faults travel against the
+        arrows; this turns one into the other.
+
+        Examples
+        --------
+        >>> causal = ServiceGraph(calls=[("db", "checkout"), ("checkout", "frontend")])
+        >>> causal.reversed().propagation_path("db", "frontend")
+        ['db', 'checkout', 'frontend']
+        """
+        out = ServiceGraph()
+        out._g.add_nodes_from((n, dict(d)) for n, d in self._g.nodes(data=True))
+        out._g.add_edges_from((v, u, dict(d)) for u, v, d in self._g.edges(data=True))
+        return out
+
     # -- conversion -----------------------------------------------------------
     def to_networkx(self) -> nx.DiGraph:
         """A copy as a networkx DiGraph (edges caller -> callee)."""
         return self._g.copy()
 
     @classmethod
-    def from_networkx(cls, g: nx.DiGraph) -> ServiceGraph:
-        """Build from a DiGraph whose edges mean caller -> callee."""
+    def from_networkx(cls, g: nx.DiGraph, *, edges: str = "calls") -> ServiceGraph:
+        """Build from a DiGraph whose edges mean caller -> callee (``edges="calls"``)
+        or cause -> effect (``edges="causal"``, see :meth:`reversed`)."""
+        meaning = check_edges(edges)
         out = cls()
         for n, d in g.nodes(data=True):
             out.add_service(str(n), kind=d.get("kind", NodeKind.SERVICE), tags=d.get("tags"))
         for u, v, d in g.edges(data=True):
             out.add_call(str(u), str(v), weight=d.get("weight"), calls=d.get("calls"))
-        return out
+        return out.reversed() if meaning == "causal" else out
 
     def to_dict(self) -> dict[str, Any]:
         """The document form read and written by the JSON/YAML loaders."""

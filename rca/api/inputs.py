@@ -99,9 +99,9 @@ def _sniff(data: bytes) -> str:
         raise TopologyError(f"cannot tell the format ({type(exc).__name__}); pass ?format=") from None
 
 
-def load_topology(data: bytes, fmt: str) -> ServiceGraph:
-    """Parse a topology document with the ``topology`` loaders."""
-    graph = topology.loads(data, fmt, source="request body")
+def load_topology(data: bytes, fmt: str, edges: str = "calls") -> ServiceGraph:
+    """Parse a topology document with the ``topology`` loaders (``edges`` as :func:`topology.loads`)."""
+    graph = topology.loads(data, fmt, source="request body", edges=edges)
     if len(graph) == 0:
         raise TopologyError("the topology has no services", field="services")
     return graph

@@ -63,6 +63,10 @@ class TopologyRef(BaseModel):
     inline: dict[str, Any] | None = Field(None, description="A graph in the JSON document form.")
     data: StrictStr | None = Field(None, description="A topology document as text, in `format`.")
     format: StrictStr | None = Field(None, description="The format of `data` (e.g. `yaml`, `edges-csv`).")
+    edges: Literal["calls", "causal"] = Field(
+        "calls",
+        description="What an arrow `A -> B` of `inline` or `data` means: A calls B, or A causes B (the graph is then reversed).",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> TopologyRef:
@@ -73,6 +77,8 @@ class TopologyRef(BaseModel):
             raise ValueError("'data' needs 'format'")
         if self.version is not None and self.name is None:
             raise ValueError("'version' goes with 'name'")
+        if self.edges != "calls" and self.name is not None:
+            raise ValueError("'edges' goes with 'inline' or 'data': a stored topology is already a call graph")
         return self
 
 

@@ -82,6 +82,9 @@ def analyze_cmd(
     end: str | None = typer.Option(None, "--end", help="Incident end (default: end of the data)."),
     baseline: Path | None = typer.Option(None, "--baseline", help="Separate normal-operation metrics."),
     graph_format: str | None = typer.Option(None, "--graph-format", help="Force the topology format."),
+    edges: str = typer.Option(
+        "calls", "--edges", help="What the graph's arrows mean: 'calls' (A -> B: A calls B) or 'causal' (A causes B)."
+    ),
     config: Path | None = typer.Option(None, "--config", help="JSON/YAML file with analysis configuration."),
     top_k: int | None = typer.Option(None, "--top", help="Number of causes to show."),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
@@ -94,7 +97,7 @@ def analyze_cmd(
     if fmt not in ("table", "json"):
         fail(f"--format must be 'table' or 'json', got {fmt!r}")
     try:
-        g = topology.load(graph, format=graph_format)
+        g = topology.load(graph, format=graph_format, edges=edges)
         cfg: dict[str, Any] = read_config_file(config) if config is not None else {}
         rcfg = rca.RCAConfig.from_dict(cfg)
         if top_k is not None:

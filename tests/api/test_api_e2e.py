@@ -199,3 +199,16 @@ def test_adjacency_csv_and_trace_formats_go_through_the_loaders(api: httpx.Clien
     assert (r.status_code, r.json()["format"]) == (201, "zipkin"), r.text
     r = api.put("/v1/topologies/e2e-sniff", content=b"caller,callee\nweb,db\n", headers={"content-type": "text/plain"})
     assert (r.status_code, r.json()["format"]) == (201, "edges-csv"), r.text
+
+
+def test_causal_graphs_are_stored_and_used_as_calls(api: httpx.Client) -> None:
+    causal = "source,target\ndb,checkout\ncheckout,frontend\n"  # cause -> effect: the reverse of TOPOLOGY's calls
+    r = api.put("/v1/topologies/e2e-causal", params={"format": "edges-csv", "edges": "causal"}, content=causal)
+    assert r.status_code == 201, r.text
+    assert sorted((c["caller"], c["callee"]) for c in r.json()["document"]["calls"]) == [("checkout", "db"), ("frontend", "checkout")]
+    r = api.post("/v1/analyses", json=analysis_body(topology={"data": causal, "format": "edges-csv", "edges": "causal"}))
+    assert r.status_code == 201, r.text
+    assert r.json()["top_cause"] == "db"
+    flipped = {"calls": [{"caller": c["callee"], "callee": c["caller"]} for c in TOPOLOGY["calls"]]}
+    r = api.post("/v1/analyses", json=analysis_body(topology={"inline": flipped, "edges": "causal"}))
+    assert (r.status_code, r.json()["top_cause"]) == (201, "db"), r.text

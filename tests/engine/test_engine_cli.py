@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 import rca
+import topology
 from rca.cli import app
 
 DEMO = Path(rca.__file__).parent / "data" / "demo"
@@ -199,3 +200,14 @@ def test_analyze_says_when_an_earlier_incident_left_the_baseline(runner, tmp_pat
     assert "Baseline: api/latency was itself beyond 5 robust deviations at 2024-05-01 12:20–12:25" in " ".join(
         out.output.split()
     )
+
+
+def test_analyze_reads_a_causal_graph_with_edges_causal(runner, tmp_path):
+    calls = topology.load(TOPOLOGY)
+    causal = tmp_path / "causal.csv"  # the demo graph with every arrow cause -> effect
+    causal.write_text("source,target\n" + "".join(f"{c.callee},{c.caller}\n" for c in calls.calls))
+    result = runner.invoke(app, _analyze_args(**{"--graph": str(causal), "--edges": "causal", "--format": "json"}))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["causes"][0]["service"] == "payment"
+    wrong = runner.invoke(app, _analyze_args(**{"--graph": str(causal), "--edges": "sideways"}))
+    assert wrong.exit_code == 2 and "edges must be 'calls'" in wrong.output

@@ -234,6 +234,17 @@ def test_missing_symptom_series_is_reported(demo):
     assert "missing_symptom" in [i.kind for i in result.issues]
 
 
+def test_a_causal_graph_read_as_calls_is_flagged_and_reversed_finds_the_root(demo, demo_result):
+    backwards = demo.graph.reversed()  # what a cause -> effect graph looks like when taken for calls
+    wrong = rca.analyze(backwards, demo.metrics, demo.incident)
+    hint = [i for i in wrong.issues if i.kind == "symptom_calls_nothing"]
+    assert len(hint) == 1 and hint[0].service == "frontend" and "edges='causal'" in hint[0].message
+    assert wrong.top is None or wrong.top.service == "frontend"  # only the symptom itself is in reach
+    right = rca.analyze(backwards.reversed(), demo.metrics, demo.incident)
+    assert [c.service for c in right.causes] == [c.service for c in demo_result.causes]
+    assert "symptom_calls_nothing" not in [i.kind for i in demo_result.issues]
+
+
 # -- result serialisation ---------------------------------------------------------------------------
 def _finite_json(obj) -> None:
     if isinstance(obj, float):

@@ -206,3 +206,28 @@ def test_public_functions_have_numpydoc_examples():
 def test_doctests(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0
+
+
+def test_causal_edges_are_read_as_reversed_calls(tmp_path):
+    causal_csv = "source,target\ndb,api\napi,web\n"  # cause -> effect, as causal-discovery output has it
+    g = loads(causal_csv, "edges-csv", edges="causal")
+    assert sorted((c.caller, c.callee) for c in g.calls) == [("api", "db"), ("web", "api")]
+    path = tmp_path / "causal.csv"
+    path.write_text(causal_csv)
+    assert load(path, edges="causal") == g
+    assert load(path, edges=" Causal ") == g  # case and blanks do not matter
+    assert load(path) == g.reversed()  # the default: arrows are calls
+    adjacency = ",db,api\ndb,0,1\napi,0,0\n"
+    assert loads(adjacency, None, edges="causal").calls == [Call("api", "db", 1.0)]
+
+
+def test_edges_must_be_calls_or_causal_and_traces_are_always_calls(tmp_path):
+    with pytest.raises(TopologyError, match="edges must be 'calls'") as info:
+        loads("caller,callee\na,b\n", None, edges="backwards")
+    assert info.value.field == "edges"
+    (tmp_path / "04_03_trace.csv").write_text(NEZHA)
+    with pytest.raises(TopologyError, match="traces record who called whom") as info:
+        load(tmp_path, edges="causal")
+    assert info.value.field == "edges"
+    with pytest.raises(TopologyError, match="zipkin traces record who called whom"):
+        loads('[{"traceId": "t", "id": "1", "localEndpoint": {"serviceName": "web"}}]', "zipkin", edges="causal")

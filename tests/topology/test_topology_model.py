@@ -154,3 +154,28 @@ def test_networkx_round_trip(make_topology):
     nxg = g.to_networkx()
     assert isinstance(nxg, nx.DiGraph) and nxg.has_edge("a", "b") and nxg.has_edge("b", "a")
     assert ServiceGraph.from_networkx(nxg) == g
+
+
+def test_reversed_flips_every_edge_and_keeps_nodes_and_attributes():
+    g = ServiceGraph(calls=[("web", "api"), ("api", "db")])
+    g.add_service("db", kind="database", tags={"team": "data"})
+    g.add_call("web", "api", weight=2.5, calls=7)
+    g.add_service("lonely")
+    r = g.reversed()
+    assert sorted((c.caller, c.callee) for c in r.calls) == [("api", "web"), ("db", "api")]
+    assert r.services == g.services  # same nodes, same order, isolated ones too
+    assert r.node("db") == g.node("db")
+    flipped = next(c for c in r.calls if c.caller == "api")
+    assert (flipped.weight, flipped.calls) == (2.5, 7)
+    assert r.reversed() == g and g.calls[0].caller == "web"  # an involution; the original is untouched
+
+
+def test_from_networkx_reads_a_causal_dag_as_the_reverse_call_graph():
+    causal = nx.DiGraph([("db", "api"), ("api", "web")])  # cause -> effect
+    g = ServiceGraph.from_networkx(causal, edges="causal")
+    assert g.dependencies("web") == {"api", "db"}
+    assert g.propagation_path("db", "web") == ["db", "api", "web"]
+    assert ServiceGraph.from_networkx(causal) == g.reversed()
+    with pytest.raises(TopologyError, match="edges must be 'calls'.*or 'causal'.*got 'effect'") as info:
+        ServiceGraph.from_networkx(causal, edges="effect")
+    assert info.value.field == "edges"

@@ -169,12 +169,13 @@ def _resolve_topology(db: Database, ref: Any) -> tuple[ServiceGraph, str | None,
         return graph_from_document(json.loads(doc)), name, version
     try:
         if ref.inline is not None:
-            return graph_from_document(ref.inline), None, None
+            graph = graph_from_document(ref.inline)
+            return (graph.reversed() if ref.edges == "causal" else graph), None, None
         if ref.format not in TOPOLOGY_FORMATS:
             raise ApiError(
                 422, "unsupported_format", f"unknown topology format {ref.format!r}; use one of: {', '.join(TOPOLOGY_FORMATS)}", field="topology.format"
             )
-        return load_topology(ref.data.encode(), ref.format), None, None
+        return load_topology(ref.data.encode(), ref.format, ref.edges), None, None
     except TopologyError as exc:
         field = f"topology.{'inline' if ref.inline is not None else 'data'}" + (f".{exc.field}" if exc.field else "")
         raise TopologyError(exc.message, field=field, line=exc.line, source=exc.source) from None

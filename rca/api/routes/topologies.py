@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -75,6 +75,10 @@ async def put_topology(
     format: Annotated[
         str | None, Query(description=f"Loader format, one of: {', '.join(TOPOLOGY_FORMATS)}; default from Content-Type.")
     ] = None,
+    edges: Annotated[
+        Literal["calls", "causal"],
+        Query(description="What an arrow `A -> B` in the document means: A calls B, or A causes B (stored reversed, as calls)."),
+    ] = "calls",
 ) -> TopologyPublic:
     """Any format the ``topology`` loaders read; ``format`` or the content type says which."""
     body = await request.body()
@@ -84,7 +88,7 @@ async def put_topology(
 
     def store() -> TopologyRow:
         try:
-            graph = load_topology(body, fmt)
+            graph = load_topology(body, fmt, edges)
             document = document_of(graph)
             digest = graph.digest()
         except (ApiError, TopologyError):
