@@ -108,7 +108,7 @@ def _methods_table() -> Table:
 def bench(
     dataset: Annotated[
         list[str] | None,
-        typer.Option("--dataset", "-d", help="petshop:PATH, nezha:PATH or synthetic:SPEC (repeatable; a bare petshop/nezha uses $RCA_DATASETS or ../shared/datasets)."),
+        typer.Option("--dataset", "-d", help="petshop:PATH, nezha:PATH, cases:PATH (your own incidents) or synthetic:SPEC (repeatable; a bare petshop/nezha uses $RCA_DATASETS or ../shared/datasets)."),
     ] = None,
     method: Annotated[
         list[str] | None,

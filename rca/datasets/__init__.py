@@ -7,6 +7,9 @@ command line:
     The PetShop directory format (:func:`rca.datasets.petshop.load_petshop`).
 ``nezha:PATH``
     The Nezha directory format (:func:`rca.datasets.nezha.load_nezha`).
+``cases:PATH``
+    Your own incidents: a folder of case folders, each with a ``case.yaml``
+    manifest (:func:`rca.datasets.cases.load_case_folders`).
 ``synthetic:SPEC``
     Generated cases (:func:`rca.datasets.synthetic.generate_cases`);
     ``synthetic:family=sem,...`` gives linear-SEM cases in the style of the
@@ -34,6 +37,7 @@ __all__ = ["BenchCase", "DATASETS", "load_cases", "default_dataset_path"]
 DATASETS: dict[str, str] = {
     "petshop": "PetShop (AWS microservices, 5-minute metrics; Hardt et al., CLeaR 2024, CC-BY-4.0)",
     "nezha": "Nezha (Online Boutique and Train Ticket on Kubernetes, 1-minute metrics and spans; FSE 2023, MIT)",
+    "cases": "Your own incidents: case folders with a case.yaml, metrics and a topology",
     "synthetic": "Seeded synthetic incidents over generated topologies",
 }
 
@@ -56,6 +60,10 @@ def _loader(name: str) -> Callable[..., Iterable[BenchCase]]:
         from rca.datasets.nezha import load_nezha
 
         return load_nezha
+    if name == "cases":
+        from rca.datasets.cases import load_case_folders
+
+        return load_case_folders
     from rca.datasets.synthetic import generate_cases
 
     return generate_cases
@@ -80,7 +88,7 @@ def load_cases(spec: str, **options: Any) -> list[BenchCase]:
     Parameters
     ----------
     spec : str
-        ``petshop:PATH``, ``nezha:PATH``, ``synthetic:SPEC``, or a bare
+        ``petshop:PATH``, ``nezha:PATH``, ``cases:PATH``, ``synthetic:SPEC``, or a bare
         ``petshop`` / ``nezha`` for the default location (see the module doc).
     **options
         Passed to the loader (``scenarios=``, ``systems=``, ``abnormal=``...).
@@ -95,7 +103,7 @@ def load_cases(spec: str, **options: Any) -> list[BenchCase]:
     >>> load_cases("mnist")
     Traceback (most recent call last):
     ...
-    rca.errors.InvalidInputError: unknown dataset 'mnist' in spec 'mnist'; use one of: petshop:PATH, nezha:PATH, synthetic:SPEC
+    rca.errors.InvalidInputError: unknown dataset 'mnist' in spec 'mnist'; use one of: petshop:PATH, nezha:PATH, cases:PATH, synthetic:SPEC
     """
     if not isinstance(spec, str) or not spec.strip():
         raise InvalidInputError(
@@ -115,6 +123,8 @@ def load_cases(spec: str, **options: Any) -> list[BenchCase]:
             f"write '{name}:{'SPEC' if name == 'synthetic' else 'PATH'}' or a bare '{name}'",
             field="dataset",
         )
+    if name == "cases" and not rest.strip():
+        raise InvalidInputError(f"dataset spec {spec!r} needs the folder: write 'cases:PATH'", field="dataset")
     func = _loader(name)
     _check_options(name, func, options)
     if name == "synthetic":
