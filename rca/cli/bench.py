@@ -124,6 +124,10 @@ def bench(
         Path | None,
         typer.Option("--config", help="JSON/YAML analysis configuration for the engine (its ablations switch their part off on top of it)."),
     ] = None,
+    export: Annotated[
+        Path | None,
+        typer.Option("--export", help="Write the loaded cases as case folders here (read back with cases:DIR) and stop."),
+    ] = None,
 ) -> None:
     """Measure methods (AC@k, specificity, seconds per case) on benchmark datasets."""
     from rca.bench.methods import DEFAULT_METHODS, UnknownMethodError, get_method
@@ -168,6 +172,15 @@ def bench(
         cases.extend(got)
     if not cases:
         raise _fail("the datasets gave no cases to run")
+    if export is not None:
+        from rca.datasets.cases import write_cases
+
+        try:
+            n = write_cases(cases, export)
+        except OSError as exc:
+            raise _fail(f"--export {str(export)!r} could not be written: {exc.strerror or exc}") from None
+        console.print(f"wrote {n} case folders below {export}; measure them with --dataset cases:{export}", highlight=False)
+        return
 
     results = run_methods(
         cases, names, jobs=jobs, seed=seed, progress=progress, console=console, config=engine_config

@@ -25,6 +25,7 @@ or loaded cases can be kept, shared and re-run.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ from rca.ingest import load_metrics, read_metrics_file
 from rca.types import Incident
 from topology import ServiceGraph
 
-__all__ = ["MANIFESTS", "load_case_folders", "write_case"]
+__all__ = ["MANIFESTS", "load_case_folders", "write_case", "write_cases"]
 
 #: Manifest file names, in the order they are looked for.
 MANIFESTS: tuple[str, ...] = ("case.yaml", "case.yml", "case.json")
@@ -220,11 +221,13 @@ def load_case_folders(root: str | Path, *, groups: str | list[str] | None = None
     return cases
 
 
-def write_case(case: BenchCase, folder: str | Path) -> Path:
+def write_case(case: BenchCase, folder: str | Path, *, baseline_file: str | Path | None = None) -> Path:
     """Write ``case`` as a case folder (manifest, topology, metrics, baseline); returns the folder.
 
     The topology is written as calls (``topology.json``), the metrics and
     normal data in the long format (``metrics.csv``, ``baseline.csv``).
+    ``baseline_file`` names normal data already written (by an earlier case
+    sharing it) for the manifest to point to instead of writing a copy.
     """
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
@@ -237,10 +240,29 @@ def write_case(case: BenchCase, folder: str | Path) -> Path:
     }
     if case.fault_type is not None:
         doc["fault_type"] = case.fault_type
-    if case.baseline is not None:
+    if baseline_file is not None:
+        doc["baseline"] = os.path.relpath(Path(baseline_file).resolve(), out.resolve())
+    elif case.baseline is not None:
         _long_csv(case.baseline, out / "baseline.csv")
     (out / "case.yaml").write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     return out
+
+
+def write_cases(cases: list[BenchCase], folder: str | Path) -> int:
+    """Write every case below ``folder`` as ``<dataset>/<case_id>``; normal data shared by cases is written once.
+
+    Returns the number of cases written; ``cases:FOLDER`` reads them back.
+    """
+    root = Path(folder)
+    shared: dict[int, Path] = {}
+    for case in cases:
+        target = root / case.dataset / case.case_id
+        base = case.baseline
+        first = base is not None and id(base) not in shared
+        write_case(case, target, baseline_file=None if base is None or first else shared[id(base)])
+        if first:
+            shared[id(base)] = target / "baseline.csv"
+    return len(cases)
 
 
 def _long_csv(frame: pd.DataFrame, path: Path) -> None:

@@ -151,3 +151,38 @@ def test_doctests():
     import rca.datasets.cases as module
 
     assert doctest.testmod(module).failed == 0
+
+
+def test_export_then_bench_gives_the_same_ranks(tmp_path):
+    from rca.cli import app
+
+    spec = "synthetic:n=15,cases=3,seed=2"
+    runner = CliRunner()
+    exported = runner.invoke(app, ["bench", "-d", spec, "--export", str(tmp_path / "cases")])
+    assert exported.exit_code == 0, exported.output
+    assert "wrote 3 case folders" in exported.output
+    runs = {}
+    for name, dataset in (("direct", spec), ("exported", f"cases:{tmp_path / 'cases'}")):
+        out = tmp_path / name
+        result = runner.invoke(app, ["bench", "-d", dataset, "--method", "engine", "--out", str(out), "--no-progress"])
+        assert result.exit_code == 0, result.output
+        rows = pd.read_csv(out / "cases.csv")
+        runs[name] = dict(zip(rows["case_id"].str.removeprefix("synthetic/"), rows["top5"], strict=True))
+    assert runs["exported"] == runs["direct"]
+
+
+def test_normal_data_shared_by_cases_is_written_once(tmp_path):
+    from dataclasses import replace
+
+    from rca.datasets.cases import write_cases
+
+    demo = demo_case()
+    m, start = demo.metrics, demo.incident.start
+    base = m[m["timestamp"] < start - pd.Timedelta("10min")]
+    recent = m[m["timestamp"] >= start - pd.Timedelta("10min")]
+    cases = [replace(demo, case_id=f"shop/{k}", metrics=recent, baseline=base) for k in range(3)]
+    assert write_cases(cases, tmp_path) == 3
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("baseline.csv")) == ["synthetic/shop/0/baseline.csv"]
+    loaded = load_case_folders(tmp_path)
+    assert [len(c.baseline) for c in loaded] == [len(base.dropna(subset=["value"]))] * 3
+    assert {_ranking(c)[0] for c in loaded} == {"payment"}
