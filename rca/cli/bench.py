@@ -51,7 +51,7 @@ def _fail(message: str) -> typer.Exit:
 def _check_spec(spec: str) -> None:
     """Reject a malformed spec before anything is loaded (the loader checks the rest)."""
     kinds = _dataset_kinds()
-    usage = ", ".join(f"{k}:{'SPEC' if k == 'synthetic' else 'PATH'}" for k in kinds)
+    usage = ", ".join(f"{k}:{ {'synthetic': 'SPEC', 'inject': 'SOURCE'}.get(k, 'PATH')}" for k in kinds)
     kind, sep, arg = spec.strip().partition(":")
     if kind.strip().lower() not in kinds:
         raise _fail(f"--dataset {spec!r}: unknown dataset {kind.strip()!r}; use one of {usage}")
@@ -108,7 +108,7 @@ def _methods_table() -> Table:
 def bench(
     dataset: Annotated[
         list[str] | None,
-        typer.Option("--dataset", "-d", help="petshop:PATH, nezha:PATH, cases:PATH (your own incidents) or synthetic:SPEC (repeatable; a bare petshop/nezha uses $RCA_DATASETS or ../shared/datasets)."),
+        typer.Option("--dataset", "-d", help="petshop:PATH, nezha:PATH, cases:PATH (your own incidents), inject:SOURCE (faults injected into its normal windows) or synthetic:SPEC (repeatable; a bare petshop/nezha uses $RCA_DATASETS or ../shared/datasets)."),
     ] = None,
     method: Annotated[
         list[str] | None,

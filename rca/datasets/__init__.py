@@ -10,6 +10,10 @@ command line:
 ``cases:PATH``
     Your own incidents: a folder of case folders, each with a ``case.yaml``
     manifest (:func:`rca.datasets.cases.load_case_folders`).
+``inject:SOURCE[|OPTIONS]``
+    Faults injected into the normal windows of another dataset spec
+    (:func:`rca.datasets.inject.inject_faults`), e.g.
+    ``inject:petshop:PATH|seed=2,per_window=4``.
 ``synthetic:SPEC``
     Generated cases (:func:`rca.datasets.synthetic.generate_cases`);
     ``synthetic:family=sem,...`` gives linear-SEM cases in the style of the
@@ -38,8 +42,12 @@ DATASETS: dict[str, str] = {
     "petshop": "PetShop (AWS microservices, 5-minute metrics; Hardt et al., CLeaR 2024, CC-BY-4.0)",
     "nezha": "Nezha (Online Boutique and Train Ticket on Kubernetes, 1-minute metrics and spans; FSE 2023, MIT)",
     "cases": "Your own incidents: case folders with a case.yaml, metrics and a topology",
+    "inject": "Faults injected into the normal windows of another dataset (inject:SOURCE|OPTIONS)",
     "synthetic": "Seeded synthetic incidents over generated topologies",
 }
+
+
+_ARG = {"synthetic": "SPEC", "inject": "SOURCE"}  # what follows the ':' when it is not a folder
 
 
 def default_dataset_path(name: str) -> Path:
@@ -103,7 +111,7 @@ def load_cases(spec: str, **options: Any) -> list[BenchCase]:
     >>> load_cases("mnist")
     Traceback (most recent call last):
     ...
-    rca.errors.InvalidInputError: unknown dataset 'mnist' in spec 'mnist'; use one of: petshop:PATH, nezha:PATH, cases:PATH, synthetic:SPEC
+    rca.errors.InvalidInputError: unknown dataset 'mnist' in spec 'mnist'; use one of: petshop:PATH, nezha:PATH, cases:PATH, inject:SOURCE, synthetic:SPEC
     """
     if not isinstance(spec, str) or not spec.strip():
         raise InvalidInputError(
@@ -114,17 +122,25 @@ def load_cases(spec: str, **options: Any) -> list[BenchCase]:
     if name not in DATASETS:
         raise InvalidInputError(
             f"unknown dataset {name!r} in spec {spec!r}; use one of: "
-            + ", ".join(f"{n}:{'SPEC' if n == 'synthetic' else 'PATH'}" for n in DATASETS),
+            + ", ".join(f"{n}:{_ARG.get(n, 'PATH')}" for n in DATASETS),
             field="dataset",
         )
     if sep and not rest.strip():
         raise InvalidInputError(
-            f"dataset spec {spec!r} has an empty {'SPEC' if name == 'synthetic' else 'PATH'} after ':'; "
-            f"write '{name}:{'SPEC' if name == 'synthetic' else 'PATH'}' or a bare '{name}'",
+            f"dataset spec {spec!r} has an empty {_ARG.get(name, 'PATH')} after ':'; "
+            f"write '{name}:{_ARG.get(name, 'PATH')}' or a bare '{name}'",
             field="dataset",
         )
     if name == "cases" and not rest.strip():
         raise InvalidInputError(f"dataset spec {spec!r} needs the folder: write 'cases:PATH'", field="dataset")
+    if name == "inject":
+        from rca.datasets.inject import inject_faults, parse_inject_options
+
+        source, _, opts = rest.partition("|")
+        if not source.strip():
+            raise InvalidInputError(f"dataset spec {spec!r} needs a source: write 'inject:petshop:PATH'", field="dataset")
+        _check_options(name, inject_faults, options)
+        return inject_faults(load_cases(source.strip()), **{**parse_inject_options(opts), **options})
     func = _loader(name)
     _check_options(name, func, options)
     if name == "synthetic":

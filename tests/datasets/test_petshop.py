@@ -231,7 +231,7 @@ def test_missing_root_and_bad_target(tmp_path: Path, petshop_root: Path) -> None
 
 # -- registry --------------------------------------------------------------------
 def test_registry_names() -> None:
-    assert set(DATASETS) == {"petshop", "nezha", "cases", "synthetic"}
+    assert set(DATASETS) == {"petshop", "nezha", "cases", "inject", "synthetic"}
 
 
 def test_load_cases_with_path(petshop_root: Path) -> None:

@@ -1,0 +1,286 @@
+"""Faults injected into real normal data: ``rca bench --dataset inject:SOURCE``.
+
+Real incidents are few and their root causes repeat (every PetShop
+development issue is PetSearch).  This dataset asks how the engine does on
+*your* topology and *your* noise when the fault is somewhere else: it takes
+the normal windows of any dataset (its cases without root causes, e.g.
+PetShop's windows cut from normal operation or your own ``cases:PATH``) and
+injects one fault per case at another dependency of the symptom.
+
+The fault model, per normal window with symptom ``S`` and symptom metric ``M``:
+
+* **Targets**: the dependencies of ``S`` with a series of ``M``'s kind
+  (latency, errors...) in ``M``'s bad direction; at most ``per_window`` of
+  them, drawn without replacement (seeded by ``seed`` and the window).
+* **At the target** ``X``, from the incident start on, each such series moves
+  in its bad direction: unbounded series by ``m`` times their median before
+  the incident (``m`` uniform in ``scale``, at least 5 % of the series'
+  largest value); percentages and fractions by ``d`` uniform in
+  ``points`` percentage points of their range, clipped at the bound.
+* **Propagation**: every service on the call path from ``X`` up to ``S``
+  (``S`` included) moves by the target's shift of the same metric times the
+  share of its requests that reach ``X``: a product of one factor uniform in
+  ``share`` per hop.
+* A target is skipped when, in every moved series, the median over the
+  fault stays inside the central 90 % of the same series' normal values
+  (the case's baseline, else the window before the incident): pinned at a
+  bound, missing, or noisier than the shift, there would be nothing anybody
+  could find.
+
+Each case's truth is ``X``; its fault type is ``<kind>@<node kind>``
+(``latency@service``, ``errors@external``...), so ``summary.md`` shows how
+the engine does per kind of node.  Options follow the source after ``|``:
+``inject:petshop:PATH|seed=2,per_window=4,scale=0.5-2``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rca.datasets.base import BenchCase
+from rca.detect import metric_direction
+from rca.errors import InvalidInputError
+from rca.ingest import load_metrics
+from rca.rank import metric_kind
+from topology import ServiceGraph
+
+__all__ = ["inject_faults", "parse_inject_options"]
+
+_BOUNDED_NAME = ("avail", "success", "error_rate", "errrate", "percent", "ratio", "_pct", "uptime")
+_OPTIONS = ("seed", "per_window", "scale", "share", "points")
+
+
+def _seed_for(seed: int, case_id: str) -> int:
+    digest = hashlib.sha256(f"{seed}:{case_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+def _range(value: Any, name: str, lo: float, hi: float | None = None) -> tuple[float, float]:
+    """``(a, b)`` from a pair, a number, or ``"a-b"``, checked against ``lo`` (and ``hi``)."""
+    if isinstance(value, str):
+        parts = value.split("-") if "-" in value.strip("-") else [value]
+        value = tuple(parts) if len(parts) == 2 else parts[0]
+    try:
+        a, b = (float(value), float(value)) if not isinstance(value, (tuple, list)) else (float(value[0]), float(value[1]))
+    except (TypeError, ValueError, IndexError):
+        raise InvalidInputError(f"inject option {name} must be a number or a range 'a-b', got {value!r}", field="dataset") from None
+    if not (lo <= a <= b) or (hi is not None and b > hi) or not np.isfinite(b):
+        bound = f"{lo:g} <= a <= b" + (f" <= {hi:g}" if hi is not None else "")
+        raise InvalidInputError(f"inject option {name} must be a range with {bound}, got {a:g}-{b:g}", field="dataset")
+    return a, b
+
+
+def parse_inject_options(text: str) -> dict[str, Any]:
+    """``"seed=2,per_window=4,scale=0.5-2"`` -> keyword arguments of :func:`inject_faults`."""
+    out: dict[str, Any] = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or key not in _OPTIONS:
+            raise InvalidInputError(
+                f"inject option {item!r} is not key=value with a key among: {', '.join(_OPTIONS)}", field="dataset"
+            )
+        out[key] = value.strip()
+    return out
+
+
+def _is_bounded(name: str) -> bool:
+    low = name.lower()
+    return any(b in low for b in _BOUNDED_NAME)
+
+
+def _fault_series(metrics: pd.DataFrame, kind: str, direction: str) -> pd.Series:
+    """Per row: whether its metric is of the fault's kind and bad direction."""
+    names = metrics["metric"].astype(str)
+    distinct = names.unique()
+    match = {n: metric_kind(n) == kind and metric_direction(n) == direction for n in distinct}
+    return names.map(match).astype(bool)
+
+
+def _shifts(
+    values: pd.DataFrame, before: pd.Series, direction: str, rng: np.random.Generator,
+    scale: tuple[float, float], points: tuple[float, float],
+) -> dict[str, float]:
+    """The target's shift per metric name (signed, in the series' units)."""
+    out: dict[str, float] = {}
+    sign = 1.0 if direction == "up" else -1.0
+    for name, group in values.groupby("metric", observed=True, sort=True):
+        past = group.loc[before.loc[group.index], "value"].dropna()
+        allv = group["value"].dropna()
+        if allv.empty:
+            continue
+        if _is_bounded(str(name)):
+            top = 100.0 if allv.max() > 1.0 else 1.0
+            out[str(name)] = sign * rng.uniform(*points) / 100.0 * top
+        else:
+            level = float(past.median()) if len(past) else float(allv.median())
+            floor = 0.05 * float(np.abs(allv).max())
+            out[str(name)] = sign * rng.uniform(*scale) * max(abs(level), floor)
+    return out
+
+
+def _apply(frame: pd.DataFrame, rows: pd.Series, shift: Mapping[str, float], factor: float) -> None:
+    """Shift ``rows`` of ``frame`` in place by ``factor`` × their metric's shift (bounded series stay in range)."""
+    idx = frame.index[rows.to_numpy()]
+    if not len(idx):
+        return
+    names = frame.loc[idx, "metric"].astype(str)
+    delta = names.map(shift).astype(float).fillna(0.0) * factor
+    old = frame.loc[idx, "value"].to_numpy(dtype=float)
+    new = old + delta.to_numpy()
+    bounded = names.map(_is_bounded).to_numpy(dtype=bool)
+    if bounded.any():
+        top = np.where(old > 1.0, 100.0, 1.0)  # per row: a percentage or a fraction
+        new = np.where(bounded, np.clip(new, 0.0, np.fmax(top, old)), new)
+    frame.loc[idx, "value"] = new
+
+
+def _normal_ranges(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per (service, metric): the 5th and 95th percentiles of normal data."""
+    values = frame.groupby(["service", "metric"], observed=True)["value"]
+    return pd.DataFrame({"lo": values.quantile(0.05), "hi": values.quantile(0.95)})
+
+
+def _visible(frame: pd.DataFrame, rows: pd.Series, ranges: pd.DataFrame) -> bool:
+    """Whether some series of ``rows`` has its median outside its normal range (or has no normal data)."""
+    moved = frame.loc[rows.to_numpy()].dropna(subset=["value"])
+    if moved.empty:
+        return False
+    med = moved.groupby(["service", "metric"], observed=True)["value"].median()
+    lim = ranges.reindex(med.index)
+    outside = (med < lim["lo"]) | (med > lim["hi"]) | lim["lo"].isna()
+    return bool(outside.any())
+
+
+def _targets(graph: ServiceGraph, symptom: str, services_with_fault_series: set[str]) -> list[str]:
+    return sorted(s for s in graph.dependencies(symptom) if s in services_with_fault_series and s != symptom)
+
+
+def inject_faults(
+    cases: Iterable[BenchCase],
+    *,
+    seed: int | str = 0,
+    per_window: int | str = 3,
+    scale: Any = (1.0, 3.0),
+    share: Any = (0.4, 0.9),
+    points: Any = (5.0, 30.0),
+) -> list[BenchCase]:
+    """Cases with one injected fault each, built from the normal windows of ``cases``.
+
+    Parameters
+    ----------
+    cases : iterable of BenchCase
+        Only those without root causes (normal windows) are used.
+    seed : int
+        Seeds the choice of targets and magnitudes (with each window's id).
+    per_window : int
+        Faults injected (one per new case) into each normal window.
+    scale : float or (low, high) or "low-high"
+        Unbounded series move by this many times their pre-incident median.
+    share : (low, high)
+        Per-hop share of a caller's requests that reach the faulty service.
+    points : (low, high)
+        Percentage points of their range that bounded series (availability,
+        error rates) move by.
+
+    Returns
+    -------
+    list of BenchCase
+        ``dataset="inject"``; each case's ``meta`` says where it came from and
+        what was moved by how much.
+
+    Raises
+    ------
+    rca.errors.InvalidInputError
+        ``field="dataset"``: bad options, or no normal window to inject into.
+    """
+    try:
+        seed_i, per = int(seed), int(per_window)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"inject options seed and per_window must be integers, got {seed!r}, {per_window!r}", field="dataset") from None
+    if per < 1:
+        raise InvalidInputError(f"inject option per_window must be >= 1, got {per}", field="dataset")
+    scale_r = _range(scale, "scale", 0.0)
+    share_r = _range(share, "share", 0.0, 1.0)
+    points_r = _range(points, "points", 0.0, 100.0)
+    normal = [c for c in cases if c.is_normal]
+    if not normal:
+        raise InvalidInputError(
+            "inject: the source has no normal windows (cases without root causes) to inject faults into", field="dataset"
+        )
+    out: list[BenchCase] = []
+    ranges: dict[int, pd.DataFrame] = {}  # normal data is often shared by many windows: summarise it once
+    for case in normal:
+        ref = case.baseline
+        if ref is not None and id(ref) not in ranges:
+            ranges[id(ref)] = _normal_ranges(_string_keys(load_metrics(ref)[0]))
+        out.extend(_inject_one(case, ranges.get(id(ref)) if ref is not None else None, seed_i, per, scale_r, share_r, points_r))
+    return out
+
+
+def _string_keys(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(service=frame["service"].astype(str), metric=frame["metric"].astype(str))
+
+
+def _inject_one(
+    case: BenchCase, normal_ranges: pd.DataFrame | None, seed: int, per_window: int,
+    scale: tuple[float, float], share: tuple[float, float], points: tuple[float, float],
+) -> list[BenchCase]:
+    symptom, metric = case.incident.service, case.incident.metric
+    kind, direction = metric_kind(metric), metric_direction(metric)
+    if direction == "both":
+        direction = "up"
+    metrics = _string_keys(load_metrics(case.metrics)[0]).reset_index(drop=True)
+    start = case.incident.start
+    end = case.incident.end if case.incident.end is not None else metrics["timestamp"].max()
+    during = (metrics["timestamp"] >= start) & (metrics["timestamp"] <= end)
+    if normal_ranges is None:
+        normal_ranges = _normal_ranges(metrics.loc[metrics["timestamp"] < start])
+    fault_rows = _fault_series(metrics, kind, direction)
+    graph = case.graph
+    targets = _targets(graph, symptom, set(metrics.loc[fault_rows, "service"].astype(str)))
+    rng = np.random.default_rng(_seed_for(seed, case.case_id))
+    chosen = [str(t) for t in rng.permutation(targets)[: min(per_window, len(targets))]] if targets else []
+    services = metrics["service"]
+    out = []
+    for target in sorted(chosen):
+        path = graph.propagation_path(target, symptom)
+        if path is None:
+            continue
+        frame = metrics.copy()
+        own = fault_rows & (services == target)
+        shift = _shifts(frame.loc[own], ~during, direction, rng, scale, points)
+        _apply(frame, own & during, shift, 1.0)
+        if not _visible(frame, own & during, normal_ranges):
+            continue  # pinned at a bound, missing or too noisy: nothing anybody could find
+        factors = {target: 1.0}
+        reach = 1.0
+        for node in path[1:]:
+            reach *= rng.uniform(*share)
+            factors[node] = reach
+            rows = fault_rows & (services == node) & during
+            # a caller's series without a same-named one at the target follow the symptom metric's shift
+            named = {**{m: shift.get(metric, np.mean(list(shift.values()))) for m in frame.loc[rows, "metric"].astype(str).unique()}, **shift}
+            _apply(frame, rows, named, reach)
+        out.append(
+            replace(
+                case,
+                case_id=f"{case.case_id}+{target}",
+                dataset="inject",
+                metrics=frame,
+                root_causes=(target,),
+                fault_type=f"{kind}@{graph.kind(target).value}",
+                meta={
+                    **case.meta,
+                    "source_case": case.case_id,
+                    "injected": {"target": target, "shift": shift, "path": path, "share": factors},
+                },
+            )
+        )
+    return out
