@@ -217,6 +217,15 @@ def metric_kind(metric: str) -> str:
     return "traffic"
 
 
+def _measured_sibling(graph: ServiceGraph, node: str, anomalous: set[str]) -> bool:
+    """Whether an anomalous node that is not external shares a caller with ``node``."""
+    for caller in graph.callers(node):
+        for sib in graph.callees(caller):
+            if sib != node and sib in anomalous and graph.kind(sib) is not NodeKind.EXTERNAL:
+                return True
+    return False
+
+
 def _log_ratio(e: np.ndarray, p_if: float, p_else: float) -> np.ndarray:
     """log P(obs | anomalous with prob p_if) - log P(obs | anomalous with prob p_else)."""
     return np.log(p_if * e + (1 - p_if) * (1 - e)) - np.log(p_else * e + (1 - p_else) * (1 - e))
@@ -331,15 +340,20 @@ def rank_candidates(
         walk = personalized_walk(graph, nodes, prob, symptom, config.restart, granger_support=sig)
         top_walk = max((walk.get(c, 0.0) for c in candidates), default=0.0) or 1.0
 
+    anomalous = {s for s, ev in evidence.items() if ev.score > threshold}
     out: list[tuple[str, float, dict[str, float]]] = []
     for c in candidates:
         # The strength of c's own anomaly is its log-odds: it does not saturate,
         # so a decisive anomaly outweighs a marginal one deeper in the graph.
         own = evidence[c].log_odds
-        if c in graph and graph.kind(c) is NodeKind.EXTERNAL:
+        if c in graph and graph.kind(c) is NodeKind.EXTERNAL and _measured_sibling(graph, c, anomalous):
             # An external endpoint is only seen from its callers' side: its
-            # metrics include the network path and whatever fronts it, so they
-            # count as any client-side measurement does (detect's weight).
+            # metrics include the network path and whatever fronts it (a load
+            # balancer's are its service's, seen from outside).  Beside an
+            # anomalous service that shares a caller with it, they count as any
+            # client-side measurement does (detect's weight) and the service's
+            # own measurements win; alone, they are the best view there is of
+            # where the callers' time goes, and count in full.
             own *= CLIENT_SIDE_WEIGHT
         comps: dict[str, float] = {"anomaly": own}
         total = own

@@ -188,6 +188,28 @@ def test_an_external_endpoint_counts_as_a_client_side_measurement():
     assert by_name["api"].components["anomaly"] == pytest.approx(ev["api"].log_odds)
 
 
+def test_an_external_endpoint_alone_below_its_caller_counts_in_full():
+    # A database behind a service, seen only from the service's calls: when it
+    # is slow, the service is slow too, and nothing measured from inside takes over.
+    g = ServiceGraph()
+    for name in ("front", "app", "cache"):
+        g.add_service(name)
+    g.add_service("db_remote", kind="external")
+    g.add_service("lb_remote", kind="external")
+    g.add_call("front", "app")
+    g.add_call("front", "lb_remote")
+    g.add_call("app", "db_remote")
+    g.add_call("app", "cache")
+    ev = node_evidence(_table({"front": 3.0, "app": 3.0, "db_remote": 3.0, "lb_remote": 0.2, "cache": 0.2}), threshold=THRESHOLD)
+    ranked = rank_candidates(g, ev, "front", [], RankConfig(use_pagerank=False), threshold=THRESHOLD)
+    assert [c.service for c in ranked][:2] == ["db_remote", "app"]
+    assert ranked[0].components["anomaly"] == pytest.approx(ev["db_remote"].log_odds)
+    # an anomalous service beside it (a sibling under the same caller) takes over again
+    ev = node_evidence(_table({"front": 3.0, "app": 3.0, "db_remote": 3.0, "lb_remote": 0.2, "cache": 3.0}), threshold=THRESHOLD)
+    ranked = rank_candidates(g, ev, "front", [], RankConfig(use_pagerank=False), threshold=THRESHOLD)
+    assert [c.service for c in ranked][0] == "cache"
+
+
 @pytest.mark.parametrize(
     ("metric", "kind"),
     [
