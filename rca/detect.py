@@ -41,6 +41,7 @@ from rca.types import DataIssue, Incident, SeriesAnomaly
 
 __all__ = [
     "CLIENT_SIDE_WEIGHT",
+    "is_bounded_metric",
     "is_client_side",
     "metric_direction",
     "metric_weight",
@@ -216,6 +217,17 @@ def nan_quantiles(a: np.ndarray, qs: tuple[float, ...]) -> list[np.ndarray]:
 
 
 _BOUNDED = re.compile(r"avail|success|error_?rate|err_?rate|fail\w*_?rate|percent|ratio|_pct|uptime")
+
+
+def is_bounded_metric(metric: str) -> bool:
+    """Whether a metric is a percentage or a fraction (availability, success or error rate...).
+
+    Examples
+    --------
+    >>> is_bounded_metric("availability"), is_bounded_metric("error_rate"), is_bounded_metric("latency")
+    (True, True, False)
+    """
+    return bool(_BOUNDED.search(metric.lower()))
 
 
 def _robust_location_scale(
@@ -538,7 +550,7 @@ def score_anomalies(
 
     directions = per_name(cols, 1, lambda m: metric_direction(m, config.directions), dtype=str)
     sign = np.where(directions == "up", 1.0, np.where(directions == "down", -1.0, 0.0))
-    bounded = per_name(cols, 1, lambda m: bool(_BOUNDED.search(m.lower())), dtype=bool)
+    bounded = per_name(cols, 1, is_bounded_metric, dtype=bool)
     b = base.to_numpy(dtype="float64")
     if config.baseline_incident_z and symptom is not None and symptom in cols:
         j = cols.get_loc(symptom)

@@ -10,8 +10,8 @@ injects one fault per case at another dependency of the symptom.
 The fault model, per normal window with symptom ``S`` and symptom metric ``M``:
 
 * **Targets**: the dependencies of ``S`` with a series of ``M``'s kind
-  (latency, errors...) in ``M``'s bad direction; at most ``per_window`` of
-  them, drawn without replacement (seeded by ``seed`` and the window).
+  (latency, errors...) in ``M``'s bad direction, tried in a random order
+  (seeded by ``seed`` and the window) until ``per_window`` faults are kept.
 * **At the target** ``X``, from the incident start on, each such series moves
   in its bad direction: unbounded series by ``m`` times their median before
   the incident (``m`` uniform in ``scale``, at least 5 % of the series'
@@ -19,13 +19,15 @@ The fault model, per normal window with symptom ``S`` and symptom metric ``M``:
   ``points`` percentage points of their range, clipped at the bound.
 * **Propagation**: every service on the call path from ``X`` up to ``S``
   (``S`` included) moves by the target's shift of the same metric times the
-  share of its requests that reach ``X``: a product of one factor uniform in
-  ``share`` per hop.
+  share of its requests that reach ``X``: per hop, a factor uniform in
+  ``share`` times the callee's traffic over the caller's (capped at 1; from
+  a traffic series both have, e.g. ``requests``, before the incident).
 * A target is skipped when, in every moved series, the median over the
-  fault stays inside the central 90 % of the same series' normal values
+  fault stays inside the central 98 % of the same series' normal values
   (the case's baseline, else the window before the incident): pinned at a
   bound, missing, or noisier than the shift, there would be nothing anybody
-  could find.
+  could find.  So is one whose symptom series stays inside its central
+  98 % in the same way: no alert would have fired.
 
 Each case's truth is ``X``; its fault type is ``<kind>@<node kind>``
 (``latency@service``, ``errors@external``...), so ``summary.md`` shows how
@@ -44,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from rca.datasets.base import BenchCase
-from rca.detect import metric_direction
+from rca.detect import is_bounded_metric, metric_direction
 from rca.errors import InvalidInputError
 from rca.ingest import load_metrics
 from rca.rank import metric_kind
@@ -52,7 +54,6 @@ from topology import ServiceGraph
 
 __all__ = ["inject_faults", "parse_inject_options"]
 
-_BOUNDED_NAME = ("avail", "success", "error_rate", "errrate", "percent", "ratio", "_pct", "uptime")
 _OPTIONS = ("seed", "per_window", "scale", "share", "points")
 
 
@@ -90,11 +91,6 @@ def parse_inject_options(text: str) -> dict[str, Any]:
     return out
 
 
-def _is_bounded(name: str) -> bool:
-    low = name.lower()
-    return any(b in low for b in _BOUNDED_NAME)
-
-
 def _fault_series(metrics: pd.DataFrame, kind: str, direction: str) -> pd.Series:
     """Per row: whether its metric is of the fault's kind and bad direction."""
     names = metrics["metric"].astype(str)
@@ -115,7 +111,7 @@ def _shifts(
         allv = group["value"].dropna()
         if allv.empty:
             continue
-        if _is_bounded(str(name)):
+        if is_bounded_metric(str(name)):
             top = 100.0 if allv.max() > 1.0 else 1.0
             out[str(name)] = sign * rng.uniform(*points) / 100.0 * top
         else:
@@ -134,7 +130,7 @@ def _apply(frame: pd.DataFrame, rows: pd.Series, shift: Mapping[str, float], fac
     delta = names.map(shift).astype(float).fillna(0.0) * factor
     old = frame.loc[idx, "value"].to_numpy(dtype=float)
     new = old + delta.to_numpy()
-    bounded = names.map(_is_bounded).to_numpy(dtype=bool)
+    bounded = names.map(is_bounded_metric).to_numpy(dtype=bool)
     if bounded.any():
         top = np.where(old > 1.0, 100.0, 1.0)  # per row: a percentage or a fraction
         new = np.where(bounded, np.clip(new, 0.0, np.fmax(top, old)), new)
@@ -142,9 +138,9 @@ def _apply(frame: pd.DataFrame, rows: pd.Series, shift: Mapping[str, float], fac
 
 
 def _normal_ranges(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per (service, metric): the 5th and 95th percentiles of normal data."""
+    """Per (service, metric): the 1st and 99th percentiles of normal data."""
     values = frame.groupby(["service", "metric"], observed=True)["value"]
-    return pd.DataFrame({"lo": values.quantile(0.05), "hi": values.quantile(0.95)})
+    return pd.DataFrame({"lo": values.quantile(0.01), "hi": values.quantile(0.99)})
 
 
 def _visible(frame: pd.DataFrame, rows: pd.Series, ranges: pd.DataFrame) -> bool:
@@ -156,6 +152,30 @@ def _visible(frame: pd.DataFrame, rows: pd.Series, ranges: pd.DataFrame) -> bool
     lim = ranges.reindex(med.index)
     outside = (med < lim["lo"]) | (med > lim["hi"]) | lim["lo"].isna()
     return bool(outside.any())
+
+
+def _traffic_levels(before: pd.DataFrame) -> pd.DataFrame:
+    """Per service and traffic metric: the median before the incident (services x metrics)."""
+    names = before["metric"]
+    is_traffic = names.map({n: metric_kind(n) == "traffic" for n in names.unique()}).astype(bool)
+    rows = before.loc[is_traffic]
+    if rows.empty:
+        return pd.DataFrame()
+    return rows.groupby(["service", "metric"], observed=True)["value"].median().unstack("metric")
+
+
+def _call_share(traffic: pd.DataFrame, callee: str, caller: str) -> float:
+    """Share of the caller's requests that reach the callee, from a traffic series both have (1 when unknown).
+
+    A callee serving 20 calls a minute cannot slow every one of its caller's 1,000 requests.
+    """
+    if traffic.empty or callee not in traffic.index or caller not in traffic.index:
+        return 1.0
+    both = traffic.loc[[callee, caller]].dropna(axis=1)
+    both = both.loc[:, (both > 0).all()]
+    if both.empty:
+        return 1.0
+    return float(min(1.0, both.loc[callee].iloc[0] / both.loc[caller].iloc[0]))
 
 
 def _targets(graph: ServiceGraph, symptom: str, services_with_fault_series: set[str]) -> list[str]:
@@ -246,10 +266,13 @@ def _inject_one(
     graph = case.graph
     targets = _targets(graph, symptom, set(metrics.loc[fault_rows, "service"].astype(str)))
     rng = np.random.default_rng(_seed_for(seed, case.case_id))
-    chosen = [str(t) for t in rng.permutation(targets)[: min(per_window, len(targets))]] if targets else []
+    order = [str(t) for t in rng.permutation(targets)] if targets else []  # tried in turn until per_window are kept
     services = metrics["service"]
+    traffic = _traffic_levels(metrics.loc[metrics["timestamp"] < start])
     out = []
-    for target in sorted(chosen):
+    for target in order:
+        if len(out) == per_window:
+            break
         path = graph.propagation_path(target, symptom)
         if path is None:
             continue
@@ -261,13 +284,15 @@ def _inject_one(
             continue  # pinned at a bound, missing or too noisy: nothing anybody could find
         factors = {target: 1.0}
         reach = 1.0
-        for node in path[1:]:
-            reach *= rng.uniform(*share)
+        for callee, node in zip(path, path[1:]):
+            reach *= rng.uniform(*share) * _call_share(traffic, callee, node)
             factors[node] = reach
             rows = fault_rows & (services == node) & during
             # a caller's series without a same-named one at the target follow the symptom metric's shift
             named = {**{m: shift.get(metric, np.mean(list(shift.values()))) for m in frame.loc[rows, "metric"].astype(str).unique()}, **shift}
             _apply(frame, rows, named, reach)
+        if not _visible(frame, fault_rows & (services == symptom) & during, normal_ranges):
+            continue  # the symptom would not have alerted: not an incident
         out.append(
             replace(
                 case,

@@ -31,10 +31,15 @@ def _value(case, service, metric, when):
     return float(at["value"].iloc[0])
 
 
+def _requests(case, service):
+    m = case.metrics
+    return float(m.loc[(m["service"] == service) & (m["metric"] == "requests") & (m["timestamp"] < case.incident.start), "value"].median())
+
+
 def test_every_target_is_a_dependency_and_moves_with_its_path(normal):
-    cases = inject_faults([normal], per_window=99, seed=1)
+    cases = inject_faults([normal], per_window=99, seed=1, scale=(3.0, 5.0))
     deps = normal.graph.dependencies("frontend")
-    assert {c.root_causes[0] for c in cases} == deps  # all of them: each has a latency series
+    assert len(cases) >= 3 and {c.root_causes[0] for c in cases} <= deps
     for c in cases:
         target = c.root_causes[0]
         info = c.meta["injected"]
@@ -45,11 +50,13 @@ def test_every_target_is_a_dependency_and_moves_with_its_path(normal):
         before, after = "2024-05-01T12:39:00Z", "2024-05-01T12:45:00Z"
         assert _value(c, target, "latency", before) == _value(normal, target, "latency", before)  # untouched before
         assert _value(c, target, "latency", after) == pytest.approx(_value(normal, target, "latency", after) + shift)
-        for node in info["path"][1:]:
-            share = info["share"][node]
-            assert 0.4**len(info["path"]) <= share <= 0.9
+        for callee, node in zip(info["path"], info["path"][1:]):
+            # per hop: 0.4-0.9 of the callee's traffic over the caller's (capped at 1)
+            hop = info["share"][node] / info["share"][callee]
+            reach = min(1.0, _requests(normal, callee) / _requests(normal, node))
+            assert 0.4 * reach <= hop <= 0.9 * reach
             moved = _value(c, node, "latency", after) - _value(normal, node, "latency", after)
-            assert moved == pytest.approx(shift * share)
+            assert moved == pytest.approx(shift * info["share"][node])
         untouched = set(normal.graph.services) - set(info["path"])
         for node in untouched:
             assert _value(c, node, "latency", after) == _value(normal, node, "latency", after)
@@ -98,7 +105,7 @@ def test_the_engine_finds_an_injected_fault(normal):
 
 def test_spec_options_and_errors(normal, tmp_path):
     write_case(normal, tmp_path / "quiet")
-    cases = load_cases(f"inject:cases:{tmp_path}|seed=2,per_window=1,scale=0.5-2")
+    cases = load_cases(f"inject:cases:{tmp_path}|seed=2,per_window=1,scale=3-5")
     assert len(cases) == 1 and cases[0].dataset == "inject"
     assert parse_inject_options("seed=2, scale=1-3") == {"seed": "2", "scale": "1-3"}
     for spec, message in [
@@ -113,3 +120,9 @@ def test_spec_options_and_errors(normal, tmp_path):
         with pytest.raises(rca.InvalidInputError, match=message) as info:
             load_cases(spec)
         assert info.value.field == "dataset"
+
+
+def test_faults_nobody_would_see_are_not_cases(normal):
+    assert inject_faults([normal], per_window=99, scale=(0.01, 0.01)) == []  # the target cannot show it
+    assert inject_faults([normal], per_window=99, scale=(5.0, 5.0), share=(0.0, 0.0)) == []  # no alert would fire
+    assert inject_faults([normal], per_window=99, scale=(5.0, 5.0), share=(1.0, 1.0))
