@@ -82,6 +82,11 @@ def test_bring_your_own_data_shows_each_mistake_and_its_error() -> None:
         "InvalidIncidentError (field='incident.start')",
         "TopologyError (field='calls[0].calee')",
         "unknown_service",
+        "load it with edges='causal'",  # the hint on a causal graph taken for calls
+        "ranking, graph read as causal:    ['payment'",
+        "truth=['payment']  engine=['payment'",  # a case folder read back by cases:PATH
+        "truth=[]           engine=[]",  # and a normal window
+        "(latency@service  ) engine:",  # inject:cases:PATH
     ):
         assert expected in text, expected
 
