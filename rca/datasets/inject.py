@@ -21,13 +21,13 @@ The fault model, per normal window with symptom ``S`` and symptom metric ``M``:
   (``S`` included) moves by the target's shift of the same metric times the
   share of its requests that reach ``X``: per hop, a factor uniform in
   ``share`` times the callee's traffic over the caller's (capped at 1; from
-  a traffic series both have, e.g. ``requests``, before the incident).
+  a traffic series both have, e.g. ``requests``, in the normal data).
 * A target is skipped when, in every moved series, the median over the
   fault stays inside the central 98 % of the same series' normal values
   (the case's baseline, else the window before the incident): pinned at a
   bound, missing, or noisier than the shift, there would be nothing anybody
-  could find.  So is one whose symptom series stays inside its central
-  98 % in the same way: no alert would have fired.
+  could find.  So is one whose symptom series (the incident's metric) stays
+  inside its central 98 % in the same way: no alert would have fired.
 
 Each case's truth is ``X``; its fault type is ``<kind>@<node kind>``
 (``latency@service``, ``errors@external``...), so ``summary.md`` shows how
@@ -172,7 +172,7 @@ def _call_share(traffic: pd.DataFrame, callee: str, caller: str) -> float:
     if traffic.empty or callee not in traffic.index or caller not in traffic.index:
         return 1.0
     both = traffic.loc[[callee, caller]].dropna(axis=1)
-    both = both.loc[:, (both > 0).all()]
+    both = both.loc[:, (both.loc[caller] > 0) & (both.loc[callee] >= 0)]
     if both.empty:
         return 1.0
     return float(min(1.0, both.loc[callee].iloc[0] / both.loc[caller].iloc[0]))
@@ -235,12 +235,13 @@ def inject_faults(
             "inject: the source has no normal windows (cases without root causes) to inject faults into", field="dataset"
         )
     out: list[BenchCase] = []
-    ranges: dict[int, pd.DataFrame] = {}  # normal data is often shared by many windows: summarise it once
+    summaries: dict[int, tuple[pd.DataFrame, pd.DataFrame]] = {}  # normal data is often shared: summarise it once
     for case in normal:
         ref = case.baseline
-        if ref is not None and id(ref) not in ranges:
-            ranges[id(ref)] = _normal_ranges(_string_keys(load_metrics(ref)[0]))
-        out.extend(_inject_one(case, ranges.get(id(ref)) if ref is not None else None, seed_i, per, scale_r, share_r, points_r))
+        if ref is not None and id(ref) not in summaries:
+            summaries[id(ref)] = _summarise_normal(_string_keys(load_metrics(ref)[0]))
+        summary = summaries[id(ref)] if ref is not None else None
+        out.extend(_inject_one(case, summary, seed_i, per, scale_r, share_r, points_r))
     return out
 
 
@@ -248,8 +249,13 @@ def _string_keys(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(service=frame["service"].astype(str), metric=frame["metric"].astype(str))
 
 
+def _summarise_normal(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What the fault model needs of normal data: each series' normal range, each service's traffic."""
+    return _normal_ranges(frame), _traffic_levels(frame)
+
+
 def _inject_one(
-    case: BenchCase, normal_ranges: pd.DataFrame | None, seed: int, per_window: int,
+    case: BenchCase, normal: tuple[pd.DataFrame, pd.DataFrame] | None, seed: int, per_window: int,
     scale: tuple[float, float], share: tuple[float, float], points: tuple[float, float],
 ) -> list[BenchCase]:
     symptom, metric = case.incident.service, case.incident.metric
@@ -260,15 +266,16 @@ def _inject_one(
     start = case.incident.start
     end = case.incident.end if case.incident.end is not None else metrics["timestamp"].max()
     during = (metrics["timestamp"] >= start) & (metrics["timestamp"] <= end)
-    if normal_ranges is None:
-        normal_ranges = _normal_ranges(metrics.loc[metrics["timestamp"] < start])
+    normal_ranges, traffic = normal or _summarise_normal(metrics.loc[metrics["timestamp"] < start])
     fault_rows = _fault_series(metrics, kind, direction)
     graph = case.graph
     targets = _targets(graph, symptom, set(metrics.loc[fault_rows, "service"].astype(str)))
     rng = np.random.default_rng(_seed_for(seed, case.case_id))
     order = [str(t) for t in rng.permutation(targets)] if targets else []  # tried in turn until per_window are kept
     services = metrics["service"]
-    traffic = _traffic_levels(metrics.loc[metrics["timestamp"] < start])
+    alert = (services == symptom) & (metrics["metric"] == metric)
+    if not alert.any():  # no series of the incident's metric: any of the symptom's of its kind
+        alert = (services == symptom) & fault_rows
     out = []
     for target in order:
         if len(out) == per_window:
@@ -288,10 +295,10 @@ def _inject_one(
             reach *= rng.uniform(*share) * _call_share(traffic, callee, node)
             factors[node] = reach
             rows = fault_rows & (services == node) & during
-            # a caller's series without a same-named one at the target follow the symptom metric's shift
-            named = {**{m: shift.get(metric, np.mean(list(shift.values()))) for m in frame.loc[rows, "metric"].astype(str).unique()}, **shift}
-            _apply(frame, rows, named, reach)
-        if not _visible(frame, fault_rows & (services == symptom) & during, normal_ranges):
+            # a caller's series with no same-named one at the target follow the incident metric's shift
+            fallback = shift.get(metric, float(np.mean(list(shift.values()))))
+            _apply(frame, rows, {m: shift.get(m, fallback) for m in frame.loc[rows, "metric"].unique()}, reach)
+        if not _visible(frame, alert & during, normal_ranges):
             continue  # the symptom would not have alerted: not an incident
         out.append(
             replace(
