@@ -4,7 +4,8 @@
   reference methods ``random``, ``topology-distance``, ``robust-z``.
 - :mod:`rca.bench.runner` -- run methods × cases (``jobs`` worker processes),
   timing only the method call.
-- :mod:`rca.bench.metrics` -- AC@k, Avg@5, top-k recall, specificity, seconds.
+- :mod:`rca.bench.metrics` -- AC@k, Avg@5, top-k recall, specificity, seconds,
+  calibration of the top-1 confidence.
 - :mod:`rca.bench.report` -- ``cases.csv``, ``summary.json``, ``summary.md``.
 
 The command line is ``rca bench`` (:mod:`rca.cli.bench`).
@@ -17,7 +18,16 @@ Examples
 """
 
 from rca.bench.methods import DEFAULT_METHODS, Ranking, UnknownMethodError, available_methods, get_method, register_method
-from rca.bench.metrics import ac_at_k, avg_at_k, recall_at_k, specificity, summarize_fault_types, summarize_groups
+from rca.bench.metrics import (
+    ac_at_k,
+    avg_at_k,
+    calibration,
+    recall_at_k,
+    specificity,
+    summarize_calibration,
+    summarize_fault_types,
+    summarize_groups,
+)
 from rca.bench.report import BenchReport, build_report, write_report
 from rca.bench.results import CaseResult
 from rca.bench.runner import run_case, run_methods
@@ -32,12 +42,14 @@ __all__ = [
     "available_methods",
     "avg_at_k",
     "build_report",
+    "calibration",
     "get_method",
     "recall_at_k",
     "register_method",
     "run_case",
     "run_methods",
     "specificity",
+    "summarize_calibration",
     "summarize_fault_types",
     "summarize_groups",
     "write_report",

@@ -65,11 +65,15 @@ __all__ = [
 
 
 class Ranking(list[str]):
-    """Services ranked most-likely first, with their scores (``None``: no scores)."""
+    """Services ranked most-likely first, with their scores (``None``: no scores) and the
+    probability that the first is the root cause (``confidence``; ``None``: not given)."""
 
-    def __init__(self, services: Iterable[str] = (), scores: Sequence[float] | None = None) -> None:
+    def __init__(
+        self, services: Iterable[str] = (), scores: Sequence[float] | None = None, confidence: float | None = None
+    ) -> None:
         super().__init__(services)
         self.scores: list[float] | None = None if scores is None else [float(s) for s in scores]
+        self.confidence = confidence
         if self.scores is not None and len(self.scores) != len(self):
             raise ValueError(f"Ranking got {len(self)} services but {len(self.scores)} scores")
 
@@ -144,7 +148,8 @@ def _engine_factory(
         def run(case: BenchCase) -> list[str]:
             # Looked up at call time so that ``rca.analyze`` is the public entry point.
             result = rca.analyze(case.graph, case.metrics, case.incident, config, baseline=case.baseline)
-            return Ranking([c.service for c in result.causes], [c.score for c in result.causes])
+            top = result.causes[0].confidence if result.causes else None
+            return Ranking([c.service for c in result.causes], [c.score for c in result.causes], top)
 
         return run
 

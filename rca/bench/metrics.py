@@ -12,6 +12,11 @@ Definitions (the published protocols):
   method answered ``[]``; errors count as failures.  Fault cases are left out.
 - **seconds**: median and 95th percentile of the method call time per case
   (cases that raised are left out).
+- **calibration** (methods that give a confidence): over the cases where the
+  method named a cause, the mean confidence of its first answer against how
+  often that answer was a true cause (naming anything on a normal window is
+  wrong), per confidence bin, and the expected calibration error (ECE: the
+  bins' gaps weighted by their share of the cases).
 
 Every rate is None when no case qualifies (rendered as "–").
 
@@ -43,8 +48,12 @@ __all__ = [
     "recall_at_k",
     "specificity",
     "seconds_stats",
+    "CALIBRATION_BINS",
+    "CalibrationMetrics",
+    "calibration",
     "summarize_groups",
     "summarize_fault_types",
+    "summarize_calibration",
 ]
 
 #: The ``group`` of the rows that pool every group of a dataset.
@@ -139,6 +148,58 @@ class FaultTypeMetrics:
         return asdict(self)
 
 
+#: Edges of the confidence bins of :func:`calibration` (the last bin includes 1).
+CALIBRATION_BINS: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 1.0)
+
+
+@dataclass(frozen=True)
+class CalibrationMetrics:
+    """How well a method's top-1 confidence matches how often it is right, on one dataset."""
+
+    dataset: str
+    method: str
+    n: int
+    mean_confidence: float | None
+    accuracy: float | None
+    ece: float | None
+    bins: tuple[dict[str, float | int], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["bins"] = [dict(b) for b in self.bins]
+        return out
+
+
+def calibration(results: Iterable[CaseResult], dataset: str = "", method: str = "") -> CalibrationMetrics:
+    """Reliability of the top-1 confidence over the cases where a cause was named with one.
+
+    Examples
+    --------
+    >>> rows = [CaseResult.from_ranking(dataset="d", group="g", case_id=str(i), method="m", truth=["db"],
+    ...                                 ranking=[top], confidence=0.75) for i, top in enumerate(["db", "db", "db", "api"])]
+    >>> c = calibration(rows)
+    >>> (c.n, c.mean_confidence, c.accuracy, c.ece)
+    (4, 0.75, 0.75, 0.0)
+    """
+    named = [r for r in results if r.confidence is not None and r.top]
+    if not named:
+        return CalibrationMetrics(dataset, method, 0, None, None, None, ())
+    conf = np.array([float(r.confidence) for r in named])  # type: ignore[arg-type]
+    right = np.array([r.top[0] in r.truth for r in named], dtype=float)
+    edges = np.asarray(CALIBRATION_BINS)
+    which = np.clip(np.searchsorted(edges, conf, side="right") - 1, 0, len(edges) - 2)
+    bins: list[dict[str, float | int]] = []
+    ece = 0.0
+    for b in range(len(edges) - 1):
+        sel = which == b
+        if sel.any():
+            gap = abs(float(right[sel].mean()) - float(conf[sel].mean()))
+            ece += sel.mean() * gap
+            bins.append({"lo": float(edges[b]), "hi": float(edges[b + 1]), "n": int(sel.sum()),
+                         "confidence": float(conf[sel].mean()), "accuracy": float(right[sel].mean())})
+    return CalibrationMetrics(dataset, method, len(named), float(conf.mean()), float(right.mean()), float(ece), tuple(bins))
+
+
 def _grouped(results: Iterable[CaseResult], key: Callable[[CaseResult], Hashable]) -> dict[Any, list[CaseResult]]:
     out: dict[Any, list[CaseResult]] = {}
     for r in results:
@@ -213,4 +274,15 @@ def summarize_fault_types(results: Sequence[CaseResult]) -> list[FaultTypeMetric
                             avg5=avg_at_k(rows, 5),
                         )
                     )
+    return out
+
+
+def summarize_calibration(results: Sequence[CaseResult]) -> list[CalibrationMetrics]:
+    """:func:`calibration` per dataset × method, for the methods that give a confidence."""
+    with_conf = [r for r in results if r.confidence is not None]
+    methods = list(dict.fromkeys(r.method for r in with_conf))
+    out: list[CalibrationMetrics] = []
+    for dataset, rows in _grouped(with_conf, lambda r: r.dataset).items():
+        by_method = _grouped(rows, lambda r: r.method)
+        out += [calibration(by_method[m], dataset, m) for m in methods if m in by_method]
     return out

@@ -3,9 +3,10 @@
 - ``cases.csv``: one row per method × case.  List-valued cells (``truth``,
   ``top5``, ``scores``) are JSON arrays; ``rank`` (best rank of a true cause)
   is empty when no true cause was ranked.
-- ``summary.json``: ``{"meta": ..., "groups": [...], "fault_types": [...]}``,
-  rows as in :class:`~rca.bench.metrics.GroupMetrics` and
-  :class:`~rca.bench.metrics.FaultTypeMetrics`.
+- ``summary.json``: ``{"meta": ..., "groups": [...], "fault_types": [...],
+  "calibration": [...]}``, rows as in :class:`~rca.bench.metrics.GroupMetrics`,
+  :class:`~rca.bench.metrics.FaultTypeMetrics` and
+  :class:`~rca.bench.metrics.CalibrationMetrics`.
 - ``summary.md``: the same as Markdown tables, ready for the README.
 """
 
@@ -22,8 +23,10 @@ from typing import Any
 from rich.table import Table
 
 from rca.bench.metrics import (
+    CalibrationMetrics,
     FaultTypeMetrics,
     GroupMetrics,
+    summarize_calibration,
     summarize_fault_types,
     summarize_groups,
 )
@@ -44,6 +47,7 @@ CASE_COLUMNS = [
     "n_ranked",
     "seconds",
     "error",
+    "confidence",
 ]
 
 
@@ -54,12 +58,14 @@ class BenchReport:
     groups: tuple[GroupMetrics, ...]
     fault_types: tuple[FaultTypeMetrics, ...]
     meta: Mapping[str, Any]
+    calibration: tuple[CalibrationMetrics, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "meta": dict(self.meta),
             "groups": [g.to_dict() for g in self.groups],
             "fault_types": [f.to_dict() for f in self.fault_types],
+            "calibration": [c.to_dict() for c in self.calibration],
         }
 
 
@@ -69,6 +75,7 @@ def build_report(results: Sequence[CaseResult], meta: Mapping[str, Any] | None =
         groups=tuple(summarize_groups(results)),
         fault_types=tuple(summarize_fault_types(results)),
         meta=dict(meta or {}),
+        calibration=tuple(summarize_calibration(results)),
     )
 
 
@@ -96,6 +103,7 @@ def _case_row(r: CaseResult) -> dict[str, Any]:
         "n_ranked": r.n_ranked,
         "seconds": "" if r.seconds is None else f"{r.seconds:.6f}",
         "error": r.error or "",
+        "confidence": "" if r.confidence is None else f"{r.confidence:.4f}",
     }
 
 
@@ -180,6 +188,24 @@ def render_markdown(report: BenchReport) -> str:
         )
     else:
         lines.append("No case has a fault type.")
+    if report.calibration:
+        lines += [
+            "",
+            "## Calibration of the top-1 confidence",
+            "",
+            "Over the cases where the method named a cause: its mean confidence in the first answer against how "
+            "often that answer was a true cause (naming any cause on a normal window is wrong). ECE: the gap per "
+            "confidence bin, weighted by the bin's share.",
+            "",
+        ]
+        lines += _md_table(
+            ["dataset", "method", "n", "confidence", "right", "ECE", "per bin: confidence → right (n)"],
+            [
+                [c.dataset, c.method, str(c.n), _fmt(c.mean_confidence), _fmt(c.accuracy), _fmt(c.ece, 3),
+                 "; ".join(f"{b['confidence']:.2f} → {b['accuracy']:.2f} ({b['n']})" for b in c.bins)]
+                for c in report.calibration
+            ],
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -64,6 +64,9 @@ class CaseResult:
         Wall time of the method call alone.
     error : str or None
         ``"TypeName: message"`` when the method raised; the ranking is then empty.
+    confidence : float or None
+        The method's probability that its first service is the root cause
+        (None: the method gives none, or named nobody).
     """
 
     dataset: str
@@ -78,6 +81,7 @@ class CaseResult:
     truth_ranks: tuple[int | None, ...]
     seconds: float | None
     error: str | None = None
+    confidence: float | None = None
 
     @classmethod
     def from_ranking(
@@ -93,6 +97,7 @@ class CaseResult:
         fault_type: str | None = None,
         seconds: float | None = None,
         error: str | None = None,
+        confidence: float | None = None,
     ) -> CaseResult:
         """Build a result from a full ranking (duplicates keep their first place)."""
         if scores is not None and len(scores) == len(ranking):
@@ -118,6 +123,7 @@ class CaseResult:
             truth_ranks=tuple(position.get(t) for t in truth),
             seconds=seconds,
             error=error,
+            confidence=_float_or_none(confidence) if ranked else None,
         )
 
     @classmethod
@@ -130,6 +136,7 @@ class CaseResult:
         scores: Sequence[float | None] | None = None,
         seconds: float | None = None,
         error: str | None = None,
+        confidence: float | None = None,
     ) -> CaseResult:
         """Build a result for ``case`` from a method's full ranking."""
         return cls.from_ranking(
@@ -143,6 +150,7 @@ class CaseResult:
             fault_type=case.fault_type,
             seconds=seconds,
             error=error,
+            confidence=confidence,
         )
 
     @property
@@ -187,4 +195,5 @@ class CaseResult:
             "n_ranked": self.n_ranked,
             "seconds": self.seconds,
             "error": self.error,
+            "confidence": self.confidence,
         }

@@ -61,7 +61,8 @@ def _run_one(case: BenchCase, name: str, seed: int, config_json: str = "") -> Ca
         error = f"TypeError: method {name!r} must return a list of service names, got {answer!r:.80}"
         return CaseResult.from_case(case, name, [], seconds=seconds, error=error)
     scores = getattr(answer, "scores", None)
-    return CaseResult.from_case(case, name, list(answer), scores=scores, seconds=seconds)
+    confidence = getattr(answer, "confidence", None)
+    return CaseResult.from_case(case, name, list(answer), scores=scores, seconds=seconds, confidence=confidence)
 
 
 def run_case(

@@ -152,7 +152,9 @@ def test_engine_methods_call_analyze_with_their_config(monkeypatch, name, sectio
 
     def fake_analyze(graph, metrics, incident, config=None, *, baseline=None):
         seen["config"], seen["baseline"] = config, baseline
-        causes = tuple(types.SimpleNamespace(service=s, score=sc) for s, sc in (("db", 0.9), ("db", 0.5), ("api", 0.2)))
+        causes = tuple(
+            types.SimpleNamespace(service=s, score=sc, confidence=p) for s, sc, p in (("db", 0.9, 0.6), ("db", 0.5, 0.2), ("api", 0.2, 0.1))
+        )
         return types.SimpleNamespace(causes=causes)
 
     monkeypatch.setattr(rca, "analyze", fake_analyze)
@@ -161,11 +163,13 @@ def test_engine_methods_call_analyze_with_their_config(monkeypatch, name, sectio
     assert getattr(getattr(seen["config"], section), key) is value
     assert seen["baseline"] is case.baseline
     assert list(ranking) == ["db", "db", "api"] and ranking.scores == [0.9, 0.5, 0.2]
+    assert ranking.confidence == 0.6  # the first cause's
 
 
 def test_engine_saying_no_root_cause_gives_an_empty_ranking(monkeypatch):
     monkeypatch.setattr(rca, "analyze", lambda *a, **k: types.SimpleNamespace(causes=()))
-    assert get_method("engine")(make_case(root=None)) == []
+    ranking = get_method("engine")(make_case(root=None))
+    assert ranking == [] and ranking.confidence is None
 
 
 def test_robust_z_matches_a_per_series_reference_implementation():

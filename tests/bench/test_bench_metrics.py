@@ -7,6 +7,8 @@ import pytest
 from rca.bench.metrics import (
     ALL_GROUPS,
     ac_at_k,
+    calibration,
+    summarize_calibration,
     avg_at_k,
     recall_at_k,
     seconds_stats,
@@ -17,7 +19,7 @@ from rca.bench.metrics import (
 from rca.bench.results import CaseResult
 
 
-def res(truth, ranking, *, case_id="c", group="g", dataset="d", method="m", fault_type=None, seconds=0.1, error=None, scores=None):
+def res(truth, ranking, *, case_id="c", group="g", dataset="d", method="m", fault_type=None, seconds=0.1, error=None, scores=None, confidence=None):
     return CaseResult.from_ranking(
         dataset=dataset,
         group=group,
@@ -29,6 +31,7 @@ def res(truth, ranking, *, case_id="c", group="g", dataset="d", method="m", faul
         fault_type=fault_type,
         seconds=seconds,
         error=error,
+        confidence=confidence,
     )
 
 
@@ -152,3 +155,31 @@ def test_public_surface_is_complete():
     assert all(hasattr(rca.bench, name) for name in rca.bench.__all__)
     for name in ("run_methods", "write_report", "get_method", "CaseResult", "ac_at_k", "specificity"):
         assert name in rca.bench.__all__
+
+
+def test_calibration_compares_confidence_with_how_often_the_first_answer_is_right():
+    rows = [
+        res(["a"], ["a", "b"], confidence=0.95),
+        res(["a"], ["a"], confidence=0.92),
+        res(["a"], ["b", "a"], confidence=0.91),  # wrong first answer: counts against 0.91
+        res([], ["b"], confidence=0.5),  # a cause named on a normal window is wrong
+        res(["a"], ["a"], confidence=0.45),
+        res(["a"], [], confidence=None),  # nothing named: not part of it
+        res(["a"], ["a"]),  # no confidence given: not part of it
+    ]
+    c = calibration(rows, "d", "m")
+    assert (c.dataset, c.method, c.n) == ("d", "m", 5)
+    assert c.mean_confidence == pytest.approx((0.95 + 0.92 + 0.91 + 0.5 + 0.45) / 5)
+    assert c.accuracy == pytest.approx(3 / 5)
+    high, middle = c.bins[-1], c.bins[0]
+    assert (high["lo"], high["hi"], high["n"]) == (0.9, 1.0, 3) and high["accuracy"] == pytest.approx(2 / 3)
+    assert (middle["lo"], middle["n"], middle["accuracy"]) == (0.4, 2, 0.5)
+    gaps = 3 / 5 * abs(2 / 3 - (0.95 + 0.92 + 0.91) / 3) + 2 / 5 * abs(0.5 - 0.475)
+    assert c.ece == pytest.approx(gaps)
+    assert calibration([res(["a"], ["a"])]).n == 0 and calibration([]).ece is None
+    assert res(["a"], [], confidence=0.9).confidence is None  # an empty answer carries no confidence
+
+
+def test_summarize_calibration_only_for_methods_with_a_confidence():
+    rows = [res(["a"], ["a"], method="engine", confidence=0.8), res(["a"], ["a"], method="robust-z")]
+    assert [(c.dataset, c.method, c.n) for c in summarize_calibration(rows)] == [("d", "engine", 1)]

@@ -62,7 +62,7 @@ def test_a_raising_method_is_recorded_and_the_run_goes_on(monkeypatch):
 def test_a_method_returning_garbage_is_an_error(monkeypatch):
     import types
 
-    monkeypatch.setattr(rca, "analyze", lambda *a, **k: types.SimpleNamespace(causes=(types.SimpleNamespace(service=3, score=1.0),)))
+    monkeypatch.setattr(rca, "analyze", lambda *a, **k: types.SimpleNamespace(causes=(types.SimpleNamespace(service=3, score=1.0, confidence=0.9),)))
     (row,) = run_case(tiny_cases()[0], ["engine"])
     assert row.error is not None and row.error.startswith("TypeError: method 'engine' must return a list")
 
@@ -112,8 +112,10 @@ def test_report_files_are_written_and_parseable(tmp_path):
     assert by_key[("(all)", "engine")]["errors"] == 1
     assert {f["fault_type"] for f in summary["fault_types"]} == {"cpu", "latency"}
 
+    assert summary["calibration"] == []  # the reference methods give no confidence
     md = (tmp_path / "out" / "summary.md").read_text()
     assert "| dataset | group | method | n | normal | AC@1 | AC@3 | AC@5 | Avg@5 | specificity |" in md
+    assert "## Calibration" not in md
     assert "## Per fault type" in md and "## Top-k recall (PetShop protocol)" in md
     assert "| toy | (all) | robust-z | 3 | 1 | 1.00 |" in md
 
@@ -141,3 +143,17 @@ def test_the_engine_config_reaches_worker_processes():
     assert all(r.error is None for r in default + capped)
     assert max(r.n_ranked for r in default) > 1
     assert all(r.n_ranked == 1 for r in capped)
+
+
+def test_the_engine_confidence_reaches_cases_csv_and_the_calibration_table(tmp_path):
+    rows = run_methods(tiny_cases(), ["engine"], progress=False)
+    write_report(rows, tmp_path / "out")
+    with open(tmp_path / "out" / "cases.csv", newline="", encoding="utf-8") as fh:
+        table = list(csv.DictReader(fh))
+    named = [t for t in table if t["n_ranked"] != "0"]
+    assert named and all(0.0 < float(t["confidence"]) <= 1.0 for t in named)
+    assert all(t["confidence"] == "" for t in table if t["n_ranked"] == "0")
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    (cal,) = summary["calibration"]
+    assert cal["method"] == "engine" and cal["n"] == len(named) and sum(b["n"] for b in cal["bins"]) == cal["n"]
+    assert "## Calibration of the top-1 confidence" in (tmp_path / "out" / "summary.md").read_text()
