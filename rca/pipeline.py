@@ -159,7 +159,7 @@ def _orientation_hint(graph: ServiceGraph, symptom: str) -> list[DataIssue]:
             "symptom_calls_nothing",
             f"{symptom} calls no other service in the topology, so only {symptom} itself can be blamed, "
             f"yet {len(upstream)} service(s) call it: if the graph's arrows mean cause -> effect rather "
-            "than caller -> callee, load it with edges='causal'",
+            "than caller -> callee, load it with edges='causal' (rca analyze --edges causal)",
             symptom,
         )
     ]
@@ -339,11 +339,15 @@ def analyze(
         )
     if not ranked:
         n_deps = len(scope) - 1
+        upstream = (
+            f"none of its {n_deps} dependencies nor its other metrics deviate"
+            if n_deps
+            else "it calls no other service in the topology, and its other metrics do not deviate"
+        )
         return result(
             "no_anomaly",
-            f"Nothing anomalous upstream of {incident.service}: none of its {n_deps} dependencies "
-            f"nor its other metrics deviate from the baseline (threshold {threshold:g}). The cause may "
-            f"lie inside {incident.service} itself or outside the observed topology.",
+            f"Nothing anomalous upstream of {incident.service}: {upstream} from the baseline (threshold "
+            f"{threshold:g}). The cause may lie inside {incident.service} itself or outside the observed topology.",
             granger=granger,
         )
     t = time.perf_counter()

@@ -21,6 +21,7 @@ from rca.errors import InvalidIncidentError
 __all__ = [
     "Incident",
     "DataIssue",
+    "HEADLINE_ISSUES",
     "SeriesAnomaly",
     "GrangerTest",
     "Evidence",
@@ -149,6 +150,15 @@ class DataIssue:
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "message": self.message, "service": self.service, "metric": self.metric}
+
+
+#: Issue kinds that change how to read an answer, with the label each is shown
+#: under, in full, wherever a result is summarised (CLI, alert notes, report).
+HEADLINE_ISSUES: dict[str, str] = {
+    "baseline_incident": "Baseline",
+    "symptom_calls_nothing": "Topology",
+    "missing_symptom": "Symptom",
+}
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rca.alerts.signatures import OUTBOUND_SIGNATURE_HEADER, sign_outbound
-from rca.types import RCAResult
+from rca.types import HEADLINE_ISSUES, RCAResult
 
 __all__ = ["NoteContext", "render_text", "slack_message", "webhook_body", "signed_webhook", "analysis_links"]
 
@@ -118,8 +118,10 @@ def render_text(
     if res is not None and not error:
         if res.get("no_cause_probability") is not None:
             lines.append(f"Probability of no root cause (noise): {_num(res['no_cause_probability'], '.2f')}")
-        # An earlier incident left out of "normal" changes how to read the answer: say so.
-        lines += [f"Baseline: {i.get('message')}" for i in res.get("issues") or () if i.get("kind") == "baseline_incident"]
+        # An earlier incident left out of "normal", a graph read the wrong way round...: say so.
+        lines += [
+            f"{HEADLINE_ISSUES[i.get('kind')]}: {i.get('message')}" for i in res.get("issues") or () if i.get("kind") in HEADLINE_ISSUES
+        ]
     lines.append(f"Full analysis: {url} (report: {report})")
     return "\n".join(lines)
 

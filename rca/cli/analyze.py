@@ -51,6 +51,7 @@ def print_result(result: Any, *, console: Console = _out) -> None:
     )
     if not result.causes:
         console.print(f"[yellow]No root cause:[/yellow] {result.reason}")
+        _print_notes(result, console)
         return
     table = Table(title="Probable root causes", show_lines=False)
     table.add_column("#", justify="right")
@@ -64,10 +65,17 @@ def print_result(result: Any, *, console: Console = _out) -> None:
     console.print(result.reason)
     if result.no_cause_probability is not None:
         console.print(f'Probability that there is no root cause (the anomalies are noise): {result.no_cause_probability:.2f}')
+    _print_notes(result, console)
+
+
+def _print_notes(result: Any, console: Console) -> None:
+    """The issues that change how to read the answer in full, then a count of the other data notes."""
+    from rca.types import HEADLINE_ISSUES
+
     for issue in result.issues:
-        if issue.kind == "baseline_incident":  # it changed what "normal" means for this answer
-            console.print(f"Baseline: {issue.message}")
-    shown = [i for i in result.issues if i.kind not in ("constant", "baseline_incident")]
+        if issue.kind in HEADLINE_ISSUES:
+            console.print(f"{HEADLINE_ISSUES[issue.kind]}: {issue.message}")
+    shown = [i for i in result.issues if i.kind not in ("constant", *HEADLINE_ISSUES)]
     if shown:
         console.print(f"[dim]{len(result.issues)} data note(s), e.g. {shown[0].message}[/dim]")
 

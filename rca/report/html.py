@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from rca.errors import InvalidInputError, RCAError
-from rca.types import Cause, GrangerTest, RCAResult, SeriesAnomaly
+from rca.types import HEADLINE_ISSUES, Cause, GrangerTest, RCAResult, SeriesAnomaly
 from rca.version import __version__
 from topology import ServiceGraph
 
@@ -230,7 +230,8 @@ def _facts(result: RCAResult) -> str:
              f"{_num(s.incident_value)} ({s.direction})")
         )
     rows.append(("Series scored", str(len(result.anomalies))))
-    rows += [("Left out of the baseline", i.message) for i in result.issues if i.kind == "baseline_incident"]
+    labels = {**HEADLINE_ISSUES, "baseline_incident": "Left out of the baseline"}
+    rows += [(labels[i.kind], i.message) for i in result.issues if i.kind in labels]
     body = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in rows)
     return f'<dl class="facts" id="summary">{body}</dl>'
 

@@ -82,3 +82,16 @@ def test_note_says_when_an_earlier_incident_left_the_baseline() -> None:
     lines = render_text(res, CTX).splitlines()
     assert lines[-2] == "Baseline: frontend/latency was itself beyond 5 robust deviations at 11:20–11:25"
     assert not any("constant" in line for line in lines)  # other data notes stay in the full analysis
+
+
+def test_note_passes_on_the_hint_about_a_graph_read_the_wrong_way_round() -> None:
+    hint = "frontend calls no other service in the topology, ... load it with edges='causal'"
+    res = {
+        **result_dict(),
+        "status": "no_anomaly",
+        "causes": [],
+        "reason": "Nothing anomalous upstream of frontend",
+        "issues": [{"kind": "symptom_calls_nothing", "message": hint, "service": "frontend", "metric": None}],
+    }
+    lines = render_text(res, CTX).splitlines()
+    assert lines[0].startswith("RCA: no root cause named for") and f"Topology: {hint}" in lines

@@ -211,3 +211,14 @@ def test_analyze_reads_a_causal_graph_with_edges_causal(runner, tmp_path):
     assert json.loads(result.stdout)["causes"][0]["service"] == "payment"
     wrong = runner.invoke(app, _analyze_args(**{"--graph": str(causal), "--edges": "sideways"}))
     assert wrong.exit_code == 2 and "edges must be 'calls'" in wrong.output
+
+
+def test_a_causal_graph_taken_for_calls_prints_the_hint(runner, tmp_path):
+    calls = topology.load(TOPOLOGY)
+    causal = tmp_path / "causal.csv"
+    causal.write_text("source,target\n" + "".join(f"{c.callee},{c.caller}\n" for c in calls.calls))
+    result = runner.invoke(app, _analyze_args(**{"--graph": str(causal)}))
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.stdout.split())
+    assert "No root cause" in out and "it calls no other service in the topology" in out
+    assert "Topology: frontend calls no other service" in out and "--edges causal" in out

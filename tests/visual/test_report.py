@@ -214,3 +214,11 @@ def test_report_summary_names_an_earlier_incident_left_out_of_the_baseline(make_
     page = render_report(replace(result, issues=(note,)), graph, metrics)
     summary = page[page.index('id="summary"'):page.index("</dl>")]
     assert "<dt>Left out of the baseline</dt><dd>api/latency was itself beyond 5 robust deviations at 12:20–12:25</dd>" in summary
+
+
+def test_report_summary_shows_the_orientation_hint(make_case) -> None:
+    result, graph, metrics = make_case("db")
+    note = DataIssue("symptom_calls_nothing", "frontend calls no other service ... edges='causal'", "frontend")
+    page = render_report(replace(result, issues=(note,)), graph, metrics)
+    summary = page[page.index('id="summary"'):page.index("</dl>")]
+    assert "<dt>Topology</dt><dd>frontend calls no other service ... edges=&#x27;causal&#x27;</dd>" in summary
