@@ -182,7 +182,19 @@ def test_normal_data_shared_by_cases_is_written_once(tmp_path):
     recent = m[m["timestamp"] >= start - pd.Timedelta("10min")]
     cases = [replace(demo, case_id=f"shop/{k}", metrics=recent, baseline=base) for k in range(3)]
     assert write_cases(cases, tmp_path) == 3
-    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("baseline.csv")) == ["synthetic/shop/0/baseline.csv"]
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("baseline.*")) == ["synthetic/shop/0/baseline.parquet"]
+    assert len(list(tmp_path.rglob("metrics.parquet"))) == 3
     loaded = load_case_folders(tmp_path)
     assert [len(c.baseline) for c in loaded] == [len(base.dropna(subset=["value"]))] * 3
     assert {_ranking(c)[0] for c in loaded} == {"payment"}
+
+
+def test_csv_and_parquet_case_folders_read_back_alike(tmp_path):
+    demo = demo_case()
+    write_case(demo, tmp_path / "csv" / "c", fmt="csv")
+    write_case(demo, tmp_path / "pq" / "c", fmt="parquet")
+    assert (tmp_path / "csv" / "c" / "metrics.csv").is_file() and (tmp_path / "pq" / "c" / "metrics.parquet").is_file()
+    (a,), (b,) = load_case_folders(tmp_path / "csv"), load_case_folders(tmp_path / "pq")
+    pd.testing.assert_frame_equal(a.metrics, b.metrics, check_categorical=False, check_dtype=False)
+    with pytest.raises(rca.InvalidInputError, match="fmt must be 'csv' or 'parquet'"):
+        write_case(demo, tmp_path / "x", fmt="xlsx")
