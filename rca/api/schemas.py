@@ -136,6 +136,22 @@ class AnalysisSummary(BaseModel):
     top_cause: str | None = Field(description="The first-ranked service, once succeeded.")
 
 
+class VerdictRequest(BaseModel):
+    """What the incident turned out to be, once someone knows."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    root_causes: list[StrictStr] = Field(
+        max_length=100,
+        description="The services that really caused it (nodes of the analysis' topology); `[]`: there was no root cause (a false alarm).",
+    )
+    note: StrictStr | None = Field(None, max_length=4000, description="Free text: the postmortem's link, what was fixed...")
+
+
+class Verdict(VerdictRequest):
+    at: datetime = Field(description="When the verdict was given (the last one counts).")
+
+
 class AnalysisPublic(AnalysisSummary):
     inputs: AnalysisInputs
     engine_version: str | None
@@ -144,6 +160,7 @@ class AnalysisPublic(AnalysisSummary):
     attempts: int
     result: dict[str, Any] | None = Field(description="`RCAResult.to_dict()` once succeeded.")
     error: AnalysisError | None = Field(description="Why it failed, once failed.")
+    verdict: Verdict | None = Field(None, description="The confirmed root causes, once given (`PUT .../verdict`).")
 
 
 class AnalysisList(BaseModel):

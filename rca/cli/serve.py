@@ -15,13 +15,13 @@ from pydantic import ValidationError
 
 from rca.cli import app
 
-__all__ = ["serve", "create_key"]
+__all__ = ["serve", "create_key", "check_database", "service_settings"]
 
 api_key_app = typer.Typer(help="Manage API keys of the HTTP service.", no_args_is_help=True)
 app.add_typer(api_key_app, name="api-key")
 
 
-def _settings(**overrides: Any) -> Any:
+def service_settings(**overrides: Any) -> Any:
     """Settings with the given overrides, or one readable line and exit 2."""
     from rca.api.settings import Settings
 
@@ -37,7 +37,7 @@ def _settings(**overrides: Any) -> Any:
         raise typer.Exit(2) from None
 
 
-def _check_database(url: str) -> None:
+def check_database(url: str) -> None:
     """One readable line, not a start-up traceback, when the database is unusable."""
     from sqlalchemy.engine import make_url
 
@@ -71,8 +71,8 @@ def serve(
 
     from rca.api.app import create_app
 
-    settings = _settings(database_url=database, workers=workers, data_dir=data_dir)
-    _check_database(settings.resolved_database_url)
+    settings = service_settings(database_url=database, workers=workers, data_dir=data_dir)
+    check_database(settings.resolved_database_url)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level)
@@ -98,7 +98,7 @@ def create_key(
     if bad:
         typer.echo(f"error: unknown scope {bad[0]!r}; use --scope read and/or --scope write", err=True)
         raise typer.Exit(2)
-    settings = _settings(database_url=database, data_dir=data_dir)
+    settings = service_settings(database_url=database, data_dir=data_dir)
     try:
         db = Database(settings.resolved_database_url)
         upgrade_database(db)

@@ -80,6 +80,10 @@ class AnalysisRow(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
     worker: Mapped[str | None] = mapped_column(String(64))
+    # What a person confirmed after the incident (JSON {"root_causes": [...], "note": ...}):
+    # the truth that turns stored analyses into a benchmark of the engine on this system.
+    verdict: Mapped[str | None] = mapped_column(Text)
+    verdict_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
 
 
 class AnalysisInputRow(Base):

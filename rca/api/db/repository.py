@@ -113,6 +113,27 @@ def get_analysis(s: Session, analysis_id: str) -> AnalysisRow | None:
     return s.get(AnalysisRow, analysis_id)
 
 
+def set_verdict(s: Session, analysis_id: str, verdict: str, at: datetime) -> AnalysisRow | None:
+    """Record (or replace) the verdict of an analysis; None when it does not exist."""
+    row = s.get(AnalysisRow, analysis_id)
+    if row is None:
+        return None
+    row.verdict, row.verdict_at = verdict, at
+    s.flush()
+    return row
+
+
+def analyses_with_verdicts(s: Session) -> list[tuple[AnalysisRow, AnalysisInputRow]]:
+    """Every analysis with a verdict, oldest verdict first, with its stored inputs."""
+    stmt = (
+        select(AnalysisRow, AnalysisInputRow)
+        .join(AnalysisInputRow, AnalysisInputRow.analysis_id == AnalysisRow.id)
+        .where(AnalysisRow.verdict.is_not(None))
+        .order_by(AnalysisRow.verdict_at, AnalysisRow.id)
+    )
+    return [(a, i) for a, i in s.execute(stmt).all()]
+
+
 def get_analysis_inputs(s: Session, analysis_id: str) -> AnalysisInputRow | None:
     return s.get(AnalysisInputRow, analysis_id)
 

@@ -53,6 +53,8 @@ from rca.api.schemas import (
     AnalysisSummary,
     ErrorBody,
     Status,
+    Verdict,
+    VerdictRequest,
 )
 from rca.api.settings import Settings
 from rca.errors import InvalidInputError, InvalidMetricsError
@@ -117,6 +119,7 @@ def public_of(row: AnalysisRow) -> AnalysisPublic:
         attempts=row.attempts,
         result=None if row.result is None else json.loads(row.result),
         error=error,
+        verdict=None if row.verdict is None else Verdict(**json.loads(row.verdict), at=_utc(row.verdict_at)),
     )
 
 
@@ -468,3 +471,29 @@ def get_analysis(analysis_id: str, s: SessionDep, _key: ReadKey) -> AnalysisPubl
     return public_of(row)
 
 
+@router.put(
+    "/{analysis_id}/verdict",
+    response_model=AnalysisPublic,
+    responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+    summary="Record what the incident turned out to be: the confirmed root causes (or none)",
+)
+def put_verdict(analysis_id: str, body: VerdictRequest, db: DatabaseDep, _key: WriteKey) -> AnalysisPublic:
+    """The last verdict counts.  ``rca cases export`` turns analyses with a verdict into benchmark cases."""
+    with db.session() as s:  # committed before the response goes out
+        row = repo.get_analysis(s, analysis_id)
+        if row is None:
+            raise ApiError(404, "analysis_not_found", f"analysis {analysis_id!r} does not exist", field="analysis_id")
+        inputs = repo.get_analysis_inputs(s, analysis_id)
+        graph = graph_from_document(json.loads(inputs.topology_document)) if inputs is not None else None
+        causes = list(dict.fromkeys(c.strip() for c in body.root_causes))
+        for i, name in enumerate(causes):
+            if not name or (graph is not None and name not in graph):
+                raise ApiError(
+                    422,
+                    "unknown_service",
+                    f"root cause {name!r} is not a node of the analysis' topology ({0 if graph is None else len(graph)} nodes)",
+                    field=f"root_causes[{i}]",
+                )
+        verdict = json.dumps({"root_causes": causes, "note": body.note}, sort_keys=True)
+        row = repo.set_verdict(s, analysis_id, verdict, utcnow())
+        return public_of(row)  # type: ignore[arg-type]
