@@ -37,7 +37,7 @@ import topology
 from rca.datasets.base import BenchCase
 from rca.errors import InvalidInputError
 from rca.ingest import load_metrics, read_metrics_file
-from rca.types import Incident
+from rca.types import DataIssue, Incident
 from topology import ServiceGraph
 
 __all__ = ["MANIFESTS", "load_case_folders", "write_case", "write_cases"]
@@ -102,7 +102,12 @@ def _string_list(manifest: Path, value: Any, key: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in items)
 
 
-def _read_case(manifest: Path, root: Path, graphs: dict[tuple[Path, str], ServiceGraph]) -> BenchCase:
+def _read_case(
+    manifest: Path,
+    root: Path,
+    graphs: dict[tuple[Path, str], ServiceGraph],
+    baselines: dict[Path, tuple[pd.DataFrame, list[DataIssue]]],
+) -> BenchCase:
     doc = _read_manifest(manifest)
     folder = manifest.parent
     if "incident" not in doc:
@@ -136,7 +141,9 @@ def _read_case(manifest: Path, root: Path, graphs: dict[tuple[Path, str], Servic
         metrics, issues = load_metrics(read_metrics_file(metrics_path), field="metrics")
         baseline = None
         if baseline_path is not None:
-            baseline, base_issues = load_metrics(read_metrics_file(baseline_path, field="baseline"), field="baseline")
+            if baseline_path not in baselines:  # normal data shared by many cases: read once, one frame for all
+                baselines[baseline_path] = load_metrics(read_metrics_file(baseline_path, field="baseline"), field="baseline")
+            baseline, base_issues = baselines[baseline_path]
             issues += base_issues
     except InvalidInputError as exc:
         raise _fail(manifest, str(exc)) from None
@@ -209,7 +216,8 @@ def load_case_folders(root: str | Path, *, groups: str | list[str] | None = None
             f"no case under {str(root)!r}: each case folder holds a {' or '.join(MANIFESTS)}", field="dataset"
         )
     graphs: dict[tuple[Path, str], ServiceGraph] = {}
-    cases = [_read_case(_manifest(folder), base, graphs) for folder in manifests]  # type: ignore[arg-type]
+    baselines: dict[Path, tuple[pd.DataFrame, list[DataIssue]]] = {}
+    cases = [_read_case(_manifest(folder), base, graphs, baselines) for folder in manifests]  # type: ignore[arg-type]
     if groups is not None:
         wanted = {groups} if isinstance(groups, str) else set(groups)
         missing = sorted(wanted - {c.group for c in cases})

@@ -186,6 +186,7 @@ def test_normal_data_shared_by_cases_is_written_once(tmp_path):
     assert len(list(tmp_path.rglob("metrics.parquet"))) == 3
     loaded = load_case_folders(tmp_path)
     assert [len(c.baseline) for c in loaded] == [len(base.dropna(subset=["value"]))] * 3
+    assert loaded[0].baseline is loaded[1].baseline is loaded[2].baseline  # read once, one frame for all
     assert {_ranking(c)[0] for c in loaded} == {"payment"}
 
 
