@@ -7,7 +7,7 @@ import html
 import io
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,8 @@ h2{font-size:1.15rem;margin:28px 0 8px;border-bottom:1px solid #e0e0e0;padding-b
 .sub{color:#616161;margin:0 0 16px}
 .verdict{background:#fff;border-left:6px solid #b2182b;padding:14px 18px;margin:12px 0;box-shadow:0 1px 2px rgba(0,0,0,.08)}
 .verdict.none{border-left-color:#2166ac}
+.confirmed{background:#fff;border-left:6px solid #1a9850;padding:10px 18px;margin:12px 0;box-shadow:0 1px 2px rgba(0,0,0,.08)}
+.confirmed .note{color:#555;margin-top:4px}
 .verdict .big{font-size:1.35rem;font-weight:600}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:8px 0}
 dl.facts dt{color:#616161}dl.facts dd{margin:0}
@@ -67,6 +69,7 @@ def render_report(
     top: int = 3,
     max_nodes: int = 50,
     title: str | None = None,
+    confirmed: Mapping[str, Any] | None = None,
 ) -> str:
     """Render the incident report of one analysis as a self-contained HTML page.
 
@@ -85,6 +88,10 @@ def render_report(
         Largest number of services in the topology picture.
     title : str, optional
         Page title; default ``"Incident report: <service> · <metric>"``.
+    confirmed : mapping, optional
+        What the incident turned out to be (an analysis' verdict:
+        ``{"root_causes": [...], "note": ...}``), shown beside the engine's
+        answer with the rank the engine gave it.
 
     Returns
     -------
@@ -119,6 +126,7 @@ def render_report(
         f"<h1>{e(page_title)}</h1>",
         f'<p class="sub">{e(inc.service)} · {e(inc.metric)} went bad at {e(_time(inc.start))}</p>',
         _verdict(result),
+        _confirmed(result, confirmed),
         _facts(result),
         "<h2>Ranked causes</h2>",
         _causes_table(result),
@@ -199,6 +207,36 @@ def _verdict(result: RCAResult) -> str:
         f"<div>metric <b>{e(top.metric)}</b> · confidence <b>{e(_pct(top.confidence))}</b> · "
         f"score {e(_num(top.score))} · onset {e(_time(top.evidence.onset))}</div>"
         f'<div class="path">propagation: {e(path)}</div>{_null_line(result)}</section>'
+    )
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+def _confirmed(result: RCAResult, confirmed: Mapping[str, Any] | None) -> str:
+    """The confirmed root causes, and where the engine put them."""
+    if not confirmed:
+        return ""
+    e = _esc
+    causes = [str(c) for c in confirmed.get("root_causes") or ()]
+    named = [c.service for c in result.causes]
+    if causes:
+        found = [(c, named.index(c) + 1) for c in causes if c in named]
+        what = ", ".join(causes)
+        if found:
+            how = "; ".join(f"the engine ranked {c} {_ordinal(k)}" for c, k in found)
+        else:
+            how = "the engine did not name it" if len(causes) == 1 else "the engine named none of them"
+    else:
+        what = "none (a false alarm)"
+        how = "the engine named no cause either" if not named else f"the engine named {named[0]}"
+    note = confirmed.get("note")
+    return (
+        '<section class="confirmed" id="confirmed">'
+        f"<div>Confirmed root cause: <b>{e(what)}</b> · {e(how)}</div>"
+        + (f'<div class="note">{e(str(note))}</div>' if note else "")
+        + "</section>"
     )
 
 

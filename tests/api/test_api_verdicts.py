@@ -28,8 +28,11 @@ def test_a_verdict_is_recorded_replaced_and_shown(api: httpx.Client) -> None:
     verdict = r.json()["verdict"]
     assert verdict["root_causes"] == ["db"] and verdict["note"] == "disk full, see PM-12" and verdict["at"]
     assert api.get(f"/v1/analyses/{a['id']}").json()["verdict"] == verdict
+    page = api.get(f"/v1/analyses/{a['id']}/report")
+    assert page.status_code == 200 and "Confirmed root cause: <b>db</b> · the engine ranked db 1st" in page.text
     r = api.put(f"/v1/analyses/{a['id']}/verdict", json={"root_causes": []})  # on reflection: a false alarm
     assert r.json()["verdict"]["root_causes"] == [] and r.json()["verdict"]["note"] is None
+    assert "none (a false alarm)" in api.get(f"/v1/analyses/{a['id']}/report").text  # not served from a cache
 
 
 @pytest.mark.parametrize(

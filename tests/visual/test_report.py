@@ -222,3 +222,22 @@ def test_report_summary_shows_the_orientation_hint(make_case) -> None:
     page = render_report(replace(result, issues=(note,)), graph, metrics)
     summary = page[page.index('id="summary"'):page.index("</dl>")]
     assert "<dt>Topology</dt><dd>frontend calls no other service ... edges=&#x27;causal&#x27;</dd>" in summary
+
+
+@pytest.mark.parametrize(
+    ("confirmed", "expected"),
+    [
+        ({"root_causes": ["db"], "note": "disk full <PM-12>"}, "Confirmed root cause: <b>db</b> · the engine ranked db 1st"),
+        ({"root_causes": ["ghost"]}, "Confirmed root cause: <b>ghost</b> · the engine did not name it"),
+        ({"root_causes": ["ghost", "phantom"]}, "the engine named none of them"),
+        ({"root_causes": []}, "Confirmed root cause: <b>none (a false alarm)</b> · the engine named db"),
+    ],
+)
+def test_report_shows_the_confirmed_root_cause_beside_the_answer(make_case, confirmed, expected) -> None:
+    result, graph, metrics = make_case("db")
+    page = render_report(result, graph, metrics, confirmed=confirmed)
+    box = page[page.index('id="confirmed"'):page.index("</section>", page.index('id="confirmed"'))]
+    assert expected in box
+    if confirmed.get("note"):
+        assert "disk full &lt;PM-12&gt;" in box  # escaped like every name from the data
+    assert 'id="confirmed"' not in render_report(result, graph, metrics)  # no verdict, no box

@@ -39,5 +39,7 @@ def get_analysis_report(analysis_id: str, s: SessionDep, _key: ReadKey) -> HTMLR
                        f"once it has succeeded (poll GET /v1/analyses/{analysis_id})", field="analysis_id")
     result = result_from_dict(json.loads(row.result))
     page = render_report(result, graph_from_document(json.loads(inputs.topology_document)),
-                         read_canonical_metrics(inputs.metrics_csv_gz))
-    return HTMLResponse(page, headers={"Cache-Control": "private, max-age=300"})
+                         read_canonical_metrics(inputs.metrics_csv_gz),
+                         confirmed=None if row.verdict is None else json.loads(row.verdict))
+    # A verdict can arrive later: a cached page would hide it.
+    return HTMLResponse(page, headers={"Cache-Control": "private, no-cache"})
