@@ -168,6 +168,30 @@ class AnalysisList(BaseModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
 
 
+class AccuracyGroup(BaseModel):
+    topology: str = Field(description="The analyses' stored topology name, or `inline`.")
+    verdicts: int
+    ac1: float | None
+    ac3: float | None
+    specificity: float | None
+
+
+class Accuracy(BaseModel):
+    """How the engine's stored answers compare with the verdicts given since."""
+
+    verdicts: int = Field(description="Analyses with a verdict (in the filter).")
+    faults: int = Field(description="Of them, with at least one confirmed root cause.")
+    false_alarms: int = Field(description="Of them, confirmed to have none.")
+    failed: int = Field(description="Analyses with a verdict that failed: count as misses.")
+    ac1: float | None = Field(description="Share of faults whose first-ranked service is a confirmed cause.")
+    ac3: float | None
+    ac5: float | None
+    specificity: float | None = Field(description="Share of false alarms the engine answered with no root cause.")
+    mean_confidence: float | None = Field(description="Mean confidence of the first named cause.")
+    named_right: float | None = Field(description="How often the first named cause was right (compare with the confidence).")
+    groups: list[AccuracyGroup]
+
+
 class Health(BaseModel):
     status: str
     engine_version: str | None = None

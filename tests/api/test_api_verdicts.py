@@ -95,3 +95,33 @@ def test_cases_export_without_verdicts_says_how_to_give_one(sqlite_url: str, tmp
     assert "no analysis has a verdict yet" in result.output
     bad = CliRunner().invoke(app, ["cases", "export", "--out", str(tmp_path / "x"), "--database", "nonsense://"])
     assert bad.exit_code != 0 and "error:" in bad.output
+
+
+def test_accuracy_compares_the_stored_answers_with_the_verdicts(start_server: Any, sqlite_url: str) -> None:
+    from api_support import make_key
+
+    key = make_key(sqlite_url, "read", "write")
+    server = start_server(sqlite_url)
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as api:
+        empty = api.get("/v1/accuracy").json()
+        assert empty["verdicts"] == 0 and empty["ac1"] is None and empty["groups"] == []
+        api.put("/v1/topologies/shop", json=TOPOLOGY)
+        right = _analysis(api, topology={"name": "shop"})  # the engine answers db: the fault is at db
+        wrong = _analysis(api)
+        alarm = _analysis(api)
+        assert right["top_cause"] == wrong["top_cause"] == alarm["top_cause"] == "db"
+        api.put(f"/v1/analyses/{right['id']}/verdict", json={"root_causes": ["db"]})
+        api.put(f"/v1/analyses/{wrong['id']}/verdict", json={"root_causes": ["checkout"]})
+        api.put(f"/v1/analyses/{alarm['id']}/verdict", json={"root_causes": []})
+        _analysis(api)  # no verdict: not counted
+        acc = api.get("/v1/accuracy").json()
+        assert (acc["verdicts"], acc["faults"], acc["false_alarms"], acc["failed"]) == (3, 2, 1, 0)
+        assert acc["ac1"] == 0.5 and acc["specificity"] == 0.0  # a cause was named on the false alarm
+        assert acc["named_right"] == pytest.approx(1 / 3) and 0 < acc["mean_confidence"] <= 1
+        assert {g["topology"]: g["verdicts"] for g in acc["groups"]} == {"shop": 1, "inline": 2}
+        shop = api.get("/v1/accuracy", params={"topology": "shop"}).json()
+        assert (shop["verdicts"], shop["ac1"], shop["specificity"]) == (1, 1.0, None)
+        later = api.get("/v1/accuracy", params={"since": "2999-01-01T00:00:00Z"}).json()
+        assert later["verdicts"] == 0
+        bad = api.get("/v1/accuracy", params={"since": "last week"})
+        assert (bad.status_code, bad.json()["field"]) == (422, "since")

@@ -123,6 +123,16 @@ def set_verdict(s: Session, analysis_id: str, verdict: str, at: datetime) -> Ana
     return row
 
 
+def verdict_rows(s: Session, *, topology: str | None = None, since: datetime | None = None) -> list[AnalysisRow]:
+    """Analyses with a verdict (optionally of one stored topology, given at or after ``since``)."""
+    stmt = select(AnalysisRow).where(AnalysisRow.verdict.is_not(None))
+    if topology is not None:
+        stmt = stmt.where(AnalysisRow.topology_name == topology)
+    if since is not None:
+        stmt = stmt.where(AnalysisRow.verdict_at >= since)
+    return list(s.scalars(stmt.order_by(AnalysisRow.verdict_at, AnalysisRow.id)))
+
+
 def analyses_with_verdicts(s: Session) -> list[tuple[AnalysisRow, AnalysisInputRow]]:
     """Every analysis with a verdict, oldest verdict first, with its stored inputs."""
     stmt = (

@@ -5,8 +5,8 @@ A new part of the service adds its module here and its router to the list.
 
 from fastapi import APIRouter
 
-from rca.api.routes import analyses, ops, report, topologies, webhooks
+from rca.api.routes import accuracy, analyses, ops, report, topologies, webhooks
 
 __all__ = ["ROUTERS"]
 
-ROUTERS: list[APIRouter] = [ops.router, topologies.router, analyses.router, report.router, webhooks.router]
+ROUTERS: list[APIRouter] = [ops.router, topologies.router, analyses.router, report.router, accuracy.router, webhooks.router]
