@@ -34,15 +34,6 @@ from rich.table import Table
 
 from rca.cli import app
 
-def _dataset_kinds() -> tuple[str, ...]:
-    """The names a ``--dataset NAME[:ARG]`` spec may start with."""
-    try:
-        from rca.datasets import DATASETS
-    except ImportError:
-        return ("petshop", "nezha", "synthetic")
-    return tuple(DATASETS)
-
-
 def _fail(message: str) -> typer.Exit:
     typer.echo(f"Error: {message}", err=True)
     return typer.Exit(code=2)
@@ -50,13 +41,13 @@ def _fail(message: str) -> typer.Exit:
 
 def _check_spec(spec: str) -> None:
     """Reject a malformed spec before anything is loaded (the loader checks the rest)."""
-    kinds = _dataset_kinds()
-    usage = ", ".join(f"{k}:{ {'synthetic': 'SPEC', 'inject': 'SOURCE'}.get(k, 'PATH')}" for k in kinds)
+    from rca.datasets import DATASETS, spec_usage
+
     kind, sep, arg = spec.strip().partition(":")
-    if kind.strip().lower() not in kinds:
-        raise _fail(f"--dataset {spec!r}: unknown dataset {kind.strip()!r}; use one of {usage}")
+    if kind.strip().lower() not in DATASETS:
+        raise _fail(f"--dataset {spec!r}: unknown dataset {kind.strip()!r}; use one of {spec_usage()}")
     if sep and not arg.strip():
-        raise _fail(f"--dataset {spec!r}: nothing after ':'; use one of {usage}")
+        raise _fail(f"--dataset {spec!r}: nothing after ':'; use one of {spec_usage()}")
 
 
 def _load(spec: str, limit: int | None) -> tuple[list[Any], float]:

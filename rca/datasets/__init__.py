@@ -35,7 +35,7 @@ from typing import Any
 from rca.datasets.base import BenchCase
 from rca.errors import InvalidInputError
 
-__all__ = ["BenchCase", "DATASETS", "load_cases", "default_dataset_path"]
+__all__ = ["BenchCase", "DATASETS", "load_cases", "default_dataset_path", "spec_usage"]
 
 #: The dataset names a spec may start with, and what each one is.
 DATASETS: dict[str, str] = {
@@ -48,6 +48,11 @@ DATASETS: dict[str, str] = {
 
 
 _ARG = {"synthetic": "SPEC", "inject": "SOURCE"}  # what follows the ':' when it is not a folder
+
+
+def spec_usage() -> str:
+    """The spec forms, for messages: ``"petshop:PATH, nezha:PATH, ..., synthetic:SPEC"``."""
+    return ", ".join(f"{n}:{_ARG.get(n, 'PATH')}" for n in DATASETS)
 
 
 def default_dataset_path(name: str) -> Path:
@@ -121,8 +126,7 @@ def load_cases(spec: str, **options: Any) -> list[BenchCase]:
     name = name.strip().lower()
     if name not in DATASETS:
         raise InvalidInputError(
-            f"unknown dataset {name!r} in spec {spec!r}; use one of: "
-            + ", ".join(f"{n}:{_ARG.get(n, 'PATH')}" for n in DATASETS),
+            f"unknown dataset {name!r} in spec {spec!r}; use one of: {spec_usage()}",
             field="dataset",
         )
     if sep and not rest.strip():
