@@ -46,7 +46,8 @@ __all__ = ["MANIFESTS", "load_case_folders", "write_case", "write_cases"]
 MANIFESTS: tuple[str, ...] = ("case.yaml", "case.yml", "case.json")
 _KEYS = ("incident", "root_causes", "fault_type", "group", "metrics", "baseline", "topology", "edges")
 _TOPOLOGY_FILES = ("topology.yaml", "topology.yml", "topology.json", "topology.csv")
-_METRIC_SUFFIXES = (".csv", ".parquet")
+_METRIC_SUFFIXES_BY_FORMAT = {"csv": ".csv", "parquet": ".parquet"}  # how write_case writes, what a case may hold
+_METRIC_SUFFIXES = tuple(_METRIC_SUFFIXES_BY_FORMAT.values())
 
 
 def _fail(where: Path, message: str) -> InvalidInputError:
@@ -279,8 +280,6 @@ def write_cases(cases: list[BenchCase], folder: str | Path, *, fmt: str = "parqu
             shared[id(base)] = target / f"baseline{_METRIC_SUFFIXES_BY_FORMAT[fmt]}"
     return len(cases)
 
-
-_METRIC_SUFFIXES_BY_FORMAT = {"csv": ".csv", "parquet": ".parquet"}
 
 
 def _write_long(frame: pd.DataFrame, path: Path) -> None:
