@@ -38,13 +38,14 @@ the engine does per kind of node.  Options follow the source after ``|``:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from rca.columns import per_name
 from rca.datasets.base import BenchCase
 from rca.detect import is_bounded_metric, metric_direction
 from rca.errors import InvalidInputError
@@ -91,12 +92,15 @@ def parse_inject_options(text: str) -> dict[str, Any]:
     return out
 
 
+def _per_metric(frame: pd.DataFrame, fn: Callable[[str], bool]) -> np.ndarray:
+    """``fn(metric)`` for every row of a long frame, called once per distinct metric name."""
+    return per_name(pd.Index(frame["metric"]), 0, fn, dtype=bool)
+
+
 def _fault_series(metrics: pd.DataFrame, kind: str, direction: str) -> pd.Series:
     """Per row: whether its metric is of the fault's kind and bad direction."""
-    names = metrics["metric"].astype(str)
-    distinct = names.unique()
-    match = {n: metric_kind(n) == kind and metric_direction(n) == direction for n in distinct}
-    return names.map(match).astype(bool)
+    match = _per_metric(metrics, lambda n: metric_kind(n) == kind and metric_direction(n) == direction)
+    return pd.Series(match, index=metrics.index)
 
 
 def _shifts(
@@ -130,7 +134,7 @@ def _apply(frame: pd.DataFrame, rows: pd.Series, shift: Mapping[str, float], fac
     delta = names.map(shift).astype(float).fillna(0.0) * factor
     old = frame.loc[idx, "value"].to_numpy(dtype=float)
     new = old + delta.to_numpy()
-    bounded = names.map(is_bounded_metric).to_numpy(dtype=bool)
+    bounded = _per_metric(frame.loc[idx], is_bounded_metric)
     if bounded.any():
         top = np.where(old > 1.0, 100.0, 1.0)  # per row: a percentage or a fraction
         new = np.where(bounded, np.clip(new, 0.0, np.fmax(top, old)), new)
@@ -156,9 +160,7 @@ def _visible(frame: pd.DataFrame, rows: pd.Series, ranges: pd.DataFrame) -> bool
 
 def _traffic_levels(before: pd.DataFrame) -> pd.DataFrame:
     """Per service and traffic metric: the median before the incident (services x metrics)."""
-    names = before["metric"]
-    is_traffic = names.map({n: metric_kind(n) == "traffic" for n in names.unique()}).astype(bool)
-    rows = before.loc[is_traffic]
+    rows = before.loc[_per_metric(before, lambda n: metric_kind(n) == "traffic")]
     if rows.empty:
         return pd.DataFrame()
     return rows.groupby(["service", "metric"], observed=True)["value"].median().unstack("metric")
