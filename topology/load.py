@@ -199,24 +199,22 @@ def loads(data: str | bytes, format: str | None, *, source: str | None = None, e
     topology.errors.TopologyError: field 'format': unknown topology format 'xml'; known formats: json, yaml, edges-csv, adjacency-csv, otlp, jaeger, zipkin, nezha-spans
     """
     name = _check_format(format) if format is not None else None
-    meaning = check_edges(edges)
+    check_edges(edges)
     text = _decode(data, source)
     if name is None:
         name = sniff_format(text, source)
-    return _oriented(_dispatch(text, name, source), name, meaning, source)
+    _refuse_causal_traces(name, edges, source)
+    return _dispatch(text, name, source).as_calls(edges)
 
 
-def _oriented(graph: ServiceGraph, name: str, edges: str, source: str | None) -> ServiceGraph:
-    """The graph as calls: reversed when its arrows mean cause -> effect."""
-    if edges == "calls":
-        return graph
-    if name in TRACE_FORMATS:
+def _refuse_causal_traces(name: str, edges: str, source: str | None) -> None:
+    """Traces record calls: reading them as cause -> effect is a mistake, said before any work."""
+    if name in TRACE_FORMATS and check_edges(edges) == "causal":
         raise TopologyError(
             f"{name} traces record who called whom; edges='causal' only applies to graph documents",
             source=source,
             field="edges",
         )
-    return graph.reversed()
 
 
 def _dispatch(text: str, name: str, source: str | None) -> ServiceGraph:
@@ -268,13 +266,13 @@ def load(path: str | os.PathLike[str], format: str | None = None, *, edges: str 
     [Call(caller='frontend', callee='cartservice', weight=1.0, calls=None)]
     """
     name = _check_format(format) if format is not None else None
-    meaning = check_edges(edges)
+    check_edges(edges)
     if Path(path).is_dir():
         if name not in (None, "nezha-spans"):
             raise TopologyError(f"format {name!r} needs a file, not a folder", source=os.fspath(path))
         name = "nezha-spans"
     if name == "nezha-spans":
-        _oriented(ServiceGraph(), name, meaning, os.fspath(path))  # refuses edges='causal' before reading
+        _refuse_causal_traces(name, edges, os.fspath(path))
         return read_spans_csv(path)
     text, source = _read_text(path)
     if name is None:
@@ -282,5 +280,6 @@ def load(path: str | os.PathLike[str], format: str | None = None, *, edges: str 
             name = sniff_format(text, path)
         except TopologyError as err:
             raise TopologyError(err.message, source=source, line=err.line, field=err.field) from None
-    return _oriented(_dispatch(text, name, source), name, meaning, source)
+    _refuse_causal_traces(name, edges, source)
+    return _dispatch(text, name, source).as_calls(edges)
 

@@ -340,6 +340,16 @@ class ServiceGraph:
         out._g.add_edges_from((v, u, dict(d)) for u, v, d in self._g.edges(data=True))
         return out
 
+    def as_calls(self, edges: str) -> ServiceGraph:
+        """This graph as calls, given what its arrows mean: itself for ``"calls"``, :meth:`reversed` for ``"causal"``.
+
+        Raises
+        ------
+        TopologyError
+            ``edges`` is not one of :data:`EDGE_MEANINGS` (``field="edges"``).
+        """
+        return self.reversed() if check_edges(edges) == "causal" else self
+
     # -- conversion -----------------------------------------------------------
     def to_networkx(self) -> nx.DiGraph:
         """A copy as a networkx DiGraph (edges caller -> callee)."""
@@ -349,13 +359,13 @@ class ServiceGraph:
     def from_networkx(cls, g: nx.DiGraph, *, edges: str = "calls") -> ServiceGraph:
         """Build from a DiGraph whose edges mean caller -> callee (``edges="calls"``)
         or cause -> effect (``edges="causal"``, see :meth:`reversed`)."""
-        meaning = check_edges(edges)
+        check_edges(edges)  # before the copy
         out = cls()
         for n, d in g.nodes(data=True):
             out.add_service(str(n), kind=d.get("kind", NodeKind.SERVICE), tags=d.get("tags"))
         for u, v, d in g.edges(data=True):
             out.add_call(str(u), str(v), weight=d.get("weight"), calls=d.get("calls"))
-        return out.reversed() if meaning == "causal" else out
+        return out.as_calls(edges)
 
     def to_dict(self) -> dict[str, Any]:
         """The document form read and written by the JSON/YAML loaders."""

@@ -168,6 +168,7 @@ def test_reversed_flips_every_edge_and_keeps_nodes_and_attributes():
     flipped = next(c for c in r.calls if c.caller == "api")
     assert (flipped.weight, flipped.calls) == (2.5, 7)
     assert r.reversed() == g and g.calls[0].caller == "web"  # an involution; the original is untouched
+    assert g.as_calls("calls") is g and g.as_calls("causal") == r
 
 
 def test_from_networkx_reads_a_causal_dag_as_the_reverse_call_graph():

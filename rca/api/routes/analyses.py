@@ -172,8 +172,7 @@ def _resolve_topology(db: Database, ref: Any) -> tuple[ServiceGraph, str | None,
         return graph_from_document(json.loads(doc)), name, version
     try:
         if ref.inline is not None:
-            graph = graph_from_document(ref.inline)
-            return (graph.reversed() if ref.edges == "causal" else graph), None, None
+            return graph_from_document(ref.inline).as_calls(ref.edges), None, None
         if ref.format not in TOPOLOGY_FORMATS:
             raise ApiError(
                 422, "unsupported_format", f"unknown topology format {ref.format!r}; use one of: {', '.join(TOPOLOGY_FORMATS)}", field="topology.format"
