@@ -123,25 +123,25 @@ def set_verdict(s: Session, analysis_id: str, verdict: str, at: datetime) -> Ana
     return row
 
 
+def _with_verdict(stmt: Any) -> Any:
+    """``stmt`` restricted to analyses with a verdict, oldest verdict first."""
+    return stmt.where(AnalysisRow.verdict.is_not(None)).order_by(AnalysisRow.verdict_at, AnalysisRow.id)
+
+
 def verdict_rows(s: Session, *, topology: str | None = None, since: datetime | None = None) -> list[AnalysisRow]:
     """Analyses with a verdict (optionally of one stored topology, given at or after ``since``)."""
-    stmt = select(AnalysisRow).where(AnalysisRow.verdict.is_not(None))
+    stmt = select(AnalysisRow)
     if topology is not None:
         stmt = stmt.where(AnalysisRow.topology_name == topology)
     if since is not None:
         stmt = stmt.where(AnalysisRow.verdict_at >= since)
-    return list(s.scalars(stmt.order_by(AnalysisRow.verdict_at, AnalysisRow.id)))
+    return list(s.scalars(_with_verdict(stmt)))
 
 
 def analyses_with_verdicts(s: Session) -> list[tuple[AnalysisRow, AnalysisInputRow]]:
     """Every analysis with a verdict, oldest verdict first, with its stored inputs."""
-    stmt = (
-        select(AnalysisRow, AnalysisInputRow)
-        .join(AnalysisInputRow, AnalysisInputRow.analysis_id == AnalysisRow.id)
-        .where(AnalysisRow.verdict.is_not(None))
-        .order_by(AnalysisRow.verdict_at, AnalysisRow.id)
-    )
-    return [(a, i) for a, i in s.execute(stmt).all()]
+    stmt = select(AnalysisRow, AnalysisInputRow).join(AnalysisInputRow, AnalysisInputRow.analysis_id == AnalysisRow.id)
+    return [(a, i) for a, i in s.execute(_with_verdict(stmt)).all()]
 
 
 def get_analysis_inputs(s: Session, analysis_id: str) -> AnalysisInputRow | None:
