@@ -140,7 +140,8 @@ class DataIssue:
     ``kind`` is one of ``constant``, ``empty``, ``unknown_service``,
     ``gap``, ``non_finite``, ``duplicate_timestamps``, ``short_baseline``,
     ``baseline_incident``, ``clock_repair``, ``missing_symptom``,
-    ``symptom_calls_nothing``.
+    ``symptom_calls_nothing``; dataset loaders add their own (Nezha:
+    ``symptom_fallback``, ``fault_unobserved``).
     """
 
     kind: str

@@ -71,7 +71,11 @@ Windows, per fault injected at ``t`` (floored to the minute)
     history ``[t - history, t)`` with every other fault's disturbed span
     ``[t' - 1 min, t' + abnormal + 1 min)`` removed, so neighbouring faults
     never leak into the normal data; ``incident`` = the entry service's
-    ``latency_p90`` from ``t`` to ``t + abnormal``.
+    ``latency_p90`` from ``t`` to ``t + abnormal`` (its pod's
+    ``server_latency_p90`` when the day has no ``front_service.csv``, reported
+    as ``symptom_fallback``).  A fault injected into a pod without a metric
+    file is kept (a method can only miss it) and reported as
+    ``fault_unobserved``.
 """
 
 from __future__ import annotations
@@ -80,7 +84,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +123,8 @@ _ADDITIVE = {
     "network_transmit_bytes",
     "workload",
 }
+_SYMPTOM = "latency_p90"  # the entry point's user-facing latency, from front_service.csv
+_POD_SYMPTOM = "server_latency_p90"  # the entry pod's own, when there is no front_service.csv
 _LOADGEN = re.compile(r"load[-_]?gen|locust", re.IGNORECASE)
 _TIME_RE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2})(?:\.\d+)?(?:\s*([+-]\d{2}:?\d{2}|Z))?")
 
@@ -210,6 +216,9 @@ class NezhaDay:
     graph: ServiceGraph
     entry: str
     faults: list[NezhaFault]
+    #: the incident's metric on ``entry``: the user-facing ``latency_p90`` of
+    #: ``front_service.csv``, else the entry pod's own ``server_latency_p90``
+    symptom_metric: str = "latency_p90"
     issues: list[DataIssue] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -419,6 +428,19 @@ def _read_faults(path: Path, to_service: PodNameMapper, where: str) -> list[Nezh
     return sorted(unique.values(), key=lambda f: (f.inject, f.pod))
 
 
+def _unobserved(f: NezhaFault, where: str) -> NezhaFault:
+    """``f`` with a note that its pod has no metric file: no metric can point at it."""
+    note = DataIssue(
+        kind="fault_unobserved",
+        message=(
+            f"{where}: {f.pod} {f.fault_type} was injected into {f.service}, which has no metric file "
+            "under metric/; the case is kept, but its cause cannot be seen in the metrics"
+        ),
+        service=f.service,
+    )
+    return replace(f, issues=(*f.issues, note))
+
+
 def _graph_from_dependency(path: Path, hosts: bool, with_metrics: set[str]) -> ServiceGraph:
     graph = read_edge_csv(path)
     if hosts:
@@ -550,6 +572,20 @@ def read_nezha_day(
     front, front_issues = _read_front(metric_dir, entry, where)
     issues.extend(front_issues)
     parts = [pod_frame]
+    symptom_metric = _SYMPTOM
+    if "latency_p90" not in set(front["metric"]):
+        symptom_metric = _POD_SYMPTOM
+        issues.append(
+            DataIssue(
+                kind="symptom_fallback",
+                message=(
+                    f"{where}: no entry-point latency (metric/front_service.csv missing or without LatencyP90); "
+                    f"the incident is {entry}'s own {_POD_SYMPTOM} from its pod metrics"
+                ),
+                service=entry,
+                metric=_POD_SYMPTOM,
+            )
+        )
     if not front.empty:
         # the entry point's user-facing success rate replaces its pod's own
         clash = (pod_frame["service"] == entry) & pod_frame["metric"].isin(set(front["metric"]))
@@ -573,6 +609,7 @@ def read_nezha_day(
     for f in faults:
         if f.service not in graph:
             graph.add_service(f.service)
+    faults = [f if f.service in with_metrics else _unobserved(f, where) for f in faults]
     return NezhaDay(
         system=system,
         day=day,
@@ -581,6 +618,7 @@ def read_nezha_day(
         graph=graph,
         entry=entry,
         faults=faults,
+        symptom_metric=symptom_metric,
         issues=issues,
         meta={
             "topology": topology_source,
@@ -651,7 +689,7 @@ def _day_cases(d: NezhaDay, abnormal: pd.Timedelta, history: pd.Timedelta) -> li
                 group=d.system,
                 graph=d.graph,
                 metrics=window,
-                incident=Incident(d.entry, "latency_p90", t, t + abnormal),
+                incident=Incident(d.entry, d.symptom_metric, t, t + abnormal),
                 baseline=baseline,
                 root_causes=(f.service,),
                 fault_type=f.fault_type,

@@ -126,6 +126,41 @@ def test_entry_service_without_spans_is_the_top_caller(tmp_path: Path) -> None:
     assert d.entry == "frontend"
 
 
+def test_without_front_service_the_symptom_is_the_entry_pods_latency(tmp_path: Path) -> None:
+    day = tmp_path / "shop" / "2022-08-22"
+    shutil.copytree(FIXTURES / "shop" / "2022-08-22", day)
+    (day / "metric" / "front_service.csv").unlink()
+    cases = load_nezha(tmp_path)
+    assert cases and {c.incident.metric for c in cases} == {"server_latency_p90"}
+    assert all(not _series(c, "frontend", "server_latency_p90").empty for c in cases)
+    fallback = [i for i in cases[0].issues if i.kind == "symptom_fallback"]
+    assert len(fallback) == 1 and "front_service.csv" in fallback[0].message
+    assert (fallback[0].service, fallback[0].metric) == ("frontend", "server_latency_p90")
+
+
+def test_with_front_service_the_symptom_is_the_user_facing_latency(cases: dict[str, BenchCase]) -> None:
+    shop = [c for c in cases.values() if c.group == "shop"]
+    assert {c.incident.metric for c in shop} == {"latency_p90"}
+    assert not any(i.kind == "symptom_fallback" for c in shop for i in c.issues)
+
+
+def test_a_fault_on_a_pod_without_metrics_is_kept_and_reported(tmp_path: Path) -> None:
+    day = tmp_path / "shop" / "2022-08-22"
+    shutil.copytree(FIXTURES / "shop" / "2022-08-22", day)
+    faults = day / "fault_list.json"
+    faults.write_text(faults.read_text().replace("cartservice-579f59597d-wc2lz", "ghostservice-579f59597d-abcde"))
+    cases = load_nezha(tmp_path)
+    ghost = [c for c in cases if c.meta["inject_pod"].startswith("ghostservice")]
+    assert len(ghost) == 2, "the faults are kept: a method can only miss them"
+    for c in ghost:
+        (cause,) = c.root_causes
+        assert cause in c.graph
+        unobserved = [i for i in c.issues if i.kind == "fault_unobserved"]
+        assert len(unobserved) == 1 and unobserved[0].service == cause and "no metric file" in unobserved[0].message
+    others = [c for c in cases if c not in ghost]
+    assert others and not any(i.kind == "fault_unobserved" for c in others for i in c.issues)
+
+
 # -- metrics -----------------------------------------------------------------------
 def test_metric_names_units_and_node_columns(cases: dict[str, BenchCase]) -> None:
     c = cases["shop/2022-08-22/03"]
