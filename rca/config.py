@@ -268,7 +268,7 @@ class RankConfig(_Validated):
     use_pagerank: bool = True
     restart: float = 0.15
     max_depth: int | None = None
-    null_log_score: float = 1.0
+    null_log_score: float = 0.5
     quiet_null_log_score: float = 1.5
 
     _RULES: ClassVar[dict[str, tuple]] = {

@@ -137,7 +137,7 @@ def test_config_is_the_engines_base_and_the_ablations_build_on_it(fake_cases, tm
 
     monkeypatch.setattr(rca, "analyze", spy)
     cfg = tmp_path / "cfg.yaml"
-    cfg.write_text("rank:\n  top_k: 2\n  null_log_score: 0.5\n")
+    cfg.write_text("rank:\n  top_k: 2\n  null_log_score: 0.25\n")
     out = tmp_path / "out"
     result = invoke(
         "--dataset", "synthetic:x", "--method", "engine", "--method", "engine-no-granger",
@@ -145,10 +145,10 @@ def test_config_is_the_engines_base_and_the_ablations_build_on_it(fake_cases, tm
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert len(seen) == 2
-    assert all(c["rank"]["top_k"] == 2 and c["rank"]["null_log_score"] == 0.5 for c in seen)
+    assert all(c["rank"]["top_k"] == 2 and c["rank"]["null_log_score"] == 0.25 for c in seen)
     assert [c["granger"]["enabled"] for c in seen] == [True, False]
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["meta"]["config"] == {"rank": {"top_k": 2, "null_log_score": 0.5}}
+    assert summary["meta"]["config"] == {"rank": {"top_k": 2, "null_log_score": 0.25}}
     assert "- config: " in (out / "summary.md").read_text()
 
 
