@@ -484,8 +484,8 @@ def _level_scorer(
     baseline's extremes shrink from single points to k-medians (by
     ``(k / K) ** alpha``, ``alpha`` measured, at most the 0.5 of independent
     noise).  The rolling part carries a margin, as the window's maximum is
-    taken over many positions; the whole-window median is one statistic and
-    needs none.  NaN where the window or baseline is too short.
+    taken over many positions; a window only ``k`` points long is one median,
+    and the whole-window median is one statistic: they need none.  NaN where the window or baseline is too short.
     """
     n_cols = w.shape[1]
     big_k = w.shape[0]
@@ -505,7 +505,8 @@ def _level_scorer(
     def score(ref: np.ndarray) -> np.ndarray:
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            out = np.nanmax(_directional((w_meds - ref) / scale, sign), axis=0) / (_LEVEL_MARGIN * norm_k)
+            margin = _LEVEL_MARGIN if w_meds.shape[0] > 1 else 1.0
+            out = np.nanmax(_directional((w_meds - ref) / scale, sign), axis=0) / (margin * norm_k)
             if norm_all is not None:
                 whole = _directional((w_med - ref) / scale, sign) / norm_all
                 out = np.fmax(out, whole)  # fmax: a NaN side yields the other

@@ -226,6 +226,20 @@ def test_sustained_modest_shift_is_anomalous_though_no_point_is_extreme(rng):
     assert scores.of("api", "same").score < 1.0
 
 
+def test_a_window_one_level_span_long_is_one_median_and_needs_no_margin(rng):
+    # 490 normal points, then 10 at a level 1.4 sd up: the window is a single
+    # 10-point median, not the largest of many, so it is judged against the
+    # baseline's own 10-point medians as they are.  Half that shift is noise.
+    values = 100 + rng.normal(0, 2, size=500)
+    values[490:] = 100 + 1.4 * 2
+    half = values.copy()
+    half[490:] = 100 + 0.7 * 2
+    frame = _frame({("api", "latency"): values, ("api", "half"): half})
+    _, scores = _score(frame, frame.index[490])
+    assert scores.of("api", "latency").score > 1.2
+    assert scores.of("api", "half").score < 0.8
+
+
 def test_unknown_metrics_count_fully_traffic_less():
     assert metric_weight("both", "signal") == 1.0
     assert metric_weight("both", "network_receive_bytes") < 1.0
