@@ -20,6 +20,7 @@ switch their component off on top of it.
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import sys
 import time
@@ -63,6 +64,39 @@ def _load(spec: str, limit: int | None) -> tuple[list[Any], float]:
         raise _fail(f"--dataset {spec!r} could not be loaded: {message}") from None
     seconds = time.perf_counter() - start
     return (cases if limit is None else limit_cases(cases, limit)), seconds
+
+
+def distinct_groups(new: list[Any], earlier: list[Any]) -> tuple[list[Any], dict[str, str]]:
+    """``new`` with every group an ``earlier`` case of the same dataset already has renamed ``group#k``.
+
+    Two specs of one dataset (say two synthetic SEM sets with different
+    windows) would otherwise pool their cases in one row of the report and
+    repeat case ids.  A case id that starts with its group takes the new
+    group there (``sem-50#2/shift/0``), any other the same ``#k`` at its end.
+    Returns the cases and ``{old group: new group}``.
+    """
+    taken = {(c.dataset, c.group) for c in earlier}
+    clashing = {c.group for c in new if (c.dataset, c.group) in taken}
+    if not clashing:
+        return new, {}
+    renamed: dict[str, str] = {}
+    for group in sorted(clashing):
+        k = 2
+        while any((c.dataset, f"{group}#{k}") in taken for c in new if c.group == group):
+            k += 1
+        renamed[group] = f"{group}#{k}"
+
+    def rename(case: Any) -> Any:
+        group = renamed.get(case.group)
+        if group is None:
+            return case
+        if case.case_id.startswith(case.group):
+            case_id = group + case.case_id[len(case.group):]
+        else:
+            case_id = case.case_id + group[len(case.group):]
+        return dataclasses.replace(case, group=group, case_id=case_id)
+
+    return [rename(c) for c in new], renamed
 
 
 def limit_cases(cases: list[Any], limit: int) -> list[Any]:
@@ -158,8 +192,15 @@ def bench(
     loaded: dict[str, dict[str, float | int]] = {}
     for spec in specs:
         got, seconds = _load(spec, limit)
+        got, renamed = distinct_groups(got, cases)
         loaded[spec] = {"cases": len(got), "load_seconds": round(seconds, 3)}
         console.print(f"loaded {len(got)} cases from {spec} in {seconds:.1f} s", highlight=False)
+        if renamed:
+            console.print(
+                f"  its groups {', '.join(renamed)} were already taken by an earlier --dataset: "
+                f"reported as {', '.join(renamed.values())}",
+                highlight=False,
+            )
         cases.extend(got)
     if not cases:
         raise _fail("the datasets gave no cases to run")

@@ -119,6 +119,48 @@ def test_default_methods_run_engine_and_ablations_and_errors_do_not_abort(fake_c
     assert "12 of 21 runs raised" in result.output
 
 
+def test_two_specs_of_one_dataset_keep_their_groups_apart(tmp_path):
+    # Two SEM sets of the same size, the second with 10-point incident windows:
+    # same group and case ids, different questions.
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app,
+        [
+            "bench", "--dataset", "synthetic:family=sem,n=10,cases=2,seed=1",
+            "--dataset", "synthetic:family=sem,n=10,cases=2,seed=1,steps=200,baseline=190",
+            "--method", "robust-z", "--out", str(out), "--no-progress",
+        ],
+        terminal_width=200,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())  # the console wraps long lines
+    assert "its groups sem-10 were already taken by an earlier --dataset: reported as sem-10#2" in said
+    rows = [line.split(",") for line in (out / "cases.csv").read_text().strip().splitlines()[1:]]
+    assert sorted((r[1], r[2]) for r in rows) == [
+        ("sem-10", "sem-10/shift/0"), ("sem-10", "sem-10/shift/1"),
+        ("sem-10#2", "sem-10#2/shift/0"), ("sem-10#2", "sem-10#2/shift/1"),
+    ]  # fmt: skip
+    groups = {(g["group"], g["n"]) for g in json.loads((out / "summary.json").read_text())["groups"]}
+    assert {("sem-10", 2), ("sem-10#2", 2), ("(all)", 4)} <= groups
+
+
+def test_distinct_groups_leaves_other_datasets_and_new_groups_alone():
+    from rca.cli.bench import distinct_groups
+
+    earlier = [make_case("a", root="db", group="g")]
+    same = make_case("b", root="db", group="g")
+    other = make_case("c", root="db", group="h")
+    got, renamed = distinct_groups([same, other], earlier)
+    assert renamed == {"g": "g#2"}
+    assert [(c.group, c.case_id) for c in got] == [("g#2", "b#2"), ("h", "c")]
+    prefixed, _ = distinct_groups([make_case("g/1", root="db", group="g")], earlier)
+    assert prefixed[0].case_id == "g#2/1"
+    assert distinct_groups([other], earlier) == ([other], {})
+    # a third set of the same group takes the next free suffix
+    got3, renamed3 = distinct_groups([make_case("d", root="db", group="g")], earlier + got)
+    assert renamed3 == {"g": "g#3"} and got3[0].group == "g#3"
+
+
 def test_limit_takes_cases_in_turn_from_each_group():
     from rca.cli.bench import limit_cases
 
