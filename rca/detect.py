@@ -203,15 +203,19 @@ def nan_quantiles(a: np.ndarray, qs: tuple[float, ...]) -> list[np.ndarray]:
     All-NaN columns give NaN.
     """
     srt = np.sort(a, axis=0)  # NaN sort last
-    n = np.sum(~np.isnan(a), axis=0)
-    cols = np.arange(a.shape[1])
+    return _sorted_quantiles(srt, np.sum(~np.isnan(a), axis=0), qs)
+
+
+def _sorted_quantiles(srt: np.ndarray, n: np.ndarray, qs: tuple[float, ...]) -> list[np.ndarray]:
+    """:func:`nan_quantiles` of columns already sorted (NaN last), ``n`` values in each."""
+    cols = np.arange(srt.shape[1])
     out = []
     for q in qs:
         pos = q * np.fmax(n - 1, 0)
         lo = np.floor(pos).astype(int)
         hi = np.minimum(lo + 1, np.fmax(n - 1, 0))
         frac = pos - lo
-        v = srt[lo, cols] * (1 - frac) + srt[hi, cols] * frac if a.shape[0] else np.full(a.shape[1], np.nan)
+        v = srt[lo, cols] * (1 - frac) + srt[hi, cols] * frac if srt.shape[0] else np.full(srt.shape[1], np.nan)
         out.append(np.where(n > 0, v, np.nan))
     return out
 
@@ -233,7 +237,19 @@ def is_bounded_metric(metric: str) -> bool:
 def _robust_location_scale(
     b: np.ndarray, bounded: np.ndarray | None = None, fallback_level: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Median and a robust scale per column, never zero.
+    """Median and a robust scale per column, never zero (see :func:`_location_scale_sorted`)."""
+    med, scale, _, _, _ = _location_scale_sorted(b, bounded, fallback_level)
+    return med, scale
+
+
+def _location_scale_sorted(
+    b: np.ndarray, bounded: np.ndarray | None = None, fallback_level: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Median and a robust scale per column, never zero; and the two sorts they took.
+
+    Also returns ``b`` sorted per column, ``|b - median|`` sorted per column
+    (NaN last in both) and the count of values per column, so the
+    baseline's extremes can be read off them instead of sorting again.
 
     The scale floor is a fraction of the series' level that shrinks with the
     baseline length (26 % of the level for one point, ~1 % for hundreds):
@@ -245,15 +261,18 @@ def _robust_location_scale(
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         n = np.sum(~np.isnan(b), axis=0)
-        med, q75, q25 = nan_quantiles(b, (0.5, 0.75, 0.25))
-        mad = 1.4826 * nan_quantiles(np.abs(b - med), (0.5,))[0]
+        srt = np.sort(b, axis=0)
+        med, q75, q25 = _sorted_quantiles(srt, n, (0.5, 0.75, 0.25))
+        srt_dev = np.sort(np.abs(b - med), axis=0)
+        mad = 1.4826 * _sorted_quantiles(srt_dev, n, (0.5,))[0]
         iqr = (q75 - q25) / 1.349
-        sd = np.nanstd(b, axis=0)
         level = np.fmax(np.abs(med), np.nanmean(np.abs(b), axis=0))
+        scale = np.fmax(mad, iqr)
+        flat = ~(scale > 0)  # the standard deviation only where both robust scales are zero (or NaN)
+        if flat.any():
+            scale[flat] = np.nanstd(b[:, flat], axis=0)
     if fallback_level is not None:
         level = np.where(np.nan_to_num(level) > 0, level, fallback_level)
-    scale = np.fmax(mad, iqr)
-    scale = np.where(scale > 0, scale, sd)
     frac = 0.01 + 0.25 / np.fmax(n, 1)
     floor = np.fmax(frac * np.nan_to_num(level), 1e-9)
     if bounded is not None and bounded.any():
@@ -269,7 +288,7 @@ def _robust_location_scale(
         bfloor = np.fmax(frac * dist, 0.02 * frac * cap)
         floor = np.where(bounded, bfloor, floor)
     scale = np.fmax(np.nan_to_num(scale), floor)
-    return med, scale
+    return med, scale, srt, srt_dev, n
 
 
 def _deseasonalize(b: pd.DataFrame, w: pd.DataFrame, period: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -289,13 +308,39 @@ def _deseasonalize(b: pd.DataFrame, w: pd.DataFrame, period: int) -> tuple[pd.Da
     return b, w
 
 
+_EXTREME_Q = 0.99
+_EXTREME_MIN = 100  # values from which the extreme is the p99, not the maximum
+
+
 def _extreme(dev: np.ndarray) -> np.ndarray:
     """Per column, the extreme of baseline deviations ``dev``: their p99 from
     100 values on (one outlier must not set it), else their maximum."""
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         count = np.sum(~np.isnan(dev), axis=0)
-        return np.where(count >= 100, nan_quantiles(dev, (0.99,))[0], np.nanmax(dev, axis=0))
+        return np.where(count >= _EXTREME_MIN, nan_quantiles(dev, (_EXTREME_Q,))[0], np.nanmax(dev, axis=0))
+
+
+def _extreme_of_sorted(
+    srt: np.ndarray, srt_dev: np.ndarray, n: np.ndarray, med: np.ndarray, scale: np.ndarray, sign: np.ndarray
+) -> np.ndarray:
+    """:func:`_extreme` of ``_directional((b - med) / scale, sign)``, read off :func:`_location_scale_sorted`'s sorts.
+
+    Scaling is monotone, so the p99 (or maximum) of the upward deviations is
+    that of ``b``, of the downward ones that of ``-b`` (``b``'s p1 or
+    minimum), and of absolute ones that of ``|b - med|``.
+    """
+    with np.errstate(all="ignore"):
+        top = np.take_along_axis(srt, np.fmax(n - 1, 0)[None, :], axis=0)[0] if srt.shape[0] else np.full(len(n), np.nan)
+        top_dev = np.take_along_axis(srt_dev, np.fmax(n - 1, 0)[None, :], axis=0)[0] if srt.shape[0] else top
+        q_hi, q_lo = _sorted_quantiles(srt, n, (_EXTREME_Q, 1 - _EXTREME_Q))
+        (q_dev,) = _sorted_quantiles(srt_dev, n, (_EXTREME_Q,))
+        many = n >= _EXTREME_MIN
+        up = np.where(many, q_hi, top)
+        down = np.where(many, q_lo, srt[0] if srt.shape[0] else top)
+        both = np.where(many, q_dev, top_dev)
+        out = np.where(sign > 0, (up - med) / scale, np.where(sign < 0, (med - down) / scale, both / scale))
+    return np.where(n > 0, out, np.nan)
 
 
 def _reference(
@@ -315,8 +360,8 @@ def _reference(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             fallback = np.nan_to_num(np.nanmean(np.abs(w), axis=0))
-    med, scale = _robust_location_scale(b, bounded, fallback)
-    hi = _extreme(_directional((b - med) / scale, sign))
+    med, scale, srt, srt_dev, n = _location_scale_sorted(b, bounded, fallback)
+    hi = _extreme_of_sorted(srt, srt_dev, n, med, scale, sign)
     norm = np.fmax(np.nan_to_num(hi, nan=_MIN_NORM), _MIN_NORM)
     return med, scale, norm, hi
 
@@ -582,7 +627,7 @@ def score_anomalies(
         enough = n_pre >= _MIN_PRE
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            pre_dev = np.nanmedian(np.abs(p - med) / scale, axis=0) / norm
+            pre_dev = nan_quantiles(np.abs(p - med) / scale, (0.5,))[0] / norm
         stale = (np.nan_to_num(pre_dev) > config.threshold) & enough
         if stale.any():
             pmed, pscale, pnorm, _ = _reference(p, sign, bounded, w)

@@ -301,6 +301,22 @@ def test_rolling_nanmedian_network_matches_sorting(rng, monkeypatch, k, stride):
     np.testing.assert_array_equal(network, rolling_nanmedian(a, k, (k + 1) // 2, stride=stride))
 
 
+@pytest.mark.parametrize("rows", [30, 400])  # the maximum below 100 values, the p99 from 100 on
+def test_extremes_read_off_the_scale_sorts_equal_a_fresh_sort(rng, rows):
+    from rca.detect import _directional, _extreme, _extreme_of_sorted, _location_scale_sorted
+
+    b = np.exp(rng.normal(0, 1, size=(rows, 7))) * 10
+    b[rng.random(b.shape) < 0.1] = np.nan
+    b[:, 5] = np.nan  # an empty column
+    b[:, 6] = 4.0  # a constant one: its scale is the floor
+    sign = np.array([1.0, -1.0, 0.0, 1.0, -1.0, 0.0, 1.0])
+    bounded = np.zeros(7, dtype=bool)
+    med, scale, srt, srt_dev, n = _location_scale_sorted(b, bounded)
+    expected = _extreme(_directional((b - med) / scale, sign))
+    np.testing.assert_allclose(_extreme_of_sorted(srt, srt_dev, n, med, scale, sign), expected, rtol=1e-12)
+    assert np.isnan(expected[5])
+
+
 def test_long_empty_stretches_in_a_baseline_are_shortened_not_joined():
     from rca.detect import _shorten_empty_stretches
 
