@@ -318,7 +318,21 @@ def _extreme(dev: np.ndarray) -> np.ndarray:
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         count = np.sum(~np.isnan(dev), axis=0)
-        return np.where(count >= _EXTREME_MIN, nan_quantiles(dev, (_EXTREME_Q,))[0], np.nanmax(dev, axis=0))
+        out = np.nanmax(dev, axis=0)
+        many = count >= _EXTREME_MIN
+        full = many & (count == dev.shape[0])
+        if full.any():
+            # Columns without a gap: the two order statistics by selection, not a sort
+            # (the same values and interpolation as nan_quantiles).
+            pos = _EXTREME_Q * (dev.shape[0] - 1)
+            lo = int(np.floor(pos))
+            hi = min(lo + 1, dev.shape[0] - 1)
+            part = np.partition(dev[:, full], [lo, hi], axis=0)
+            out[full] = part[lo] * (1 - (pos - lo)) + part[hi] * (pos - lo)
+        gappy = many & ~full
+        if gappy.any():
+            out[gappy] = nan_quantiles(dev[:, gappy], (_EXTREME_Q,))[0]
+        return out
 
 
 def _extreme_of_sorted(
@@ -585,10 +599,15 @@ def score_anomalies(
     """
     issues: list[DataIssue] = []
     cols = frame.columns
-    window = frame.loc[(frame.index >= windows.start) & (frame.index <= windows.end)]
-    pre = frame.loc[frame.index < windows.start]
+    if frame.index.is_monotonic_increasing:  # an aligned grid: the window and the time before it are slices
+        first = frame.index.searchsorted(windows.start, "left")
+        window = frame.iloc[first:frame.index.searchsorted(windows.end, "right")]
+        pre = frame.iloc[:first]
+    else:
+        window = frame.loc[(frame.index >= windows.start) & (frame.index <= windows.end)]
+        pre = frame.loc[frame.index < windows.start]
     if windows.separate_baseline and baseline is not None:
-        base = baseline.reindex(columns=cols)
+        base = baseline if baseline.columns.equals(cols) else baseline.reindex(columns=cols)
     else:
         base = pre.loc[pre.index >= windows.baseline_start] if windows.baseline_start is not None else pre.iloc[0:0]
     if config.seasonal_period and len(base) >= 2 * config.seasonal_period:
