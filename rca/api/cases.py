@@ -33,7 +33,7 @@ def export_verdict_cases(db: Database, out: str | Path, *, fmt: str = "parquet")
     n = 0
     with db.session() as s:
         for row, inputs in repo.analyses_with_verdicts(s):
-            verdict = json.loads(row.verdict or "{}")
+            verdict = repo.verdict_of(row) or {}
             group = row.topology_name or "inline"
             case = BenchCase(
                 case_id=row.id,

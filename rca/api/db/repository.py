@@ -7,6 +7,7 @@ rows; the routes turn rows into response models.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -113,14 +114,20 @@ def get_analysis(s: Session, analysis_id: str) -> AnalysisRow | None:
     return s.get(AnalysisRow, analysis_id)
 
 
-def set_verdict(s: Session, analysis_id: str, verdict: str, at: datetime) -> AnalysisRow | None:
+def set_verdict(s: Session, analysis_id: str, root_causes: list[str], note: str | None, at: datetime) -> AnalysisRow | None:
     """Record (or replace) the verdict of an analysis; None when it does not exist."""
     row = s.get(AnalysisRow, analysis_id)
     if row is None:
         return None
-    row.verdict, row.verdict_at = verdict, at
+    row.verdict = json.dumps({"root_causes": root_causes, "note": note}, sort_keys=True)
+    row.verdict_at = at
     s.flush()
     return row
+
+
+def verdict_of(row: AnalysisRow) -> dict[str, Any] | None:
+    """The verdict stored on ``row`` (``{"root_causes": [...], "note": ...}``), None before one is given."""
+    return None if row.verdict is None else json.loads(row.verdict)
 
 
 def _with_verdict(stmt: Any) -> Any:

@@ -27,7 +27,7 @@ router = APIRouter(prefix="/v1", tags=["analyses"])
 
 def _as_result(row: AnalysisRow) -> CaseResult:
     """A stored analysis and its verdict as a benchmark result (a failed analysis answered nothing)."""
-    truth = json.loads(row.verdict or "{}").get("root_causes") or []
+    truth = (repo.verdict_of(row) or {}).get("root_causes") or []
     causes = (json.loads(row.result).get("causes") or []) if row.status == "succeeded" and row.result else []
     return CaseResult.from_ranking(
         dataset="analyses",

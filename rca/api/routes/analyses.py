@@ -119,7 +119,7 @@ def public_of(row: AnalysisRow) -> AnalysisPublic:
         attempts=row.attempts,
         result=None if row.result is None else json.loads(row.result),
         error=error,
-        verdict=None if row.verdict is None else Verdict(**json.loads(row.verdict), at=_utc(row.verdict_at)),
+        verdict=None if row.verdict is None else Verdict(**repo.verdict_of(row), at=_utc(row.verdict_at)),
     )
 
 
@@ -493,6 +493,5 @@ def put_verdict(analysis_id: str, body: VerdictRequest, db: DatabaseDep, _key: W
                     f"root cause {name!r} is not a node of the analysis' topology ({0 if graph is None else len(graph)} nodes)",
                     field=f"root_causes[{i}]",
                 )
-        verdict = json.dumps({"root_causes": causes, "note": body.note}, sort_keys=True)
-        row = repo.set_verdict(s, analysis_id, verdict, utcnow())
+        row = repo.set_verdict(s, analysis_id, causes, body.note, utcnow())
         return public_of(row)  # type: ignore[arg-type]

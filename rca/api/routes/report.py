@@ -40,6 +40,6 @@ def get_analysis_report(analysis_id: str, s: SessionDep, _key: ReadKey) -> HTMLR
     result = result_from_dict(json.loads(row.result))
     page = render_report(result, graph_from_document(json.loads(inputs.topology_document)),
                          read_canonical_metrics(inputs.metrics_csv_gz),
-                         confirmed=None if row.verdict is None else json.loads(row.verdict))
+                         confirmed=repo.verdict_of(row))
     # A verdict can arrive later: a cached page would hide it.
     return HTMLResponse(page, headers={"Cache-Control": "private, no-cache"})
