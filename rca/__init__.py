@@ -5,11 +5,17 @@
 >>> result.to_frame()  # doctest: +SKIP
 
 Data flows one way: ingest -> align -> detect -> causal -> rank -> explain,
-in :mod:`rca.pipeline`.
+in :mod:`rca.engine.pipeline`.
 """
 
-from rca.config import AlignConfig, DetectConfig, GrangerConfig, RankConfig, RCAConfig
-from rca.errors import (
+from rca.engine.config import (
+    AlignConfig,
+    DetectConfig,
+    GrangerConfig,
+    RankConfig,
+    RCAConfig,
+)
+from rca.engine.errors import (
     AnalysisError,
     InvalidConfigError,
     InvalidIncidentError,
@@ -18,9 +24,17 @@ from rca.errors import (
     InvalidTopologyError,
     RCAError,
 )
-from rca.pipeline import analyze
-from rca.types import Cause, DataIssue, Evidence, GrangerTest, Incident, RCAResult, SeriesAnomaly
-from rca.version import __version__
+from rca.engine.pipeline import analyze
+from rca.engine.types import (
+    Cause,
+    DataIssue,
+    Evidence,
+    GrangerTest,
+    Incident,
+    RCAResult,
+    SeriesAnomaly,
+)
+from rca.engine.version import __version__
 
 __all__ = [
     "__version__",

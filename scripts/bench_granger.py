@@ -3,7 +3,7 @@
 Generates K pairs of series of T points where half the pairs have a real
 lagged effect (x drives y), then times
 
-- ``rca.causal.granger_tests(x, y, max_lag)`` — all K pairs at once, the lag
+- ``rca.engine.causal.granger_tests(x, y, max_lag)`` — all K pairs at once, the lag
   chosen per pair by BIC among 1..max_lag;
 - ``statsmodels.tsa.stattools.grangercausalitytests`` called once per pair with
   ``maxlag=max_lag`` (which also fits every lag 1..max_lag),
@@ -81,11 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from rca import causal
     except ImportError as exc:
-        print(f"rca.causal is not available yet ({exc}); nothing to benchmark.", file=sys.stderr)
+        print(f"rca.engine.causal is not available yet ({exc}); nothing to benchmark.", file=sys.stderr)
         return 1
     granger_tests = getattr(causal, "granger_tests", None)
     if granger_tests is None:
-        print("rca.causal has no granger_tests(x, y, max_lag) yet; nothing to benchmark.", file=sys.stderr)
+        print("rca.engine.causal has no granger_tests(x, y, max_lag) yet; nothing to benchmark.", file=sys.stderr)
         return 1
     fixed = getattr(causal, "granger_fixed_lag", None)
 

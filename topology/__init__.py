@@ -20,7 +20,13 @@ from topology.io_csv import (
     write_adjacency_csv,
     write_edge_csv,
 )
-from topology.io_json import dumps_json, graph_from_dict, loads_json, read_json, write_json
+from topology.io_json import (
+    dumps_json,
+    graph_from_dict,
+    loads_json,
+    read_json,
+    write_json,
+)
 from topology.io_traces import (
     SPAN_COLUMNS,
     TRACE_FORMATS,
@@ -35,7 +41,14 @@ from topology.io_traces import (
 )
 from topology.io_yaml import dumps_yaml, loads_yaml, read_yaml, write_yaml
 from topology.load import FORMATS, load, loads, sniff_format
-from topology.model import EDGE_MEANINGS, Call, Node, NodeKind, ServiceGraph, check_edges
+from topology.model import (
+    EDGE_MEANINGS,
+    Call,
+    Node,
+    NodeKind,
+    ServiceGraph,
+    check_edges,
+)
 from topology.naming import DEFAULT_POD_PATTERN, PodNameMapper, pod_to_service
 
 __all__ = [

@@ -38,8 +38,8 @@ from topology.errors import TopologyError
 from topology.io_csv import loads_adjacency_csv, loads_edge_csv
 from topology.io_json import _decode, _parse_json, _read_text, graph_from_dict
 from topology.io_traces import (
-    TRACE_FORMATS,
     _JSON_READERS,
+    TRACE_FORMATS,
     _parse_json_or_lines,
     _sniff_json_traces,
     loads_traces,

@@ -30,7 +30,7 @@ class NodeKind(str, Enum):
 
     Informative, with one exception: an ``EXTERNAL`` endpoint is seen only
     from its callers' side, so the ranking weighs its own anomaly as a
-    client-side measurement (:data:`rca.detect.CLIENT_SIDE_WEIGHT`).
+    client-side measurement (:data:`rca.engine.detect.CLIENT_SIDE_WEIGHT`).
     """
 
     SERVICE = "service"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ from rich.table import Table
 
 from rca.cli import app
 from rca.cli.config_file import read_config_file
-from rca.errors import RCAError
+from rca.engine.errors import RCAError
 from topology import TopologyError
 
 _out = Console(highlight=False)
@@ -27,7 +26,7 @@ def fail(message: str, code: int = 2) -> None:
 
 def _version(value: bool) -> None:
     if value:
-        from rca.version import __version__
+        from rca.engine.version import __version__
 
         _out.print(f"rca-engine {__version__}")
         raise typer.Exit()
@@ -42,7 +41,7 @@ def _root(
 
 def print_result(result: Any, *, console: Console = _out) -> None:
     """A readable table of the ranked causes (or the reason there are none)."""
-    from rca.explain import describe_cause
+    from rca.engine.explain import describe_cause
 
     inc = result.incident
     console.print(
@@ -70,7 +69,7 @@ def print_result(result: Any, *, console: Console = _out) -> None:
 
 def _print_notes(result: Any, console: Console) -> None:
     """The issues that change how to read the answer in full, then a count of the other data notes."""
-    from rca.types import HEADLINE_ISSUES
+    from rca.engine.types import HEADLINE_ISSUES
 
     for issue in result.issues:
         if issue.kind in HEADLINE_ISSUES:
@@ -111,13 +110,13 @@ def analyze_cmd(
         if top_k is not None:
             rcfg = rcfg.replace(rank={"top_k": top_k})
         incident = rca.Incident(service, metric, at, end)
-        from rca.ingest import read_metrics_file
+        from rca.engine.ingest import read_metrics_file
 
         frame = read_metrics_file(metrics)
         base = read_metrics_file(baseline, field="baseline") if baseline is not None else None
         result = rca.analyze(g, frame, incident, rcfg, baseline=base)
         if report is not None:
-            from rca.report import write_report
+            from rca.views.report import write_report
 
             write_report(report, result, g, frame)
     except (RCAError, TopologyError) as exc:
@@ -137,14 +136,14 @@ def demo_cmd(
 ) -> None:
     """Analyze a small bundled incident and explain what the output shows."""
     import rca
-    from rca.datasets.synthetic import demo_case
+    from rca.evaluation.datasets.synthetic import demo_case
 
     if fmt not in ("table", "json"):
         fail(f"--format must be 'table' or 'json', got {fmt!r}")
     case = demo_case()
     result = rca.analyze(case.graph, case.metrics, case.incident)
     if report is not None:
-        from rca.report import write_report
+        from rca.views.report import write_report
 
         write_report(report, result, case.graph, case.metrics)
     if fmt == "json":

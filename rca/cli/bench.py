@@ -35,6 +35,7 @@ from rich.table import Table
 
 from rca.cli import app
 
+
 def _fail(message: str) -> typer.Exit:
     typer.echo(f"Error: {message}", err=True)
     return typer.Exit(code=2)
@@ -42,7 +43,7 @@ def _fail(message: str) -> typer.Exit:
 
 def _check_spec(spec: str) -> None:
     """Reject a malformed spec before anything is loaded (the loader checks the rest)."""
-    from rca.datasets import DATASETS, spec_usage
+    from rca.evaluation.datasets import DATASETS, spec_usage
 
     kind, sep, arg = spec.strip().partition(":")
     if kind.strip().lower() not in DATASETS:
@@ -53,9 +54,9 @@ def _check_spec(spec: str) -> None:
 
 def _load(spec: str, limit: int | None) -> tuple[list[Any], float]:
     try:
-        from rca.datasets import load_cases
+        from rca.evaluation.datasets import load_cases
     except ImportError:
-        raise _fail("the dataset loaders are not available yet (rca.datasets.load_cases is missing)") from None
+        raise _fail("the dataset loaders are not available yet (rca.evaluation.datasets.load_cases is missing)") from None
     start = time.perf_counter()
     try:
         cases = list(load_cases(spec))
@@ -117,7 +118,7 @@ def limit_cases(cases: list[Any], limit: int) -> list[Any]:
 
 
 def _methods_table() -> Table:
-    from rca.bench.methods import DEFAULT_METHODS, available_methods
+    from rca.evaluation.bench.methods import DEFAULT_METHODS, available_methods
 
     table = Table(title="rca bench methods")
     table.add_column("name", no_wrap=True)
@@ -155,9 +156,13 @@ def bench(
     ] = None,
 ) -> None:
     """Measure methods (AC@k, specificity, seconds per case) on benchmark datasets."""
-    from rca.bench.methods import DEFAULT_METHODS, UnknownMethodError, get_method
-    from rca.bench.report import render_table, write_report
-    from rca.bench.runner import run_methods
+    from rca.evaluation.bench.methods import (
+        DEFAULT_METHODS,
+        UnknownMethodError,
+        get_method,
+    )
+    from rca.evaluation.bench.report import render_table, write_report
+    from rca.evaluation.bench.runner import run_methods
 
     console = Console()
     if list_methods:
@@ -176,7 +181,7 @@ def bench(
     engine_config: dict[str, Any] | None = None
     if config is not None:
         from rca.cli.config_file import read_config_file
-        from rca.errors import InvalidConfigError
+        from rca.engine.errors import InvalidConfigError
 
         try:
             engine_config = read_config_file(config)
@@ -205,7 +210,7 @@ def bench(
     if not cases:
         raise _fail("the datasets gave no cases to run")
     if export is not None:
-        from rca.datasets.cases import write_cases
+        from rca.evaluation.datasets.cases import write_cases
 
         try:
             n = write_cases(cases, export)

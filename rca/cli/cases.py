@@ -22,10 +22,10 @@ def export(
     data_dir: Annotated[Path | None, typer.Option(help="Data directory (RCA_DATA_DIR).")] = None,
 ) -> None:
     """Write every analysis with a verdict (PUT /v1/analyses/{id}/verdict) as a case folder."""
-    from rca.api.cases import export_verdict_cases
-    from rca.api.db.migrate import upgrade_database
-    from rca.api.db.session import Database
     from rca.cli.serve import check_database, service_settings
+    from rca.service.cases import export_verdict_cases
+    from rca.store.migrate import upgrade_database
+    from rca.store.session import Database
 
     settings = service_settings(database_url=database, data_dir=data_dir)
     check_database(settings.resolved_database_url)

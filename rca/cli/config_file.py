@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rca.errors import InvalidConfigError
+from rca.engine.errors import InvalidConfigError
 
 __all__ = ["read_config_file"]
 

@@ -23,7 +23,7 @@ app.add_typer(api_key_app, name="api-key")
 
 def service_settings(**overrides: Any) -> Any:
     """Settings with the given overrides, or one readable line and exit 2."""
-    from rca.api.settings import Settings
+    from rca.service.settings import Settings
 
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
@@ -41,7 +41,7 @@ def check_database(url: str) -> None:
     """One readable line, not a start-up traceback, when the database is unusable."""
     from sqlalchemy.engine import make_url
 
-    from rca.api.db.session import Database
+    from rca.store.session import Database
 
     try:
         shown = make_url(url).render_as_string(hide_password=True)
@@ -69,7 +69,7 @@ def serve(
     """Start the HTTP service (uvicorn)."""
     import uvicorn
 
-    from rca.api.app import create_app
+    from rca.service.app import create_app
 
     settings = service_settings(database_url=database, workers=workers, data_dir=data_dir)
     check_database(settings.resolved_database_url)
@@ -89,9 +89,9 @@ def create_key(
     data_dir: Annotated[Path | None, typer.Option(help="Data directory (RCA_DATA_DIR).")] = None,
 ) -> None:
     """Create an API key and print its token (shown once; only its hash is stored)."""
-    from rca.api.db.migrate import upgrade_database
-    from rca.api.db.session import Database
-    from rca.api.security import SCOPES, create_api_key
+    from rca.service.security import SCOPES, create_api_key
+    from rca.store.migrate import upgrade_database
+    from rca.store.session import Database
 
     scopes = scope or ["read"]
     bad = [s for s in scopes if s not in SCOPES]

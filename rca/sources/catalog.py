@@ -23,9 +23,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from rca.errors import InvalidConfigError
+from rca.engine.errors import InvalidConfigError
 
 __all__ = [
     "CatalogError",

@@ -26,9 +26,9 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from rca.errors import AnalysisError, InvalidIncidentError
+from rca.engine.errors import AnalysisError, InvalidIncidentError
+from rca.engine.types import TimeLike, to_utc
 from rca.sources.catalog import MetricsCatalog
-from rca.types import TimeLike, to_utc
 from topology import ServiceGraph
 
 __all__ = [

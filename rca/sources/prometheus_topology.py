@@ -17,9 +17,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from rca.errors import InvalidConfigError
+from rca.engine.errors import InvalidConfigError
+from rca.engine.types import TimeLike
 from rca.sources.prometheus import PrometheusClient
-from rca.types import TimeLike
 from topology import ServiceGraph
 
 __all__ = ["TOPOLOGY_QUERIES", "topology_query", "load_topology_from_prometheus"]

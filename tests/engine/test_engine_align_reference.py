@@ -1,8 +1,8 @@
 """The vectorized ingest and alignment against a plain pandas reference.
 
-:func:`rca.align.align_metrics` maps rows to flat grid cells, interpolates all
+:func:`rca.engine.align.align_metrics` maps rows to flat grid cells, interpolates all
 columns with one ``np.interp`` call and counts gaps arithmetically;
-:func:`rca.ingest.load_metrics` sorts and finds duplicates on factorized
+:func:`rca.engine.ingest.load_metrics` sorts and finds duplicates on factorized
 codes.  The references below are the direct, per-column pandas formulation of
 the same rules; both must give identical frames and issues.
 """
@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from rca.align import align_metrics, infer_step
-from rca.config import AlignConfig
-from rca.ingest import load_metrics
-from rca.types import DataIssue
+from rca.engine.align import align_metrics, infer_step
+from rca.engine.config import AlignConfig
+from rca.engine.ingest import load_metrics
+from rca.engine.types import DataIssue
 
 T0 = pd.Timestamp("2024-05-01T12:00:00Z")
 _AGGREGATIONS = ["mean", "median", "max", "min", "sum", "last"]

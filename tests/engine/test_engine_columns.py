@@ -1,11 +1,11 @@
-"""rca.columns: per-name computations spread through the column index."""
+"""rca.engine.columns: per-name computations spread through the column index."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from rca.columns import level_codes, names_of, per_name
+from rca.engine.columns import level_codes, names_of, per_name
 
 
 def _cols() -> pd.MultiIndex:
@@ -45,7 +45,7 @@ def test_plain_index_and_empty_index() -> None:
 
 
 def test_name_mask_on_multiindex_subset_plain_and_empty() -> None:
-    from rca.columns import name_mask
+    from rca.engine.columns import name_mask
 
     assert name_mask(_cols(), 0, "b").tolist() == [True, False, True, False]
     assert name_mask(_cols()[[3, 1]], 0, "b").tolist() == [False, False]  # unused level kept, no row matches

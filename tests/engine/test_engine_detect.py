@@ -1,4 +1,4 @@
-"""Anomaly scoring of :mod:`rca.detect`: directions, scores, onsets, baselines."""
+"""Anomaly scoring of :mod:`rca.engine.detect`: directions, scores, onsets, baselines."""
 
 from __future__ import annotations
 
@@ -6,10 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rca.config import DetectConfig
-from rca.detect import incident_windows, metric_direction, metric_weight, rolling_nanmedian, score_anomalies
-from rca.errors import InvalidIncidentError
-from rca.types import Incident
+from rca.engine.config import DetectConfig
+from rca.engine.detect import (
+    incident_windows,
+    metric_direction,
+    metric_weight,
+    rolling_nanmedian,
+    score_anomalies,
+)
+from rca.engine.errors import InvalidIncidentError
+from rca.engine.types import Incident
 
 T0 = pd.Timestamp("2024-05-01T12:00:00Z")
 STEP = pd.Timedelta("1min")
@@ -278,7 +284,7 @@ def test_rolling_nanmedian_matches_pandas(rng, k, min_count):
 
 
 def test_rolling_nanmedian_in_column_blocks_matches_one_block(rng, monkeypatch):
-    import rca.detect as detect
+    import rca.engine.detect as detect
 
     a = rng.normal(size=(40, 9))
     k = detect._NETWORK_MAX_K + 4  # long runs: the sorting path, which works in blocks
@@ -290,7 +296,7 @@ def test_rolling_nanmedian_in_column_blocks_matches_one_block(rng, monkeypatch):
 @pytest.mark.parametrize("k", range(1, 9))
 @pytest.mark.parametrize("stride", [1, 2, 3])
 def test_rolling_nanmedian_network_matches_sorting(rng, monkeypatch, k, stride):
-    import rca.detect as detect
+    import rca.engine.detect as detect
 
     a = rng.normal(size=(37, 6))
     a[rng.random(a.shape) < 0.3] = np.nan
@@ -303,7 +309,12 @@ def test_rolling_nanmedian_network_matches_sorting(rng, monkeypatch, k, stride):
 
 @pytest.mark.parametrize("rows", [30, 400])  # the maximum below 100 values, the p99 from 100 on
 def test_extremes_read_off_the_scale_sorts_equal_a_fresh_sort(rng, rows):
-    from rca.detect import _directional, _extreme, _extreme_of_sorted, _location_scale_sorted
+    from rca.engine.detect import (
+        _directional,
+        _extreme,
+        _extreme_of_sorted,
+        _location_scale_sorted,
+    )
 
     b = np.exp(rng.normal(0, 1, size=(rows, 7))) * 10
     b[rng.random(b.shape) < 0.1] = np.nan
@@ -318,7 +329,7 @@ def test_extremes_read_off_the_scale_sorts_equal_a_fresh_sort(rng, rows):
 
 
 def test_long_empty_stretches_in_a_baseline_are_shortened_not_joined():
-    from rca.detect import _shorten_empty_stretches
+    from rca.engine.detect import _shorten_empty_stretches
 
     b = np.arange(20.0).reshape(10, 2)
     b[2:9] = np.nan  # 7 empty rows
@@ -333,7 +344,7 @@ def test_long_empty_stretches_in_a_baseline_are_shortened_not_joined():
 
 # -- earlier incidents in the baseline ------------------------------------------------------
 def _earlier(y, direction="up", bounded=False, z=5.0):
-    from rca.detect import _earlier_incidents
+    from rca.engine.detect import _earlier_incidents
 
     sign = {"up": 1.0, "down": -1.0, "both": 0.0}[direction]
     return _earlier_incidents(np.asarray(y, dtype=float), sign, bounded, z)
@@ -392,7 +403,7 @@ def test_an_earlier_incident_in_the_baseline_does_not_mask_the_same_fault_now(rn
 
 
 def test_baseline_incident_z_is_validated():
-    from rca.errors import InvalidConfigError
+    from rca.engine.errors import InvalidConfigError
 
     with pytest.raises(InvalidConfigError) as err:
         DetectConfig(baseline_incident_z=-1.0)
@@ -400,7 +411,7 @@ def test_baseline_incident_z_is_validated():
 
 
 def test_earlier_incident_spans_are_readable_at_any_step():
-    from rca.detect import _incident_issue
+    from rca.engine.detect import _incident_issue
 
     minutes = pd.DatetimeIndex(
         [T0 + pd.Timedelta(minutes=m) for m in (20, 21, 22, 40, 41)] + [T0 + pd.Timedelta(days=1, minutes=5), T0 + pd.Timedelta(days=1, minutes=6)]

@@ -1,4 +1,4 @@
-"""Granger tests of :mod:`rca.causal` against statsmodels and hand computations."""
+"""Granger tests of :mod:`rca.engine.causal` against statsmodels and hand computations."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import pandas as pd
 import pytest
 from statsmodels.tsa.stattools import grangercausalitytests
 
-from rca.causal import (
+from rca.engine.causal import (
     benjamini_hochberg,
     granger_along_pairs,
     granger_fixed_lag,
     granger_tests,
     needs_differencing,
 )
-from rca.config import GrangerConfig
+from rca.engine.config import GrangerConfig
 
 
 def _pairs(rng: np.random.Generator, k: int = 5, t: int = 80) -> tuple[np.ndarray, np.ndarray]:
@@ -187,7 +187,7 @@ def test_ranks_keep_a_few_coincident_spikes_from_faking_causality(rng):
 
 
 def test_gap_filling_matches_pandas_ffill_then_bfill() -> None:
-    from rca.causal import _fill_gaps
+    from rca.engine.causal import _fill_gaps
 
     rng = np.random.default_rng(7)
     for _ in range(200):

@@ -1,4 +1,4 @@
-"""Ingest (:func:`rca.ingest.load_metrics`) and alignment (:func:`rca.align.align_metrics`)."""
+"""Ingest (:func:`rca.engine.ingest.load_metrics`) and alignment (:func:`rca.engine.align.align_metrics`)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rca.align import align_metrics, infer_step
-from rca.config import AlignConfig
-from rca.errors import InvalidMetricsError
-from rca.ingest import load_metrics
+from rca.engine.align import align_metrics, infer_step
+from rca.engine.config import AlignConfig
+from rca.engine.errors import InvalidMetricsError
+from rca.engine.ingest import load_metrics
 
 T0 = pd.Timestamp("2024-05-01T12:00:00Z")
 EXPECTED_TS = pd.DatetimeIndex([T0, T0 + pd.Timedelta("1min"), T0 + pd.Timedelta("2min")])

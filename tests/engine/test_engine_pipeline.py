@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 import rca
-from rca.datasets import load_cases
-from rca.datasets.synthetic import demo_case, generate_case
+from rca.evaluation.datasets import load_cases
+from rca.evaluation.datasets.synthetic import demo_case, generate_case
 
 DEMO_DIR = Path(rca.__file__).parent / "data" / "demo"
 

@@ -1,4 +1,4 @@
-"""Ranking of :mod:`rca.rank` on hand-made graphs with hand-set evidence."""
+"""Ranking of :mod:`rca.engine.rank` on hand-made graphs with hand-set evidence."""
 
 from __future__ import annotations
 
@@ -8,9 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rca.config import RankConfig
-from rca.rank import anomaly_probability, node_evidence, personalized_walk, rank_candidates
-from rca.types import GrangerTest
+from rca.engine.config import RankConfig
+from rca.engine.rank import (
+    anomaly_probability,
+    node_evidence,
+    personalized_walk,
+    rank_candidates,
+)
+from rca.engine.types import GrangerTest
 from topology import ServiceGraph
 
 THRESHOLD = 1.0
@@ -172,7 +177,7 @@ def test_relabelling_services_permutes_the_ranking(new_names, values):
 
 
 def test_an_external_endpoint_counts_as_a_client_side_measurement():
-    from rca.detect import CLIENT_SIDE_WEIGHT
+    from rca.engine.detect import CLIENT_SIDE_WEIGHT
 
     g = ServiceGraph()
     g.add_service("front")
@@ -226,6 +231,6 @@ def test_an_external_endpoint_alone_below_its_caller_counts_in_full():
     ],
 )
 def test_metric_kinds(metric, kind):
-    from rca.rank import metric_kind
+    from rca.engine.rank import metric_kind
 
     assert metric_kind(metric) == kind

@@ -11,7 +11,15 @@ import pytest
 import yaml
 
 import topology
-from topology import FORMATS, Call, ServiceGraph, TopologyError, load, loads, sniff_format
+from topology import (
+    FORMATS,
+    Call,
+    ServiceGraph,
+    TopologyError,
+    load,
+    loads,
+    sniff_format,
+)
 
 GRAPH = ServiceGraph(calls=[Call("web", "db", 1.0)])
 JSON_DOC = json.dumps(GRAPH.to_dict())

@@ -1,0 +1,733 @@
+"""Detect: how anomalous is each series in the incident window?
+
+For every ``(service, metric)`` series the incident window is compared with a
+baseline — the separate normal data when given, else the window before the
+incident.  The score is robust and direction-aware:
+
+1. deviation ``d = (x - median) / scale`` in the metric's *bad* direction
+   (latency and errors up, availability and success rate down, traffic
+   either way), ``scale`` = max(MAD, IQR) of the baseline, falling back to the
+   standard deviation and then to a small fraction of the level;
+2. normalized by the baseline's own extreme deviation (at least 3), so a
+   score above 1 means "beyond anything the baseline shows" whether the
+   series is Gaussian or spiky;
+3. when the baseline comes from another period, a series must also have
+   changed against the points just before the incident (so a level shift
+   that predates the incident is not blamed on it);
+4. on windows of four or more points an anomaly must last two consecutive
+   points to count fully; a one-point spike counts a quarter (at that
+   resolution it is mostly noise, but a huge one still says something);
+5. a level score catches shifts held for many points of which none alone
+   is extreme (see ``_level_scorer``).
+
+The onset is the first point whose score crosses the threshold.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from rca.engine.columns import names_of, per_name
+from rca.engine.config import DetectConfig
+from rca.engine.errors import InvalidIncidentError
+from rca.engine.types import DataIssue, Incident, SeriesAnomaly
+
+__all__ = [
+    "CLIENT_SIDE_WEIGHT",
+    "is_bounded_metric",
+    "is_client_side",
+    "metric_direction",
+    "metric_weight",
+    "IncidentWindows",
+    "AnomalyScores",
+    "incident_windows",
+    "score_anomalies",
+]
+
+_DOWN = re.compile(r"avail|success|apdex|uptime|hit_?rat")
+_UP = re.compile(
+    r"latenc|duration|response|error|fail|fault|5xx|timeout|exception|cpu|mem|saturat|utiliz"
+    r"|queue|backlog|gc_|restart|drop|loss|retr(y|ies)|(^|_)p(50|75|90|95|99)($|_)"
+    r"|(^|_)errs?($|_)|(^|_)m?rt($|_)"  # short forms: err, errs; rt / mrt (mean response time)
+)
+_MIN_NORM = 3.0
+_MIN_PRE = 3  # recent points needed to call the normal data's level stale
+_MIN_LEVEL_POINTS = 3  # window points for a level-shift score
+_SUSTAIN_MIN = 4  # window points from which an anomaly must last two consecutive points ...
+_SINGLE = 0.25  # ... or, on one point alone, count a quarter
+_MAX_LEVEL_SPAN = 60  # longest rolling-median span (the whole-window median covers longer shifts)
+_ROLLING_BLOCK = 4_000_000  # values sorted at once by rolling_nanmedian
+_NETWORK_MAX_K = 8  # up to this run length rolling_nanmedian uses a sorting network
+_LEVEL_MARGIN = 1.5  # the window's rolling medians: their maximum is over many positions
+_INCIDENT_MIN_POINTS = 10  # symptom baseline points needed to tell earlier incidents from its normal range
+_INCIDENT_MAX_SHARE = 0.25  # flagged runs covering more than this are the series' normal behaviour
+
+
+def metric_direction(metric: str, overrides: Mapping[str, str] | None = None) -> str:
+    """The bad direction of a metric: ``"up"``, ``"down"`` or ``"both"``.
+
+    ``overrides`` maps regular expressions (searched in the lower-cased
+    metric name) to directions and wins over the built-in rules.
+
+    Examples
+    --------
+    >>> metric_direction("latency_p99"), metric_direction("availability"), metric_direction("requests")
+    ('up', 'down', 'both')
+    """
+    name = metric.lower()
+    for pattern, direction in (overrides or {}).items():
+        if re.search(pattern, name):
+            return direction
+    return _builtin_direction(name)
+
+
+@lru_cache(maxsize=65536)  # metric names repeat across services: classify each once
+def _builtin_direction(name: str) -> str:
+    if _DOWN.search(name):
+        return "down"
+    if _UP.search(name):
+        return "up"
+    return "both"
+
+
+_TRAFFIC = re.compile(
+    r"request|(^|_)(rps|qps|tps)($|_)|throughput|workload|call|count|bytes|network|packet|connection|session"
+    r"|traffic|syscall|(^|_)ops($|_)|span_"
+)
+_CLIENT_SIDE = re.compile(r"client|outgoing|downstream|upstream_rq|egress")
+CLIENT_SIDE_WEIGHT = 0.3  # a measurement taken on the calling side says this much about the callee
+
+
+def is_client_side(metric: str) -> bool:
+    """Whether ``metric`` is measured on the calling side (the calls a service makes).
+
+    >>> is_client_side("client_latency_p90"), is_client_side("latency_p90")
+    (True, False)
+    """
+    return bool(_CLIENT_SIDE.search(metric.lower()))
+
+
+@lru_cache(maxsize=65536)
+def metric_weight(direction: str, metric: str = "") -> float:
+    """How much a metric's anomaly says about a fault *in* its service.
+
+    Metrics with a known bad direction are direct symptoms; traffic
+    metrics (requests, throughput, bytes... whose direction is ``both``)
+    also move when a caller or callee changes its load, so they count less.
+    A metric of unknown meaning counts fully.  Client-side measurements (latency of the calls a
+    service makes) describe its dependencies more than the service itself.
+    """
+    w = 0.6 if direction == "both" and _TRAFFIC.search(metric.lower()) else 1.0
+    if is_client_side(metric):
+        w *= CLIENT_SIDE_WEIGHT
+    return w
+
+
+@dataclass(frozen=True)
+class IncidentWindows:
+    """Grid timestamps delimiting the analysis."""
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+    baseline_start: pd.Timestamp | None
+    baseline_end: pd.Timestamp | None
+    separate_baseline: bool
+
+
+@dataclass(frozen=True)
+class AnomalyScores:
+    """Scores of every series, plus the per-point score matrix of the window."""
+
+    series: tuple[SeriesAnomaly, ...]
+    table: pd.DataFrame  # index (service, metric): score, z, direction, weight, onset
+    points: pd.DataFrame  # window rows x (service, metric) per-point scores
+    issues: tuple[DataIssue, ...]
+
+    def of(self, service: str, metric: str) -> SeriesAnomaly | None:
+        for s in self.series:
+            if s.service == service and s.metric == metric:
+                return s
+        return None
+
+
+def incident_windows(
+    frame: pd.DataFrame,
+    step: pd.Timedelta,
+    incident: Incident,
+    config: DetectConfig,
+    *,
+    baseline: pd.DataFrame | None = None,
+) -> IncidentWindows:
+    """Locate the incident window (and the pre-incident baseline) on the grid."""
+    idx = frame.index
+    start = incident.start.floor(step)
+    if incident.end is not None:
+        end = incident.end
+    elif config.window:
+        end = incident.start + pd.Timedelta(config.window)
+    else:
+        end = idx.max()
+    in_window = (idx >= start) & (idx <= end)
+    if not in_window.any():
+        raise InvalidIncidentError(
+            f"no metric data in the incident window {start.isoformat()} .. {end.isoformat()} "
+            f"(data covers {idx.min().isoformat()} .. {idx.max().isoformat()})",
+            field="incident.start",
+        )
+    if baseline is not None and len(baseline):
+        return IncidentWindows(start, end, baseline.index.min(), baseline.index.max(), True)
+    before = idx[idx < start]
+    if config.baseline:
+        before = before[before >= start - pd.Timedelta(config.baseline)]
+    if len(before) == 0:
+        return IncidentWindows(start, end, None, None, False)
+    return IncidentWindows(start, end, before.min(), before.max(), False)
+
+
+def _directional(dev: np.ndarray, sign: np.ndarray) -> np.ndarray:
+    """Deviation in the bad direction: sign +1 up, -1 down, 0 both (absolute)."""
+    return np.where(sign == 0, np.abs(dev), dev * np.where(sign == 0, 1.0, sign))
+
+
+def nan_quantiles(a: np.ndarray, qs: tuple[float, ...]) -> list[np.ndarray]:
+    """Column-wise quantiles ignoring NaN (linear interpolation, as numpy).
+
+    One sort per call instead of ``np.nanpercentile``'s per-column loop.
+    All-NaN columns give NaN.
+    """
+    srt = np.sort(a, axis=0)  # NaN sort last
+    return _sorted_quantiles(srt, np.sum(~np.isnan(a), axis=0), qs)
+
+
+def _sorted_quantiles(srt: np.ndarray, n: np.ndarray, qs: tuple[float, ...]) -> list[np.ndarray]:
+    """:func:`nan_quantiles` of columns already sorted (NaN last), ``n`` values in each."""
+    cols = np.arange(srt.shape[1])
+    out = []
+    for q in qs:
+        pos = q * np.fmax(n - 1, 0)
+        lo = np.floor(pos).astype(int)
+        hi = np.minimum(lo + 1, np.fmax(n - 1, 0))
+        frac = pos - lo
+        v = srt[lo, cols] * (1 - frac) + srt[hi, cols] * frac if srt.shape[0] else np.full(srt.shape[1], np.nan)
+        out.append(np.where(n > 0, v, np.nan))
+    return out
+
+
+_BOUNDED = re.compile(r"avail|success|error_?rate|err_?rate|fail\w*_?rate|percent|ratio|_pct|uptime")
+
+
+def is_bounded_metric(metric: str) -> bool:
+    """Whether a metric is a percentage or a fraction (availability, success or error rate...).
+
+    Examples
+    --------
+    >>> is_bounded_metric("availability"), is_bounded_metric("error_rate"), is_bounded_metric("latency")
+    (True, True, False)
+    """
+    return bool(_BOUNDED.search(metric.lower()))
+
+
+def _robust_location_scale(
+    b: np.ndarray, bounded: np.ndarray | None = None, fallback_level: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Median and a robust scale per column, never zero (see :func:`_location_scale_sorted`)."""
+    med, scale, _, _, _ = _location_scale_sorted(b, bounded, fallback_level)
+    return med, scale
+
+
+def _location_scale_sorted(
+    b: np.ndarray, bounded: np.ndarray | None = None, fallback_level: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Median and a robust scale per column, never zero; and the two sorts they took.
+
+    Also returns ``b`` sorted per column, ``|b - median|`` sorted per column
+    (NaN last in both) and the count of values per column, so the
+    baseline's extremes can be read off them instead of sorting again.
+
+    The scale floor is a fraction of the series' level that shrinks with the
+    baseline length (26 % of the level for one point, ~1 % for hundreds):
+    a handful of points cannot tell noise from signal, so small relative
+    moves must not look like large deviations.  A baseline that is all zero
+    has no level to take a fraction of; ``fallback_level`` (the incident
+    window's) stands in, so 0 -> 5 calls is a large move, not an infinite one.
+    """
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        n = np.sum(~np.isnan(b), axis=0)
+        srt = np.sort(b, axis=0)
+        med, q75, q25 = _sorted_quantiles(srt, n, (0.5, 0.75, 0.25))
+        srt_dev = np.sort(np.abs(b - med), axis=0)
+        mad = 1.4826 * _sorted_quantiles(srt_dev, n, (0.5,))[0]
+        iqr = (q75 - q25) / 1.349
+        level = np.fmax(np.abs(med), np.nanmean(np.abs(b), axis=0))
+        scale = np.fmax(mad, iqr)
+        flat = ~(scale > 0)  # the standard deviation only where both robust scales are zero (or NaN)
+        if flat.any():
+            scale[flat] = np.nanstd(b[:, flat], axis=0)
+    if fallback_level is not None:
+        level = np.where(np.nan_to_num(level) > 0, level, fallback_level)
+    frac = 0.01 + 0.25 / np.fmax(n, 1)
+    floor = np.fmax(frac * np.nan_to_num(level), 1e-9)
+    if bounded is not None and bounded.any():
+        # Percentages and fractions: the level that matters is the distance
+        # from the bound (99.9 % available is 0.1 % errors); the smallest move
+        # worth a unit of deviation is half a percent of the range for a
+        # one-point baseline, shrinking as the baseline grows.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            top = np.nanmax(b, axis=0)
+        cap = np.where(np.nan_to_num(top) > 1.0, 100.0, 1.0)
+        dist = np.fmin(np.abs(cap - np.nan_to_num(med)), np.abs(np.nan_to_num(med)))
+        bfloor = np.fmax(frac * dist, 0.02 * frac * cap)
+        floor = np.where(bounded, bfloor, floor)
+    scale = np.fmax(np.nan_to_num(scale), floor)
+    return med, scale, srt, srt_dev, n
+
+
+def _deseasonalize(b: pd.DataFrame, w: pd.DataFrame, period: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Remove an STL seasonal component estimated on the baseline from both."""
+    from statsmodels.tsa.seasonal import STL
+
+    b, w = b.copy(), w.copy()
+    for col in b.columns:
+        s = b[col].interpolate(limit_direction="both")
+        if s.isna().any() or s.nunique() < 3:
+            continue
+        seasonal = STL(s.to_numpy(), period=period, robust=True).fit().seasonal
+        last = seasonal[-period:]
+        b[col] = b[col].to_numpy() - seasonal
+        reps = np.resize(last, len(w))
+        w[col] = w[col].to_numpy() - reps
+    return b, w
+
+
+_EXTREME_Q = 0.99
+_EXTREME_MIN = 100  # values from which the extreme is the p99, not the maximum
+
+
+def _extreme(dev: np.ndarray) -> np.ndarray:
+    """Per column, the extreme of baseline deviations ``dev``: their p99 from
+    100 values on (one outlier must not set it), else their maximum."""
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        count = np.sum(~np.isnan(dev), axis=0)
+        out = np.nanmax(dev, axis=0)
+        many = count >= _EXTREME_MIN
+        full = many & (count == dev.shape[0])
+        if full.any():
+            # Columns without a gap: the two order statistics by selection, not a sort
+            # (the same values and interpolation as nan_quantiles).
+            pos = _EXTREME_Q * (dev.shape[0] - 1)
+            lo = int(np.floor(pos))
+            hi = min(lo + 1, dev.shape[0] - 1)
+            part = np.partition(dev[:, full], [lo, hi], axis=0)
+            out[full] = part[lo] * (1 - (pos - lo)) + part[hi] * (pos - lo)
+        gappy = many & ~full
+        if gappy.any():
+            out[gappy] = nan_quantiles(dev[:, gappy], (_EXTREME_Q,))[0]
+        return out
+
+
+def _extreme_of_sorted(
+    srt: np.ndarray, srt_dev: np.ndarray, n: np.ndarray, med: np.ndarray, scale: np.ndarray, sign: np.ndarray
+) -> np.ndarray:
+    """:func:`_extreme` of ``_directional((b - med) / scale, sign)``, read off :func:`_location_scale_sorted`'s sorts.
+
+    Scaling is monotone, so the p99 (or maximum) of the upward deviations is
+    that of ``b``, of the downward ones that of ``-b`` (``b``'s p1 or
+    minimum), and of absolute ones that of ``|b - med|``.
+    """
+    with np.errstate(all="ignore"):
+        top = np.take_along_axis(srt, np.fmax(n - 1, 0)[None, :], axis=0)[0] if srt.shape[0] else np.full(len(n), np.nan)
+        top_dev = np.take_along_axis(srt_dev, np.fmax(n - 1, 0)[None, :], axis=0)[0] if srt.shape[0] else top
+        q_hi, q_lo = _sorted_quantiles(srt, n, (_EXTREME_Q, 1 - _EXTREME_Q))
+        (q_dev,) = _sorted_quantiles(srt_dev, n, (_EXTREME_Q,))
+        many = n >= _EXTREME_MIN
+        up = np.where(many, q_hi, top)
+        down = np.where(many, q_lo, srt[0] if srt.shape[0] else top)
+        both = np.where(many, q_dev, top_dev)
+        out = np.where(sign > 0, (up - med) / scale, np.where(sign < 0, (med - down) / scale, both / scale))
+    return np.where(n > 0, out, np.nan)
+
+
+def _reference(
+    b: np.ndarray, sign: np.ndarray, bounded: np.ndarray, w: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Location, scale, extreme-deviation normalizer and raw extreme of baseline rows ``b``.
+
+    The normalizer is the raw extreme (:func:`_extreme`) floored at
+    ``_MIN_NORM``.  ``w`` (the incident window) only lends its level to
+    all-zero baselines.
+    """
+    if not b.shape[0]:
+        n = b.shape[1]
+        return np.full(n, np.nan), np.ones(n), np.full(n, _MIN_NORM), np.full(n, np.nan)
+    fallback = None
+    if w is not None and w.shape[0]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            fallback = np.nan_to_num(np.nanmean(np.abs(w), axis=0))
+    med, scale, srt, srt_dev, n = _location_scale_sorted(b, bounded, fallback)
+    hi = _extreme_of_sorted(srt, srt_dev, n, med, scale, sign)
+    norm = np.fmax(np.nan_to_num(hi, nan=_MIN_NORM), _MIN_NORM)
+    return med, scale, norm, hi
+
+
+def rolling_nanmedian(a: np.ndarray, k: int, min_count: int = 1, *, stride: int = 1) -> np.ndarray:
+    """Medians of runs of ``k`` consecutive rows, per column, ignoring NaN.
+
+    Row ``i`` of the result covers rows ``i*stride .. i*stride+k-1`` of
+    ``a``; a run with fewer than ``min_count`` values gives NaN.  One sort
+    of a strided view per block of columns (blocks keep the sorted copy near
+    ``_ROLLING_BLOCK`` values however long the series), no per-column loop.
+    """
+    if a.shape[0] < k:
+        return np.full((0, a.shape[1]), np.nan)
+    if k <= _NETWORK_MAX_K:
+        return _small_rolling_nanmedian(a, k, min_count, stride)
+    view = np.lib.stride_tricks.sliding_window_view(a, k, axis=0)[::stride]
+    per_col = view.shape[0] * k
+    step = max(1, _ROLLING_BLOCK // max(per_col, 1))
+    out = np.empty(view.shape[:2])
+    for c0 in range(0, a.shape[1], step):
+        runs = np.sort(view[:, c0:c0 + step], axis=-1)  # NaN last
+        count = np.sum(~np.isnan(runs), axis=-1)
+        lo = np.take_along_axis(runs, np.fmax((count - 1) // 2, 0)[..., None], axis=-1)[..., 0]
+        hi = np.take_along_axis(runs, np.fmax(count // 2, 0)[..., None], axis=-1)[..., 0]
+        out[:, c0:c0 + step] = np.where(count >= max(min_count, 1), (lo + hi) / 2, np.nan)
+    return out
+
+
+def _small_rolling_nanmedian(a: np.ndarray, k: int, min_count: int, stride: int) -> np.ndarray:
+    """:func:`rolling_nanmedian` for short runs: a sorting network over whole arrays.
+
+    ``np.sort`` along a handful of values pays its per-row overhead once
+    per run and column; here each compare-exchange is one vectorized
+    min/max over all runs at once (odd-even transposition, NaN as +inf so
+    it sorts last, as in ``np.sort``).  A run without NaN (most of them)
+    has its median in the middle; only runs with gaps pick theirs by count.
+    """
+    n_runs = (a.shape[0] - k) // stride + 1
+    span = (n_runs - 1) * stride + 1
+    nan = np.isnan(a)
+    gappy = bool(nan.any())
+    src = np.where(nan, np.inf, a) if gappy else a
+    rows = [src[j:j + span:stride] for j in range(k)]
+    for rnd in range(k):
+        for j in range(rnd % 2, k - 1, 2):
+            lo = np.minimum(rows[j], rows[j + 1])
+            rows[j + 1] = np.maximum(rows[j], rows[j + 1])
+            rows[j] = lo
+    med = (rows[(k - 1) // 2] + rows[k // 2]) / 2
+    if not gappy:
+        return med
+    n_nan = np.zeros((a.shape[0] + 1, a.shape[1]), dtype=np.int64)
+    np.cumsum(nan, axis=0, out=n_nan[1:])
+    count = k - (n_nan[k:k + span:stride] - n_nan[0:span:stride])
+    part = np.nonzero(count < k)
+    if part[0].size > count.size // 4:
+        # Gaps everywhere: one pass per possible count beats gathering them.
+        med = np.where(count >= max(min_count, 1), med, np.nan)
+        for c in range(max(min_count, 1), k):
+            med = np.where(count == c, (rows[(c - 1) // 2] + rows[c // 2]) / 2, med)
+    elif part[0].size:
+        c = count[part]
+        runs = np.stack([r[part] for r in rows])  # (k, runs with gaps), valid values first
+        at = np.arange(c.size)
+        lo, hi = runs[np.fmax((c - 1) // 2, 0), at], runs[np.fmax(c // 2, 0), at]
+        med[part] = np.where(c >= max(min_count, 1), (lo + hi) / 2, np.nan)
+    return med
+
+
+def _earlier_incidents(y: np.ndarray, sign: float, bounded: bool, z: float) -> np.ndarray:
+    """Rows of the symptom's baseline ``y`` that belong to an earlier incident.
+
+    ``sign`` is the symptom's bad direction as :func:`_directional` takes
+    it (+1 up, -1 down, 0 both) and ``bounded`` whether it is a percentage
+    or fraction.
+
+    An incident is a run of two or more consecutive points beyond ``z``
+    robust deviations in the bad direction (a lone spike is noise).  When
+    such runs would cover more than a quarter of the points, they are what
+    the series normally does, and nothing is flagged.
+    """
+    n = int(np.sum(~np.isnan(y)))
+    if n < _INCIDENT_MIN_POINTS:
+        return np.zeros(len(y), dtype=bool)
+    col = y[:, None]
+    med, scale = _robust_location_scale(col, np.array([bounded]))
+    beyond = np.nan_to_num(_directional((col - med) / scale, np.array([sign]))[:, 0], nan=0.0) > z
+    pair = beyond[1:] & beyond[:-1]
+    run = np.zeros(len(y), dtype=bool)
+    run[1:] |= pair
+    run[:-1] |= pair
+    return run if run.sum() <= _INCIDENT_MAX_SHARE * n else np.zeros(len(y), dtype=bool)
+
+
+def _incident_issue(symptom: tuple[str, str], stamps: pd.DatetimeIndex, z: float) -> DataIssue:
+    """The report of baseline rows left out as earlier incidents, with their time spans."""
+    ns = stamps.as_unit("ns").asi8
+    gaps = np.diff(ns)
+    step = gaps.min() if len(gaps) else 0  # runs hold two points or more: their spacing is the grid step
+    breaks = np.flatnonzero(gaps > step)
+    firsts, lasts = np.r_[0, breaks + 1], np.r_[breaks, len(ns) - 1]
+    one_day = stamps[0].date() == stamps[-1].date()
+    clock = "%H:%M" if step >= 60 * 10**9 else "%H:%M:%S"  # seconds only for sub-minute grids
+    spans = []
+    for k, (a, b) in enumerate(zip(firsts.tolist(), lasts.tolist(), strict=True)):
+        head = stamps[a].strftime(clock if one_day and k else f"%Y-%m-%d {clock}")
+        spans.append(head if a == b else f"{head}–{stamps[b].strftime(clock)}")
+    shown = ", ".join(spans[:5]) + (f" and {len(spans) - 5} more" if len(spans) > 5 else "")
+    return DataIssue(
+        "baseline_incident",
+        f"{symptom[0]}/{symptom[1]} was itself beyond {z:g} robust deviations at {shown}: those "
+        f"{len(stamps)} baseline point(s) are an earlier incident, left out of every series' baseline",
+        symptom[0],
+        symptom[1],
+    )
+
+
+def _shorten_empty_stretches(b: np.ndarray, keep: int) -> np.ndarray:
+    """``b`` with every stretch of more than ``keep`` all-missing rows cut to ``keep`` rows.
+
+    Normal data may come in pieces days apart; the empty grid rows between
+    them carry nothing but would be scanned by every statistic.  Kept at
+    ``keep`` (the longest rolling-median span), no run of consecutive rows
+    joins values the gap used to separate.
+    """
+    empty = np.isnan(b).all(axis=1)
+    if empty.sum() <= keep:
+        return b
+    # Position of each row within its stretch of empty rows (0 for a row with values).
+    idx = np.arange(len(b))
+    last_full = np.maximum.accumulate(np.where(~empty, idx, -1))
+    return b[~empty | (idx - last_full <= keep)]
+
+
+def _level_norm(b: np.ndarray, k: int, med: np.ndarray, scale: np.ndarray, sign: np.ndarray) -> np.ndarray:
+    """Extreme directional deviation of the baseline's own k-point medians.
+
+    The reference a window's *median* is judged against: calibrated on the
+    baseline itself, so autocorrelated series (whose medians wander more
+    than ``1/sqrt(k)`` predicts) are not overrated.  NaN where the baseline
+    is shorter than ``2k`` points.
+    """
+    n = np.sum(~np.isnan(b), axis=0)
+    meds = rolling_nanmedian(b, k, (k + 1) // 2, stride=max(1, k // 4))
+    if not meds.shape[0]:
+        return np.full(b.shape[1], np.nan)
+    hi = _extreme(_directional((meds - med) / scale, sign))
+    norm = np.fmax(np.nan_to_num(hi, nan=0.0), _MIN_NORM / np.sqrt(k))
+    return np.where(n >= 2 * k, norm, np.nan)
+
+
+def _level_scorer(
+    b: np.ndarray, w: np.ndarray, med: np.ndarray, scale: np.ndarray, sign: np.ndarray, hi_1: np.ndarray
+) -> Callable[[np.ndarray], np.ndarray]:
+    """``ref -> level score`` of the window ``w`` against baseline rows ``b``.
+
+    ``hi_1`` is the raw extreme of the baseline's single-point deviations
+    (from :func:`_reference`).
+
+    Two spans: rolling medians of ``k`` points, ``k`` capped so the baseline
+    holds ten of them (its own k-medians then show how far such a median
+    wanders, slow load swings included); and, for a longer window, the whole
+    window's median, against a normalizer extrapolated from how the
+    baseline's extremes shrink from single points to k-medians (by
+    ``(k / K) ** alpha``, ``alpha`` measured, at most the 0.5 of independent
+    noise).  The rolling part carries a margin, as the window's maximum is
+    taken over many positions; a window only ``k`` points long is one median,
+    and the whole-window median is one statistic: they need none.  NaN where the window or baseline is too short.
+    """
+    n_cols = w.shape[1]
+    big_k = w.shape[0]
+    k = min(big_k, max(_MIN_LEVEL_POINTS, b.shape[0] // 10), _MAX_LEVEL_SPAN)
+    if big_k < _MIN_LEVEL_POINTS or not b.shape[0]:
+        return lambda ref: np.full(n_cols, np.nan)
+    norm_k = _level_norm(b, k, med, scale, sign)
+    w_meds = rolling_nanmedian(w, k, k, stride=max(1, k // 4))
+    norm_all = None
+    if big_k > k:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            alpha = np.clip(np.log(hi_1 / norm_k) / np.log(k), 0.0, 0.5)
+            norm_all = np.fmax(norm_k * (k / big_k) ** alpha, _MIN_NORM / np.sqrt(big_k))
+            w_med = np.nanmedian(w, axis=0)
+
+    def score(ref: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            margin = _LEVEL_MARGIN if w_meds.shape[0] > 1 else 1.0
+            out = np.nanmax(_directional((w_meds - ref) / scale, sign), axis=0) / (margin * norm_k)
+            if norm_all is not None:
+                whole = _directional((w_med - ref) / scale, sign) / norm_all
+                out = np.fmax(out, whole)  # fmax: a NaN side yields the other
+        return out
+
+    return score
+
+
+def score_anomalies(
+    frame: pd.DataFrame,
+    windows: IncidentWindows,
+    config: DetectConfig,
+    *,
+    baseline: pd.DataFrame | None = None,
+    symptom: tuple[str, str] | None = None,
+) -> AnomalyScores:
+    """Score every column of ``frame`` in the incident window.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Aligned metrics (grid index, ``(service, metric)`` columns) holding the
+        incident window and possibly the time before it.
+    windows : IncidentWindows
+    config : DetectConfig
+    baseline : DataFrame, optional
+        Aligned separate normal data (same column layout).
+    symptom : (service, metric), optional
+        The incident's symptom series: baseline rows where it was itself in
+        an incident are left out (``DetectConfig.baseline_incident_z``).
+    """
+    issues: list[DataIssue] = []
+    cols = frame.columns
+    if frame.index.is_monotonic_increasing:  # an aligned grid: the window and the time before it are slices
+        first = frame.index.searchsorted(windows.start, "left")
+        window = frame.iloc[first:frame.index.searchsorted(windows.end, "right")]
+        pre = frame.iloc[:first]
+    else:
+        window = frame.loc[(frame.index >= windows.start) & (frame.index <= windows.end)]
+        pre = frame.loc[frame.index < windows.start]
+    if windows.separate_baseline and baseline is not None:
+        base = baseline if baseline.columns.equals(cols) else baseline.reindex(columns=cols)
+    else:
+        base = pre.loc[pre.index >= windows.baseline_start] if windows.baseline_start is not None else pre.iloc[0:0]
+    if config.seasonal_period and len(base) >= 2 * config.seasonal_period:
+        base, window = _deseasonalize(base, window, config.seasonal_period)
+
+    directions = per_name(cols, 1, lambda m: metric_direction(m, config.directions), dtype=str)
+    sign = np.where(directions == "up", 1.0, np.where(directions == "down", -1.0, 0.0))
+    bounded = per_name(cols, 1, is_bounded_metric, dtype=bool)
+    b = base.to_numpy(dtype="float64")
+    if config.baseline_incident_z and symptom is not None and symptom in cols:
+        j = cols.get_loc(symptom)
+        earlier = _earlier_incidents(b[:, j], sign[j], bounded[j], config.baseline_incident_z)
+        if earlier.any():
+            issues.append(_incident_issue(symptom, base.index[earlier], config.baseline_incident_z))
+            b = b[~earlier]
+    if windows.separate_baseline and b.size:
+        b = _shorten_empty_stretches(b, _MAX_LEVEL_SPAN)
+    w = window.to_numpy(dtype="float64")
+    n_base = np.sum(~np.isnan(b), axis=0) if b.size else np.zeros(len(cols), dtype=int)
+
+    med, scale, norm, hi = _reference(b, sign, bounded, w)
+    z_pts = _directional((w - med) / scale, sign)
+    pts = z_pts / norm
+    # A sustained shift: no single point beyond the baseline's extremes, but
+    # a level the baseline never holds for as long.
+    level_against = _level_scorer(b, w, med, scale, sign, hi)
+    level = level_against(med)
+    if windows.separate_baseline and len(pre):
+        # Normal data from another period may not match the level just before
+        # the incident.  Where most of the recent points (at least three)
+        # deviate from it the reference is stale: judge the window against
+        # those points instead (with the wide scale a few points deserve);
+        # elsewhere the series must also have changed against them.
+        p = pre.to_numpy(dtype="float64")[-max(1, min(len(pre), 12)):]
+        n_pre = np.sum(~np.isnan(p), axis=0)
+        enough = n_pre >= _MIN_PRE
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            pre_dev = nan_quantiles(np.abs(p - med) / scale, (0.5,))[0] / norm
+        stale = (np.nan_to_num(pre_dev) > config.threshold) & enough
+        if stale.any():
+            pmed, pscale, pnorm, _ = _reference(p, sign, bounded, w)
+            local_pts = _directional((w - pmed) / pscale, sign) / pnorm
+            pts = np.where(stale & ~np.isnan(local_pts), local_pts, pts)
+            z_pts = np.where(stale, _directional((w - pmed) / pscale, sign), z_pts)
+            med = np.where(stale, pmed, med)
+            # The reference is now those few points: they, not the normal
+            # data, bound how much the score can be trusted.
+            n_base = np.where(stale, np.sum(~np.isnan(p), axis=0), n_base)
+        # Against the most normal of the recent points: a shift that predates
+        # the incident moved them all, a fault that began a step or two
+        # before the alert left the earlier ones alone.
+        dev = _directional((p - med) / scale, sign)
+        dev = np.where(np.isnan(dev), np.inf, dev)
+        pre_level = p[np.argmin(dev, axis=0), np.arange(p.shape[1])]
+        local = _directional((w - pre_level) / scale, sign) / norm
+        pts = np.where(np.isnan(local) | stale, pts, np.fmin(pts, local))
+        local_level = level_against(pre_level)
+        level = np.where(stale, np.nan, np.where(np.isnan(local_level), level, np.fmin(level, local_level)))
+
+    pts = np.where(np.isnan(pts), -np.inf, pts)
+    if pts.shape[0] >= _SUSTAIN_MIN:
+        sustained = np.fmin(pts[:-1], pts[1:])
+        score = np.fmax(sustained.max(axis=0), _SINGLE * pts.max(axis=0))
+    else:
+        score = pts.max(axis=0)
+    score = np.fmax(score, np.nan_to_num(level, nan=-np.inf))
+    worst = np.argmax(pts, axis=0)
+    z = z_pts[worst, np.arange(len(cols))] if w.size else np.full(len(cols), np.nan)
+    value = w[worst, np.arange(len(cols))] if w.size else np.full(len(cols), np.nan)
+    crossed = pts > config.threshold
+    has_onset = crossed.any(axis=0)
+    onset_idx = np.argmax(crossed, axis=0)
+
+    too_short = n_base < config.min_baseline_points
+    no_window = ~np.isfinite(score)
+    score = np.where(too_short | no_window, 0.0, score)
+    score = np.fmax(score, 0.0)
+    if too_short.any():
+        for col in cols[too_short]:
+            issues.append(
+                DataIssue(
+                    "short_baseline",
+                    f"{col[0]}/{col[1]}: fewer than {config.min_baseline_points} baseline points; not scored",
+                    col[0],
+                    col[1],
+                )
+            )
+
+    weights = per_name(cols, 1, lambda m: metric_weight(metric_direction(m, config.directions), m), dtype=float)
+    stamps = window.index.to_list()  # boxed once, not once per series
+    onsets = [
+        stamps[i] if ok and s > config.threshold else None
+        for i, ok, s in zip(onset_idx, has_onset, score, strict=True)
+    ]
+    # Plain Python numbers in one conversion per array, not one per value.
+    series = tuple(
+        map(
+            SeriesAnomaly,
+            names_of(cols, 0),
+            names_of(cols, 1),
+            score.astype(float).tolist(),
+            np.where(np.isfinite(z), z, np.nan).astype(float).tolist(),
+            directions.astype(str).tolist(),
+            onsets,
+            np.asarray(med, dtype=float).tolist(),
+            np.asarray(value, dtype=float).tolist(),
+            np.asarray(n_base).astype(int).tolist(),
+        )
+    )
+    table = pd.DataFrame(
+        {
+            "score": score,
+            "z": z,
+            "direction": directions,
+            "weight": weights,
+            "points": n_base,
+            "onset": onsets,
+        },
+        index=cols,
+    )
+    points = pd.DataFrame(np.where(np.isfinite(pts), pts, np.nan), index=window.index, columns=cols)
+    return AnomalyScores(series=series, table=table, points=points, issues=tuple(issues))

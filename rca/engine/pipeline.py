@@ -1,0 +1,369 @@
+"""The pipeline: ingest -> align -> detect -> causal -> rank -> explain.
+
+This is the only module that knows the order of the stages.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import pandas as pd
+
+from rca.engine.align import align_metrics
+from rca.engine.causal import granger_along_pairs
+from rca.engine.columns import name_mask
+from rca.engine.config import AlignConfig, RCAConfig
+from rca.engine.detect import incident_windows, score_anomalies
+from rca.engine.errors import (
+    InvalidConfigError,
+    InvalidIncidentError,
+    InvalidTopologyError,
+)
+from rca.engine.explain import explain_causes
+from rca.engine.ingest import load_metrics
+from rca.engine.rank import anomaly_log_odds, node_evidence, rank_candidates
+from rca.engine.types import DataIssue, GrangerTest, Incident, RCAResult
+from rca.engine.version import __version__
+from topology import ServiceGraph
+
+__all__ = ["analyze"]
+
+MetricsInput = pd.DataFrame | str | Path
+
+
+def _coerce_graph(graph: Any) -> ServiceGraph:
+    if isinstance(graph, ServiceGraph):
+        return graph
+    if isinstance(graph, nx.DiGraph):
+        return ServiceGraph.from_networkx(graph)
+    raise InvalidTopologyError(
+        f"graph must be a topology.ServiceGraph (or networkx.DiGraph), got {type(graph).__name__}",
+        field="graph",
+    )
+
+
+_BASELINE_CACHE: OrderedDict[tuple, tuple[pd.DataFrame, list[DataIssue]]] = OrderedDict()
+_BASELINE_CACHE_SIZE = 4
+
+
+def _aligned_baseline(
+    baseline: MetricsInput, config: AlignConfig, graph: ServiceGraph, step: pd.Timedelta
+) -> tuple[pd.DataFrame, list[DataIssue]]:
+    """Ingest and align separate normal data, reusing the last few results.
+
+    Normal data is typically hours long and shared by many analyses (every
+    incident of a system, every benchmark case); aligning it dominated their
+    cost.  The cache key is the data's content hash, so a frame changed in
+    place is never served stale.
+    """
+    key = None
+    if isinstance(baseline, pd.DataFrame):
+        try:
+            content = int(pd.util.hash_pandas_object(baseline, index=True).sum())
+        except TypeError:  # unhashable cells: skip the cache
+            content = None
+        if content is not None:
+            key = (
+                content,
+                baseline.shape,
+                tuple(map(str, baseline.columns)),
+                tuple(sorted(map(str, config.to_dict().items()))),
+                step,
+                frozenset(graph.services),
+            )
+            hit = _BASELINE_CACHE.get(key)
+            if hit is not None:
+                _BASELINE_CACHE.move_to_end(key)
+                return hit[0], list(hit[1])
+    long, issues = load_metrics(baseline, field="baseline")
+    aligned = align_metrics(long, config, known_services=graph, step=step)
+    out = (aligned.frame, issues + list(aligned.issues))
+    if key is not None:
+        _BASELINE_CACHE[key] = out
+        while len(_BASELINE_CACHE) > _BASELINE_CACHE_SIZE:
+            _BASELINE_CACHE.popitem(last=False)
+    return out[0], list(out[1])
+
+
+def _coerce_config(config: Any) -> RCAConfig:
+    if config is None:
+        return RCAConfig()
+    if isinstance(config, RCAConfig):
+        return config
+    if isinstance(config, Mapping):
+        return RCAConfig.from_dict(config)
+    raise InvalidConfigError(f"config must be an RCAConfig or a dict, got {type(config).__name__}", field="config")
+
+
+def _granger_pairs(
+    graph: ServiceGraph,
+    evidence: dict,
+    scope: set[str],
+    symptom: tuple[str, str],
+    columns: pd.Index,
+    threshold: float,
+) -> list[tuple[tuple[str, str], tuple[str, str]]]:
+    """Callee series -> caller series for call edges between anomalous services.
+
+    Both ends are the services' strongest latency or error series (their
+    strongest series of any kind when they have none): that is what a fault
+    passes up a call, so a test between, say, a callee's latency and its
+    caller's memory would only measure coincidence.
+    """
+    active = {s for s in scope if s in evidence and evidence[s].score > threshold}
+
+    def series(service: str) -> tuple[str, str]:
+        ev = evidence[service]
+        return (service, ev.upward_metric or ev.metric)
+
+    pairs = []
+    for caller in sorted(scope):  # a set: sorted, so the tests come out in the same order every run
+        if caller not in active and caller != symptom[0]:
+            continue
+        for callee in graph.callees(caller):
+            if callee not in active or callee == caller:
+                continue
+            if caller == symptom[0] and symptom in columns:
+                effect_col = symptom
+            elif caller in evidence:
+                effect_col = series(caller)
+            else:
+                continue
+            pairs.append((series(callee), effect_col))
+    return pairs
+
+
+def _null_log_score(cfg: RCAConfig, symptom, threshold: float) -> float:
+    """Log-score of "no root cause".
+
+    The null must call the symptom's own deviation noise, so it loses the
+    symptom's anomaly log-odds: an anomalous symptom makes it less likely, a
+    quiet one more (by at most ``quiet_null_log_score``).
+    """
+    if symptom is None:
+        return cfg.rank.null_log_score
+    odds = float(anomaly_log_odds(symptom.score, threshold))
+    return cfg.rank.null_log_score - max(odds, -cfg.rank.quiet_null_log_score)
+
+
+def _orientation_hint(graph: ServiceGraph, symptom: str) -> list[DataIssue]:
+    """A note when the symptom depends on nothing but has callers: the graph may be causal, read the wrong way round."""
+    if graph.callees(symptom):
+        return []
+    upstream = graph.dependents(symptom)
+    if not upstream:
+        return []
+    return [
+        DataIssue(
+            "symptom_calls_nothing",
+            f"{symptom} calls no other service in the topology, so only {symptom} itself can be blamed, "
+            f"yet {len(upstream)} service(s) call it: if the graph's arrows mean cause -> effect rather "
+            "than caller -> callee, load it with edges='causal' (rca analyze --edges causal)",
+            symptom,
+        )
+    ]
+
+
+def _decisive_own_signal(table: pd.DataFrame, service: str, level: float) -> bool:
+    """Whether ``service`` has a direct (non-traffic, server-side) series scoring above ``level``."""
+    direct = name_mask(table.index, 0, service) & (table["direction"].to_numpy() != "both") & (table["weight"].to_numpy(dtype=float) >= 1.0)
+    return bool((table["score"].to_numpy(dtype=float)[direct] > level).any())
+
+
+def analyze(
+    graph: ServiceGraph,
+    metrics: MetricsInput,
+    incident: Incident | Mapping[str, Any],
+    config: RCAConfig | Mapping[str, Any] | None = None,
+    *,
+    baseline: MetricsInput | None = None,
+) -> RCAResult:
+    """Find the probable root causes of an incident.
+
+    Parameters
+    ----------
+    graph : ServiceGraph
+        Who calls whom (edge ``A -> B``: A calls B).
+    metrics : DataFrame or path
+        Long (``timestamp, service, metric, value``) or wide (``(service,
+        metric)`` columns) metrics, or a CSV/Parquet file; they must cover the
+        incident window and, unless ``baseline`` is given, time before it.
+    incident : Incident or dict
+        The symptom: service, metric, start (and optional end).
+    config : RCAConfig or dict, optional
+        Defaults documented in :mod:`rca.engine.config`.
+    baseline : DataFrame or path, optional
+        Separate normal-operation data of the same services.
+
+    Returns
+    -------
+    RCAResult
+        ``causes`` ranked best first, or empty with ``reason`` when nothing
+        upstream of the symptom is anomalous.
+
+    Raises
+    ------
+    InvalidInputError
+        Bad graph, metrics, incident or config; ``.field`` names what.
+
+    Examples
+    --------
+    >>> from rca.evaluation.datasets.synthetic import demo_case
+    >>> case = demo_case()
+    >>> result = analyze(case.graph, case.metrics, case.incident)
+    >>> result.top.service in case.root_causes
+    True
+    """
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    g = _coerce_graph(graph)
+    cfg = _coerce_config(config)
+    if isinstance(incident, Mapping):
+        incident = Incident.from_dict(incident)
+    if not isinstance(incident, Incident):
+        raise InvalidIncidentError(f"incident must be an Incident or a dict, got {type(incident).__name__}", field="incident")
+    if incident.service not in g:
+        raise InvalidIncidentError(
+            f"incident.service {incident.service!r} is not in the topology ({len(g)} services)",
+            field="incident.service",
+        )
+
+    long, issues = load_metrics(metrics, field="metrics")
+    timings["ingest"] = time.perf_counter() - t0
+    issues += _orientation_hint(g, incident.service)
+
+    t = time.perf_counter()
+    aligned = align_metrics(long, cfg.align, known_services=g)
+    issues += list(aligned.issues)
+    base_frame = None
+    if baseline is not None:
+        base_frame, base_issues = _aligned_baseline(baseline, cfg.align, g, aligned.step)
+        issues += base_issues
+    frame = aligned.frame
+    timings["align"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    windows = incident_windows(frame, aligned.step, incident, cfg.detect, baseline=base_frame)
+    scores = score_anomalies(frame, windows, cfg.detect, baseline=base_frame, symptom=(incident.service, incident.metric))
+    issues += list(scores.issues)
+    threshold = cfg.detect.threshold
+    symptom_key = (incident.service, incident.metric)
+    symptom = next((s for s in scores.series if (s.service, s.metric) == symptom_key), None)
+    if symptom is None:
+        have = sorted({m for s, m in frame.columns if s == incident.service})
+        issues.append(
+            DataIssue(
+                "missing_symptom",
+                f"no {incident.metric!r} series for {incident.service!r} (it has: {have[:8]}); "
+                "the symptom itself is not checked",
+                incident.service,
+                incident.metric,
+            )
+        )
+    timings["detect"] = time.perf_counter() - t
+
+    no_cause: float | None = None  # set once candidates are weighed; result() reads it when called
+
+    def result(status: str, reason: str, causes=(), granger: list[GrangerTest] | None = None) -> RCAResult:
+        timings["total"] = time.perf_counter() - t0
+        return RCAResult(
+            incident=incident,
+            status=status,
+            reason=reason,
+            causes=tuple(causes),
+            symptom=symptom,
+            anomalies=scores.series,
+            granger=tuple(granger or ()),
+            issues=tuple(issues),
+            window=(windows.start, windows.end),
+            baseline_window=None
+            if windows.baseline_start is None
+            else (windows.baseline_start, windows.baseline_end),
+            step_seconds=aligned.step.total_seconds(),
+            config=cfg.to_dict(),
+            timings=dict(timings),
+            engine_version=__version__,
+            no_cause_probability=no_cause,
+        )
+
+    # A symptom inside its everyday range does not make the incident unreal
+    # (alerts fire on aggregates the metrics here may not show), but then only
+    # decisive anomalies are worth naming.
+    # The symptom service's other own signals count too: a latency alert on a
+    # service whose success rate has collapsed is a real incident.
+    gate = cfg.detect.symptom_threshold
+    decisive = threshold * cfg.detect.quiet_symptom_factor
+    quiet_symptom = gate > 0 and symptom is not None and symptom.score <= gate and not _decisive_own_signal(
+        scores.table, incident.service, decisive
+    )
+    candidate_threshold = decisive if quiet_symptom else threshold
+
+    t = time.perf_counter()
+    evidence = node_evidence(scores.table, threshold=threshold, exclude=symptom_key)
+    scope = {incident.service} | g.dependencies(incident.service, cfg.rank.max_depth)
+    granger: list[GrangerTest] = []
+    if cfg.granger.enabled and cfg.rank.use_topology:
+        pairs = _granger_pairs(g, evidence, scope, symptom_key, frame.columns, threshold)
+        lo = windows.start - cfg.granger.context * aligned.step
+        data = frame.loc[(frame.index >= lo) & (frame.index <= windows.end)]
+        granger = granger_along_pairs(data, pairs, cfg.granger)
+    timings["causal"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    null = _null_log_score(cfg, symptom, threshold)
+    ranked = rank_candidates(
+        g, evidence, incident.service, granger, cfg.rank,
+        threshold=threshold, candidate_threshold=candidate_threshold, null_log_score=null,
+    )
+    timings["rank"] = time.perf_counter() - t
+    if ranked:
+        no_cause = max(0.0, 1.0 - sum(c.confidence for c in ranked))
+    if ranked and ranked[0].log_score <= null:
+        best = ranked[0]
+        return result(
+            "no_anomaly",
+            f"No candidate explains the symptom better than noise: the best, {best.service} "
+            f"({evidence[best.service].metric}), has log-score {best.log_score:.2f} <= {null:.2f}, the null "
+            f"hypothesis' (symptom {incident.service}/{incident.metric} score "
+            f"{'n/a' if symptom is None else f'{symptom.score:.2f}'}).",
+            granger=granger,
+        )
+    if not ranked and quiet_symptom:
+        return result(
+            "no_anomaly",
+            f"The symptom {incident.service}/{incident.metric} is within its normal range in the "
+            f"incident window (score {symptom.score:.2f} <= {gate:g}) and no dependency deviates "
+            f"decisively (score > {candidate_threshold:g}); nothing to explain.",
+            granger=granger,
+        )
+    if not ranked:
+        n_deps = len(scope) - 1
+        upstream = (
+            f"none of its {n_deps} dependencies nor its other metrics deviate"
+            if n_deps
+            else "it calls no other service in the topology, and its other metrics do not deviate"
+        )
+        return result(
+            "no_anomaly",
+            f"Nothing anomalous upstream of {incident.service}: {upstream} from the baseline (threshold "
+            f"{threshold:g}). The cause may lie inside {incident.service} itself or outside the observed topology.",
+            granger=granger,
+        )
+    t = time.perf_counter()
+    causes = explain_causes(
+        g, ranked, evidence, scores, granger, incident.service, threshold=threshold, top_k=cfg.rank.top_k
+    )
+    timings["explain"] = time.perf_counter() - t
+    top = causes[0]
+    return result(
+        "found",
+        f"{len(ranked)} anomalous candidate(s); most probable root cause: {top.service} "
+        f"({top.metric}, confidence {top.confidence:.2f}).",
+        causes,
+        granger,
+    )

@@ -1,0 +1,168 @@
+"""Run methods over cases, serially or in worker processes.
+
+Only the method call is timed (:func:`time.perf_counter` around it); loading
+and converting data is not.  A method that raises on a case yields a row with
+an ``error`` and an empty ranking; the run goes on.
+
+With ``jobs > 1`` each case is pickled once and sent to a worker that runs
+every method on it; workers resolve methods by name from the registry of
+:mod:`rca.evaluation.bench.methods` (methods registered at run time in the parent are not
+visible to them).  Workers are started with ``spawn``: the parent may hold
+threads (the progress bar), and forking a threaded process is unsafe.
+
+Seconds measured with ``jobs > 1`` include contention between workers (and
+their BLAS threads); measure speed targets with ``jobs=1``.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from functools import lru_cache
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from rca.evaluation.bench.methods import MethodFn, get_method
+from rca.evaluation.bench.results import CaseResult
+from rca.evaluation.datasets.base import BenchCase
+
+__all__ = ["run_case", "run_methods"]
+
+
+@lru_cache(maxsize=None)
+def _method(name: str, seed: int, config_json: str = "") -> MethodFn:
+    return get_method(name, seed=seed, config=json.loads(config_json) if config_json else None)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _run_one(case: BenchCase, name: str, seed: int, config_json: str = "") -> CaseResult:
+    """One method on one case; only the method call is timed."""
+    try:
+        fn = _method(name, seed, config_json)
+    except Exception as exc:  # an unknown name in a worker: record, don't abort
+        return CaseResult.from_case(case, name, [], error=_one_line(exc))
+    start = time.perf_counter()
+    try:
+        answer = fn(case)
+    except Exception as exc:
+        seconds = time.perf_counter() - start
+        return CaseResult.from_case(case, name, [], seconds=seconds, error=_one_line(exc))
+    seconds = time.perf_counter() - start
+    if not isinstance(answer, (list, tuple)) or not all(isinstance(s, str) for s in answer):
+        error = f"TypeError: method {name!r} must return a list of service names, got {answer!r:.80}"
+        return CaseResult.from_case(case, name, [], seconds=seconds, error=error)
+    scores = getattr(answer, "scores", None)
+    confidence = getattr(answer, "confidence", None)
+    return CaseResult.from_case(case, name, list(answer), scores=scores, seconds=seconds, confidence=confidence)
+
+
+def run_case(
+    case: BenchCase,
+    methods: Sequence[str],
+    seed: int = 0,
+    on_done: Callable[[], None] | None = None,
+    config_json: str = "",
+) -> list[CaseResult]:
+    """Run each method on ``case``; one :class:`CaseResult` per method, in order.
+
+    ``on_done`` is called after each method (progress reporting);
+    ``config_json`` is the engine's base configuration as JSON ("" = defaults).
+    """
+    out: list[CaseResult] = []
+    for name in methods:
+        out.append(_run_one(case, name, seed, config_json))
+        if on_done is not None:
+            on_done()
+    return out
+
+
+def _failed_case(case: BenchCase, methods: Sequence[str], exc: BaseException) -> list[CaseResult]:
+    msg = f"worker failed: {_one_line(exc)}"
+    return [CaseResult.from_case(case, name, [], error=msg) for name in methods]
+
+
+def run_methods(
+    cases: Sequence[BenchCase],
+    methods: Sequence[str],
+    *,
+    jobs: int = 1,
+    seed: int = 0,
+    progress: bool = True,
+    console: Console | None = None,
+    config: Mapping[str, Any] | None = None,
+) -> list[CaseResult]:
+    """Run every method on every case.
+
+    Parameters
+    ----------
+    cases : sequence of BenchCase
+    methods : sequence of str
+        Registered method names (:func:`rca.evaluation.bench.methods.get_method`).
+    jobs : int
+        Worker processes; 1 runs in this process.
+    seed : int
+        Run seed handed to seeded methods (``random``).
+    progress : bool
+        Show a rich progress bar (on ``console``).
+    config : mapping, optional
+        The engine's base configuration (an :class:`rca.RCAConfig` mapping);
+        ablations switch their component off on top of it.
+
+    Returns
+    -------
+    list of CaseResult
+        Ordered by case, then by method, whatever the order of completion.
+    """
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    config_json = json.dumps(dict(config), sort_keys=True) if config else ""
+    for name in methods:
+        get_method(name, seed=seed, config=config)  # fail fast on unknown names and bad config, in the parent
+    methods = list(methods)
+    slots: list[list[CaseResult] | None] = [None] * len(cases)
+    bar = Progress(
+        TextColumn("[bold]bench"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("runs"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not progress,
+        transient=False,
+    )
+    with bar:
+        task = bar.add_task("bench", total=len(cases) * len(methods))
+        if jobs == 1 or len(cases) <= 1:
+            for i, case in enumerate(cases):
+                slots[i] = run_case(case, methods, seed, on_done=lambda: bar.advance(task, 1), config_json=config_json)
+        else:
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=min(jobs, len(cases)), mp_context=ctx) as pool:
+                futures: dict[Future[list[CaseResult]], int] = {
+                    pool.submit(run_case, case, methods, seed, None, config_json): i for i, case in enumerate(cases)
+                }
+                for fut in as_completed(futures):
+                    i = futures[fut]
+                    try:
+                        slots[i] = fut.result()
+                    except Exception as exc:  # a crashed worker or an unpicklable case
+                        slots[i] = _failed_case(cases[i], methods, exc)
+                    bar.advance(task, len(methods))
+    return [r for rows in slots if rows is not None for r in rows]
