@@ -6,8 +6,8 @@
     settings.py   Settings (RCA_* environment, optional config file)
     deps.py       Annotated dependencies (settings, database, session, API-key scopes)
     schemas.py    request/response models (TopologyPublic, AnalysisCreate, AnalysisPublic...)
-    routes/       topologies.py, analyses.py, ops.py
-    db/           models (one Base), session, repository, migrate (Alembic)
+    routes/       topologies, analyses, report, accuracy, webhooks, ops
+    inputs.py     request bodies checked at the door (the stored forms live in rca.store)
     jobs.py       worker pool, leases and heartbeat
     security.py   API keys (hashed at rest), scopes
     metrics.py    Prometheus exposition

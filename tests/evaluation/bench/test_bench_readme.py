@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from rca.cli import app
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _readme_bench_command() -> list[str]:

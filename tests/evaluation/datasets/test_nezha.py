@@ -40,7 +40,7 @@ POD_METRICS = {
 
 def _real_root() -> Path:
     env = os.environ.get("RCA_DATASETS")
-    return Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
+    return Path(env) if env else Path(__file__).resolve().parents[3].parent / "shared" / "datasets"
 
 
 @pytest.fixture(scope="module")

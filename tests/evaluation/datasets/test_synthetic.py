@@ -25,7 +25,7 @@ from rca.evaluation.datasets.synthetic import (
 )
 from topology import NodeKind
 
-DEMO_DIR = Path(synthetic.__file__).resolve().parents[2] / "data" / "demo"
+DEMO_DIR = Path(synthetic.__file__).resolve().parents[3] / "data" / "demo"
 
 
 # -- helpers -------------------------------------------------------------------
