@@ -27,18 +27,14 @@ from topology.io_json import (
     read_json,
     write_json,
 )
-from topology.io_traces import (
+from topology.io_spans import (
     SPAN_COLUMNS,
-    TRACE_FORMATS,
-    graph_from_jaeger,
-    graph_from_otlp,
     graph_from_spans,
-    graph_from_zipkin,
-    loads_traces,
     normalize_spans_csv,
     read_spans_csv,
-    read_traces,
 )
+from topology.io_trace_json import graph_from_jaeger, graph_from_otlp, graph_from_zipkin
+from topology.io_traces import TRACE_FORMATS, loads_traces, read_traces
 from topology.io_yaml import dumps_yaml, loads_yaml, read_yaml, write_yaml
 from topology.load import FORMATS, load, loads, sniff_format
 from topology.model import (

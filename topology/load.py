@@ -37,14 +37,13 @@ from pathlib import Path
 from topology.errors import TopologyError
 from topology.io_csv import loads_adjacency_csv, loads_edge_csv
 from topology.io_json import _decode, _parse_json, _read_text, graph_from_dict
-from topology.io_traces import (
+from topology.io_spans import read_spans_csv
+from topology.io_trace_json import (
     _JSON_READERS,
-    TRACE_FORMATS,
     _parse_json_or_lines,
     _sniff_json_traces,
-    loads_traces,
-    read_spans_csv,
 )
+from topology.io_traces import TRACE_FORMATS, loads_traces
 from topology.io_yaml import loads_yaml
 from topology.model import ServiceGraph, check_edges
 

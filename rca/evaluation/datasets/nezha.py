@@ -97,7 +97,7 @@ from rca.evaluation.datasets.base import BenchCase, compact_names, select_named
 from rca.evaluation.datasets.spans import span_metrics
 from topology import NodeKind, ServiceGraph
 from topology.io_csv import is_ip_address, read_edge_csv
-from topology.io_traces import graph_from_spans, normalize_spans_csv
+from topology.io_spans import graph_from_spans, normalize_spans_csv
 from topology.naming import PodNameMapper
 
 __all__ = ["load_nezha", "read_nezha_day", "NezhaDay", "NezhaFault", "metric_name"]

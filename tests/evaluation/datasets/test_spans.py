@@ -141,7 +141,7 @@ def test_invalid_input(spans: object, step: str, message: str) -> None:
 
 
 def test_accepts_the_normalized_nezha_span_table() -> None:
-    from topology.io_traces import normalize_spans_csv
+    from topology.io_spans import normalize_spans_csv
 
     t = int(T0.value)
     raw = pd.DataFrame(
