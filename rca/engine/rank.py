@@ -33,7 +33,7 @@ from scipy import sparse
 
 from rca.engine.columns import level_codes, name_mask, per_name
 from rca.engine.config import RankConfig
-from rca.engine.detect import CLIENT_SIDE_WEIGHT, is_client_side
+from rca.engine.metric_semantics import CLIENT_SIDE_WEIGHT, is_client_side
 from rca.engine.types import GrangerTest
 from topology import NodeKind, ServiceGraph
 

@@ -7,14 +7,10 @@ import pandas as pd
 import pytest
 
 from rca.engine.config import DetectConfig
-from rca.engine.detect import (
-    incident_windows,
-    metric_direction,
-    metric_weight,
-    rolling_nanmedian,
-    score_anomalies,
-)
+from rca.engine.detect import incident_windows, score_anomalies
 from rca.engine.errors import InvalidIncidentError
+from rca.engine.metric_semantics import metric_direction, metric_weight
+from rca.engine.robust_stats import rolling_nanmedian
 from rca.engine.types import Incident
 
 T0 = pd.Timestamp("2024-05-01T12:00:00Z")
@@ -284,33 +280,33 @@ def test_rolling_nanmedian_matches_pandas(rng, k, min_count):
 
 
 def test_rolling_nanmedian_in_column_blocks_matches_one_block(rng, monkeypatch):
-    import rca.engine.detect as detect
+    import rca.engine.robust_stats as robust_stats
 
     a = rng.normal(size=(40, 9))
-    k = detect._NETWORK_MAX_K + 4  # long runs: the sorting path, which works in blocks
+    k = robust_stats._NETWORK_MAX_K + 4  # long runs: the sorting path, which works in blocks
     whole = rolling_nanmedian(a, k)
-    monkeypatch.setattr(detect, "_ROLLING_BLOCK", 80)  # a couple of columns per block
+    monkeypatch.setattr(robust_stats, "_ROLLING_BLOCK", 80)  # a couple of columns per block
     np.testing.assert_array_equal(rolling_nanmedian(a, k), whole)
 
 
 @pytest.mark.parametrize("k", range(1, 9))
 @pytest.mark.parametrize("stride", [1, 2, 3])
 def test_rolling_nanmedian_network_matches_sorting(rng, monkeypatch, k, stride):
-    import rca.engine.detect as detect
+    import rca.engine.robust_stats as robust_stats
 
     a = rng.normal(size=(37, 6))
     a[rng.random(a.shape) < 0.3] = np.nan
     a[:, 0] = np.nan  # an empty column
     a[:5, 1] = 2.0  # ties
     network = rolling_nanmedian(a, k, (k + 1) // 2, stride=stride)
-    monkeypatch.setattr(detect, "_NETWORK_MAX_K", 0)
+    monkeypatch.setattr(robust_stats, "_NETWORK_MAX_K", 0)
     np.testing.assert_array_equal(network, rolling_nanmedian(a, k, (k + 1) // 2, stride=stride))
 
 
 @pytest.mark.parametrize("rows", [30, 400])  # the maximum below 100 values, the p99 from 100 on
 def test_extremes_read_off_the_scale_sorts_equal_a_fresh_sort(rng, rows):
-    from rca.engine.detect import (
-        _directional,
+    from rca.engine.detect import _directional
+    from rca.engine.robust_stats import (
         _extreme,
         _extreme_of_sorted,
         _location_scale_sorted,

@@ -177,7 +177,7 @@ def test_relabelling_services_permutes_the_ranking(new_names, values):
 
 
 def test_an_external_endpoint_counts_as_a_client_side_measurement():
-    from rca.engine.detect import CLIENT_SIDE_WEIGHT
+    from rca.engine.metric_semantics import CLIENT_SIDE_WEIGHT
 
     g = ServiceGraph()
     g.add_service("front")

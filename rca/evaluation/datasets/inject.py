@@ -46,9 +46,9 @@ import numpy as np
 import pandas as pd
 
 from rca.engine.columns import per_name
-from rca.engine.detect import is_bounded_metric, metric_direction
 from rca.engine.errors import InvalidInputError
 from rca.engine.ingest import load_metrics
+from rca.engine.metric_semantics import is_bounded_metric, metric_direction
 from rca.engine.rank import metric_kind
 from rca.evaluation.datasets.base import BenchCase
 from topology import ServiceGraph

@@ -65,7 +65,7 @@ def test_a_valid_case(n: int, weights: str) -> None:
 
 
 def test_metric_directions_match_the_documented_choice() -> None:
-    from rca.engine.detect import metric_direction
+    from rca.engine.metric_semantics import metric_direction
 
     assert metric_direction(_sem.sem_metric("signed")) == "both"
     assert metric_direction(_sem.sem_metric("positive")) == "up"

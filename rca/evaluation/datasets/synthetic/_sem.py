@@ -47,7 +47,7 @@ The model, with every choice that is ours rather than theirs:
 * **One metric per node.**  With signed weights a descendant can move either
   way, and both libraries score ``|deviation|``; the metric is therefore
   called ``signal``, a name the engine's direction rules read as "both
-  ways are bad" (:func:`rca.engine.detect.metric_direction`).  With positive
+  ways are bad" (:func:`rca.engine.metric_semantics.metric_direction`).  With positive
   weights every effect of the fault is upwards and the metric is called
   ``latency`` ("up is bad"), the engine's own semantics.
 * **Topology.**  A causal edge ``cause -> effect`` is the call ``effect ->
