@@ -14,7 +14,8 @@ import pytest
 from rca.engine.errors import InvalidInputError
 from rca.evaluation.datasets import load_cases
 from rca.evaluation.datasets.base import BenchCase
-from rca.evaluation.datasets.nezha import load_nezha, metric_name, read_nezha_day
+from rca.evaluation.datasets.nezha import load_nezha
+from rca.evaluation.datasets.nezha_day import metric_name, read_nezha_day
 from topology import NodeKind
 
 FIXTURES = Path(__file__).parent / "fixtures" / "nezha"
