@@ -73,3 +73,18 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     assert (tmp_path / "site" / "index.html").is_file()
     api = (tmp_path / "site" / "python-api" / "index.html").read_text(encoding="utf-8")
     assert "rca.analyze" in api or "analyze" in api
+
+
+def _documented(path: Path) -> set[str]:
+    return set(re.findall(r"`(RCA_[A-Z0-9_]+)`", path.read_text(encoding="utf-8")))
+
+
+def test_the_settings_tables_of_the_docs_are_complete() -> None:
+    """The README lists the setting names; the docs' tables give their defaults and must not lag behind."""
+    from rca.integrations.alerts.settings import AlertSettings
+    from rca.service.settings import Settings
+
+    service = {f"RCA_{name.upper()}" for name in Settings.model_fields} | {"RCA_CONFIG_FILE"}
+    alerts = {f"RCA_{name.upper()}" for name in AlertSettings.model_fields}
+    assert service - _documented(ROOT / "docs" / "http-service.md") == set()
+    assert alerts - _documented(ROOT / "docs" / "integrations" / "alertmanager-grafana.md") == set()
