@@ -5,6 +5,7 @@ This is the only module that knows the order of the stages.
 
 from __future__ import annotations
 
+import difflib
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -151,6 +152,27 @@ def _null_log_score(cfg: RCAConfig, symptom, threshold: float) -> float:
     return cfg.rank.null_log_score - max(odds, -cfg.rank.quiet_null_log_score)
 
 
+def _check_symptom_metric(long: pd.DataFrame, incident: Incident) -> None:
+    """A symptom metric that no series has at all is a typo, not a data gap: refuse it, naming the closest names.
+
+    (A metric that other services have but the symptom service lacks stays a
+    ``missing_symptom`` data issue: that is a gap in the data, not a misspelling.)
+    """
+    metric = incident.metric
+    known = long["metric"].cat.categories if isinstance(long["metric"].dtype, pd.CategoricalDtype) else long["metric"].unique()
+    names = [str(m) for m in known]
+    if metric in names:
+        return
+    own = sorted({str(m) for m in long.loc[long["service"] == incident.service, "metric"].unique()})
+    close = difflib.get_close_matches(metric, names, n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    raise InvalidIncidentError(
+        f"incident.metric {metric!r} matches no series in the metrics{hint} "
+        f"({incident.service} has: {', '.join(own[:12]) or 'no series'})",
+        field="incident.metric",
+    )
+
+
 def _orientation_hint(graph: ServiceGraph, symptom: str) -> list[DataIssue]:
     """A note when the symptom depends on nothing but has callers: the graph may be causal, read the wrong way round."""
     if graph.callees(symptom):
@@ -234,6 +256,7 @@ def analyze(
         )
 
     long, issues = load_metrics(metrics, field="metrics")
+    _check_symptom_metric(long, incident)
     timings["ingest"] = time.perf_counter() - t0
     issues += _orientation_hint(g, incident.service)
 

@@ -121,6 +121,7 @@ MISTAKES = [
     ("missing-metrics", {"--metrics": "/nonexistent/metrics.csv"}, "file not found"),
     ("missing-graph", {"--graph": "/nonexistent/topology.yaml"}, "topology.yaml"),
     ("unknown-service", {"--service": "nowhere"}, "'nowhere' is not in the topology"),
+    ("metric-typo", {"--metric": "latncy"}, "incident.metric 'latncy' matches no series in the metrics; did you mean 'latency'?"),
     ("bad-at", {"--at": "yesterday-ish"}, "incident.start must be an ISO 8601 time"),
     ("end-before-start", {"--end": "2024-05-01T12:00:00Z"}, "must be after incident.start"),
     ("no-data-in-window", {"--at": "2030-01-01T00:00:00Z"}, "no metric data in the incident window"),

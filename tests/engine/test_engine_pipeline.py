@@ -229,9 +229,24 @@ def test_config_objects_validate_at_construction():
 
 
 def test_missing_symptom_series_is_reported(demo):
-    result = rca.analyze(demo.graph, demo.metrics, rca.Incident("frontend", "queue_depth", demo.incident.start))
+    # the metric exists on other services but not on the symptom's: a gap in the data, reported, not refused
+    metrics = demo.metrics[~((demo.metrics["service"] == "frontend") & (demo.metrics["metric"] == "cpu"))]
+    result = rca.analyze(demo.graph, metrics, rca.Incident("frontend", "cpu", demo.incident.start))
     assert result.symptom is None
     assert "missing_symptom" in [i.kind for i in result.issues]
+
+
+@pytest.mark.parametrize(("metric", "suggestion"), [("latncy", "'latency'"), ("queue_depth", None)])
+def test_a_symptom_metric_no_series_has_is_refused_with_the_closest_names(demo, metric, suggestion):
+    with pytest.raises(rca.InvalidIncidentError, match=f"incident.metric '{metric}' matches no series") as err:
+        rca.analyze(demo.graph, demo.metrics, rca.Incident("frontend", metric, demo.incident.start))
+    assert err.value.field == "incident.metric"
+    message = str(err.value)
+    assert "frontend has: " in message and "latency" in message
+    if suggestion:
+        assert f"did you mean {suggestion}" in message
+    else:
+        assert "did you mean" not in message
 
 
 def test_a_causal_graph_read_as_calls_is_flagged_and_reversed_finds_the_root(demo, demo_result):

@@ -49,6 +49,7 @@ ANALYSIS_CASES = [
     ("incident-bad-time", _body(incident={**INCIDENT, "start": "soon"}), JSON, {}, 422, "invalid_incident", "incident.start"),
     ("incident-unknown-service", _body(incident={**INCIDENT, "service": "ghost"}), JSON, {}, 422, "unknown_service", "incident.service"),
     ("incident-series-missing", _body(incident={**INCIDENT, "metric": "cpu"}), JSON, {}, 422, "invalid_metrics", "incident.metric"),
+    ("incident-metric-typo", _body(incident={**INCIDENT, "metric": "latncy"}), JSON, {}, 422, "invalid_metrics", "incident.metric"),
     ("config-out-of-range", _body(config={"granger": {"max_lag": 0}}), JSON, {}, 422, "invalid_config", "granger.max_lag"),
     ("config-unknown-section", _body(config={"magic": {}}), JSON, {}, 422, "invalid_config", "magic"),
     ("config-wrong-type", _body(config="fast"), JSON, {}, 422, "validation_error", "config"),
@@ -192,3 +193,11 @@ def test_oversized_chunked_body_is_413(api: httpx.Client) -> None:
 def test_too_many_metric_points_names_the_limit(api: httpx.Client) -> None:
     body = _check(api.post("/v1/analyses", json=analysis_body(metrics=make_metrics(2000))), 422, "too_many_metric_points", "metrics")
     assert "RCA_MAX_METRIC_POINTS" in body["detail"]
+
+
+def test_a_metric_typo_names_the_closest_series(api: httpx.Client) -> None:
+    r = api.post("/v1/analyses", content=_body(incident={**INCIDENT, "metric": "latncy"}), headers=JSON)
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["field"] == "incident.metric"
+    assert "did you mean 'latency'?" in body["detail"]

@@ -9,6 +9,8 @@ worker starts it within ``RCA_SYNC_WAIT_SECONDS``, it answers 202 with a
 
 from __future__ import annotations
 
+import difflib
+
 import asyncio
 import base64
 import binascii
@@ -215,8 +217,12 @@ def _prepare(db: Database, settings: Settings, req: AnalysisRequest, frame: pd.D
             f"no metric belongs to a service of the topology (metrics name: {shown}); check service names", field="metrics"
         )
     if (incident.service, incident.metric) not in metrics.series:
+        own = sorted(m for s, m in metrics.series if s == incident.service)
+        close = difflib.get_close_matches(incident.metric, own or sorted({m for _, m in metrics.series}), n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         raise InvalidMetricsError(
-            f"the metrics have no series for the incident ({incident.service!r}, {incident.metric!r})",
+            f"the metrics have no series for the incident ({incident.service!r}, {incident.metric!r}){hint} "
+            f"({incident.service} has: {', '.join(own[:12]) or 'no series'})",
             field="incident.metric",
         )
     row = AnalysisRow(
