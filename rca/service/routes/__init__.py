@@ -5,8 +5,16 @@ A new part of the service adds its module here and its router to the list.
 
 from fastapi import APIRouter
 
-from rca.service.routes import accuracy, analyses, ops, report, topologies, webhooks
+from rca.service.routes import (
+    accuracy,
+    analyses,
+    ops,
+    report,
+    topologies,
+    verdicts,
+    webhooks,
+)
 
 __all__ = ["ROUTERS"]
 
-ROUTERS: list[APIRouter] = [ops.router, topologies.router, analyses.router, report.router, accuracy.router, webhooks.router]
+ROUTERS: list[APIRouter] = [ops.router, topologies.router, analyses.router, verdicts.router, report.router, accuracy.router, webhooks.router]

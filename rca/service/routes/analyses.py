@@ -9,11 +9,10 @@ worker starts it within ``RCA_SYNC_WAIT_SECONDS``, it answers 202 with a
 
 from __future__ import annotations
 
-import difflib
-
 import asyncio
 import base64
 import binascii
+import difflib
 import json
 import logging
 import time
@@ -58,7 +57,6 @@ from rca.service.schemas import (
     ErrorBody,
     Status,
     Verdict,
-    VerdictRequest,
 )
 from rca.service.settings import Settings
 from rca.store import repository as repo
@@ -479,30 +477,3 @@ def get_analysis(analysis_id: str, s: SessionDep, _key: ReadKey) -> AnalysisPubl
     if row is None:
         raise ApiError(404, "analysis_not_found", f"analysis {analysis_id!r} does not exist", field="analysis_id")
     return public_of(row)
-
-
-@router.put(
-    "/{analysis_id}/verdict",
-    response_model=AnalysisPublic,
-    responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}},
-    summary="Record what the incident turned out to be: the confirmed root causes (or none)",
-)
-def put_verdict(analysis_id: str, body: VerdictRequest, db: DatabaseDep, _key: WriteKey) -> AnalysisPublic:
-    """The last verdict counts.  ``rca cases export`` turns analyses with a verdict into benchmark cases."""
-    with db.session() as s:  # committed before the response goes out
-        row = repo.get_analysis(s, analysis_id)
-        if row is None:
-            raise ApiError(404, "analysis_not_found", f"analysis {analysis_id!r} does not exist", field="analysis_id")
-        inputs = repo.get_analysis_inputs(s, analysis_id)
-        graph = graph_from_document(json.loads(inputs.topology_document)) if inputs is not None else None
-        causes = list(dict.fromkeys(c.strip() for c in body.root_causes))
-        for i, name in enumerate(causes):
-            if not name or (graph is not None and name not in graph):
-                raise ApiError(
-                    422,
-                    "unknown_service",
-                    f"root cause {name!r} is not a node of the analysis' topology ({0 if graph is None else len(graph)} nodes)",
-                    field=f"root_causes[{i}]",
-                )
-        row = repo.set_verdict(s, analysis_id, causes, body.note, utcnow())
-        return public_of(row)  # type: ignore[arg-type]
