@@ -16,6 +16,9 @@ response ``{error, detail, field}``; the CLI prints the message on one line.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 from topology.errors import TopologyError
 
 __all__ = [
@@ -26,6 +29,7 @@ __all__ = [
     "InvalidIncidentError",
     "InvalidConfigError",
     "AnalysisError",
+    "did_you_mean",
 ]
 
 
@@ -68,3 +72,9 @@ class InvalidConfigError(InvalidInputError):
 
 class AnalysisError(RCAError, RuntimeError):
     """The analysis could not be carried out on otherwise valid input."""
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """``"; did you mean 'a', 'b'?"`` for the closest of ``candidates`` (difflib), or ``""`` when none is close."""
+    close = difflib.get_close_matches(name, sorted({str(c) for c in candidates}), n=3, cutoff=0.6)
+    return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""

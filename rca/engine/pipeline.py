@@ -5,7 +5,6 @@ This is the only module that knows the order of the stages.
 
 from __future__ import annotations
 
-import difflib
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -24,6 +23,7 @@ from rca.engine.errors import (
     InvalidConfigError,
     InvalidIncidentError,
     InvalidTopologyError,
+    did_you_mean,
 )
 from rca.engine.explain import explain_causes
 from rca.engine.ingest import load_metrics
@@ -164,10 +164,8 @@ def _check_symptom_metric(long: pd.DataFrame, incident: Incident) -> None:
     if metric in names:
         return
     own = sorted({str(m) for m in long.loc[long["service"] == incident.service, "metric"].unique()})
-    close = difflib.get_close_matches(metric, names, n=3, cutoff=0.6)
-    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     raise InvalidIncidentError(
-        f"incident.metric {metric!r} matches no series in the metrics{hint} "
+        f"incident.metric {metric!r} matches no series in the metrics{did_you_mean(metric, names)} "
         f"({incident.service} has: {', '.join(own[:12]) or 'no series'})",
         field="incident.metric",
     )

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import difflib
 import json
 import logging
 import time
@@ -29,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 import rca
-from rca.engine.errors import InvalidInputError, InvalidMetricsError
+from rca.engine.errors import InvalidInputError, InvalidMetricsError, did_you_mean
 from rca.service.deps import (
     DatabaseDep,
     ReadKey,
@@ -216,8 +215,7 @@ def _prepare(db: Database, settings: Settings, req: AnalysisRequest, frame: pd.D
         )
     if (incident.service, incident.metric) not in metrics.series:
         own = sorted(m for s, m in metrics.series if s == incident.service)
-        close = difflib.get_close_matches(incident.metric, own or sorted({m for _, m in metrics.series}), n=3, cutoff=0.6)
-        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        hint = did_you_mean(incident.metric, own or {m for _, m in metrics.series})
         raise InvalidMetricsError(
             f"the metrics have no series for the incident ({incident.service!r}, {incident.metric!r}){hint} "
             f"({incident.service} has: {', '.join(own[:12]) or 'no series'})",
