@@ -159,11 +159,10 @@ def _check_symptom_metric(long: pd.DataFrame, incident: Incident) -> None:
     ``missing_symptom`` data issue: that is a gap in the data, not a misspelling.)
     """
     metric = incident.metric
-    known = long["metric"].cat.categories if isinstance(long["metric"].dtype, pd.CategoricalDtype) else long["metric"].unique()
-    names = [str(m) for m in known]
+    names = long["metric"].cat.categories  # load_metrics returns names as sorted string categoricals
     if metric in names:
         return
-    own = sorted({str(m) for m in long.loc[long["service"] == incident.service, "metric"].unique()})
+    own = sorted(set(long.loc[long["service"] == incident.service, "metric"]))
     raise InvalidIncidentError(
         f"incident.metric {metric!r} matches no series in the metrics{did_you_mean(metric, names)} "
         f"({incident.service} has: {', '.join(own[:12]) or 'no series'})",

@@ -14,12 +14,11 @@ import pandas as pd
 
 import topology
 from rca.engine.errors import InvalidMetricsError
+from rca.engine.ingest import LONG_COLUMNS
 from rca.service.errors import ApiError
 from topology import ServiceGraph, TopologyError
 
 __all__ = ["TOPOLOGY_FORMATS", "topology_format_for", "load_topology", "metrics_from_records", "metrics_from_upload"]
-
-METRIC_COLUMNS = ("timestamp", "service", "metric", "value")
 
 # The loaders' format names.
 TOPOLOGY_FORMATS: tuple[str, ...] = tuple(topology.FORMATS)
@@ -91,7 +90,7 @@ def load_topology(data: bytes, fmt: str, edges: str = "calls") -> ServiceGraph:
 
 def metrics_from_records(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """A long-format frame from already type-checked JSON records."""
-    return pd.DataFrame.from_records(records, columns=list(METRIC_COLUMNS))
+    return pd.DataFrame.from_records(records, columns=list(LONG_COLUMNS))
 
 
 def metrics_from_upload(data: bytes, *, filename: str | None, content_type: str | None) -> pd.DataFrame:
@@ -108,14 +107,14 @@ def metrics_from_upload(data: bytes, *, filename: str | None, content_type: str 
         kind = "Parquet" if is_parquet else "CSV"
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InvalidMetricsError(f"the metrics file is not readable {kind}: {first}", field="metrics") from None
-    missing = [c for c in METRIC_COLUMNS if c not in df.columns]
+    missing = [c for c in LONG_COLUMNS if c not in df.columns]
     if missing:
         raise InvalidMetricsError(
-            f"the metrics file lacks column(s) {missing}; long format needs {list(METRIC_COLUMNS)}, "
+            f"the metrics file lacks column(s) {missing}; long format needs {list(LONG_COLUMNS)}, "
             f"got {[str(c) for c in df.columns]}",
             field="metrics",
         )
-    df = df[list(METRIC_COLUMNS)]
+    df = df[list(LONG_COLUMNS)]
     for col in ("service", "metric"):
         bad = df[col].isna() | (df[col].astype(str).str.strip() == "")
         if bad.any():

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from rca.engine.errors import InvalidInputError
+from rca.engine.ingest import LONG_COLUMNS
 from rca.engine.types import DataIssue
 from rca.evaluation.datasets.base import compact_names
 from rca.evaluation.datasets.spans import span_metrics
@@ -31,7 +32,6 @@ __all__ = ['NezhaDay', 'NezhaFault', 'metric_name', 'read_nezha_day']
 _CLOCK_TOLERANCE = pd.Timedelta(minutes=1)
 
 
-_COLUMNS = ["timestamp", "service", "metric", "value"]
 
 
 _TS_DTYPE = "datetime64[ns, UTC]"
@@ -196,7 +196,7 @@ def _frame(parts: list[dict[str, np.ndarray]]) -> pd.DataFrame:
             {"timestamp": pd.Series(dtype=_TS_DTYPE), "service": pd.Series(dtype="str"),
              "metric": pd.Series(dtype="str"), "value": pd.Series(dtype=float)}
         )
-    cols = {c: np.concatenate([p[c] for p in parts]) for c in _COLUMNS}
+    cols = {c: np.concatenate([p[c] for p in parts]) for c in LONG_COLUMNS}
     return pd.DataFrame(
         {
             "timestamp": pd.DatetimeIndex(cols["timestamp"]).tz_localize("UTC"),

@@ -75,7 +75,6 @@ __all__ = ["load_petshop", "read_petshop_metrics", "read_petshop_graph", "petsho
 _SPLIT_RE = re.compile(r"^issue_(\d+)$")
 _PARAM_RE = re.compile(r"--name\s+['\"]?([^'\"\s]+)")
 _GUARD = pd.Timedelta(hours=1)
-METRIC_COLUMNS = ["timestamp", "service", "metric", "value"]
 
 
 # -- graph ---------------------------------------------------------------------
