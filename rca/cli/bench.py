@@ -154,6 +154,14 @@ def bench(
         Path | None,
         typer.Option("--export", help="Write the loaded cases as case folders here (read back with cases:DIR) and stop."),
     ] = None,
+    robustness: Annotated[
+        bool,
+        typer.Option("--robustness", help="Also run every case re-presented the ways users hand data over (wide, one statistic, short windows and baselines, ...); summary.md gets the worst and best per dataset."),
+    ] = False,
+    presentation: Annotated[
+        list[str] | None,
+        typer.Option("--presentation", help="With --robustness: only these presentations (repeatable, e.g. window=5); default: the whole set."),
+    ] = None,
 ) -> None:
     """Measure methods (AC@k, specificity, seconds per case) on benchmark datasets."""
     from rca.evaluation.bench.methods import (
@@ -209,6 +217,17 @@ def bench(
         cases.extend(got)
     if not cases:
         raise _fail("the datasets gave no cases to run")
+    if presentation and not robustness:
+        raise _fail("--presentation needs --robustness")
+    if robustness:
+        from rca.engine.errors import InvalidInputError
+        from rca.evaluation.datasets.represent import DEFAULT_ROBUSTNESS, represent_all
+
+        try:
+            cases = cases + represent_all(cases, tuple(presentation or DEFAULT_ROBUSTNESS[1:]))
+        except InvalidInputError as exc:
+            raise _fail(f"--presentation: {exc}") from None
+        console.print(f"with every presentation: {len(cases)} cases", highlight=False)
     if export is not None:
         from rca.evaluation.datasets.cases import write_cases
 
@@ -233,6 +252,7 @@ def bench(
         "jobs": jobs,
         "seed": seed,
         "limit": limit,
+        "robustness": list(presentation or ()) if robustness else None,
         "config": engine_config or {},
         "engine_version": rca.__version__,
         "python": platform.python_version(),

@@ -135,10 +135,22 @@ class DetectConfig(_Validated):
         normal data is given; None uses everything before the incident.
     window : str or None
         Length of the incident window when the incident has no end; None runs
-        to the end of the data.
+        to the end of the data, at most ``horizon`` grid points.
+    horizon : int or None
+        When the incident has neither an end nor a ``window``, the window is
+        its first ``horizon`` grid points: an alert's cause shows at the alert
+        or soon after it, and hours of later data only add chances for
+        unrelated noise to look extreme.  None runs to the end of the data.
     threshold : float
         A series is anomalous when its score (deviation in units of the
         baseline's own extreme deviations) exceeds this.
+    false_alarm : float or None
+        How likely a normal series may cross ``threshold`` somewhere in the
+        window.  A window of N points has N chances to pass the baseline's
+        extreme; when those chances make a crossing likelier than this, the
+        extreme is extended along the baseline's own tail until it is not
+        (long windows, short baselines).  None compares every window with
+        the baseline's extreme as it is.
     min_baseline_points : int
         Fewer baseline points than this make a series unscorable (reported).
     symptom_threshold : float
@@ -166,7 +178,9 @@ class DetectConfig(_Validated):
 
     baseline: str | None = None
     window: str | None = None
+    horizon: int | None = 30
     threshold: float = 1.0
+    false_alarm: float | None = 0.05
     min_baseline_points: int = 1
     symptom_threshold: float = 0.5
     quiet_symptom_factor: float = 6.0
@@ -177,7 +191,9 @@ class DetectConfig(_Validated):
     _RULES: ClassVar[dict[str, tuple]] = {
         "baseline": ("optional", "duration"),
         "window": ("optional", "duration"),
+        "horizon": ("optional", "int", 1, 1_000_000),
         "threshold": ("float", 0.0, 1e6),
+        "false_alarm": ("optional", "float", 1e-6, 1.0),
         "min_baseline_points": ("int", 1, 1_000_000),
         "symptom_threshold": ("float", 0.0, 1e6),
         "quiet_symptom_factor": ("float", 1.0, 1e6),

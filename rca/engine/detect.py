@@ -45,8 +45,10 @@ from rca.engine.robust_stats import (
     _extreme_of_sorted,
     _location_scale_sorted,
     _robust_location_scale,
+    extreme_exceedance,
     nan_quantiles,
     rolling_nanmedian,
+    tail_scale,
 )
 from rca.engine.types import DataIssue, Incident, SeriesAnomaly
 
@@ -120,6 +122,8 @@ def incident_windows(
         end = incident.end
     elif config.window:
         end = incident.start + pd.Timedelta(config.window)
+    elif config.horizon:
+        end = min(idx.max(), start + (config.horizon - 1) * step)
     else:
         end = idx.max()
     in_window = (idx >= start) & (idx <= end)
@@ -180,13 +184,25 @@ def _deseasonalize(b: pd.DataFrame, w: pd.DataFrame, period: int) -> tuple[pd.Da
 
 
 def _reference(
-    b: np.ndarray, sign: np.ndarray, bounded: np.ndarray, w: np.ndarray | None = None
+    b: np.ndarray,
+    sign: np.ndarray,
+    bounded: np.ndarray,
+    w: np.ndarray | None = None,
+    false_alarm: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Location, scale, extreme-deviation normalizer and raw extreme of baseline rows ``b``.
 
     The normalizer is the raw extreme (:func:`_extreme`) floored at
-    ``_MIN_NORM``.  ``w`` (the incident window) only lends its level to
-    all-zero baselines.
+    ``_MIN_NORM``.  ``w`` (the incident window) lends its level to all-zero
+    baselines, and its length to the normalizer when ``false_alarm`` is set:
+    a window of ``N`` points has ``N`` chances to pass the baseline's
+    extreme, which normal data passes on a share ``q`` of its points (1/M
+    for the maximum of M points, 1 % for the p99).  Where ``N * q`` exceeds
+    ``false_alarm``, the extreme is raised along the baseline's own tail
+    (:func:`tail_scale`) to where ``N`` normal points would pass it with
+    that probability only: ``hi + beta * ln(N * q / false_alarm)``.  Long
+    windows against short baselines then stop flagging noise, and short
+    windows against long baselines are judged as before.
     """
     if not b.shape[0]:
         n = b.shape[1]
@@ -198,7 +214,13 @@ def _reference(
             fallback = np.nan_to_num(np.nanmean(np.abs(w), axis=0))
     med, scale, srt, srt_dev, n = _location_scale_sorted(b, bounded, fallback)
     hi = _extreme_of_sorted(srt, srt_dev, n, med, scale, sign)
-    norm = np.fmax(np.nan_to_num(hi, nan=_MIN_NORM), _MIN_NORM)
+    reach = hi
+    if false_alarm and w is not None and w.shape[0]:
+        chances = np.sum(~np.isnan(w), axis=0) * extreme_exceedance(n)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lift = tail_scale(srt, srt_dev, n, med, scale, sign, hi) * np.log(np.fmax(chances / false_alarm, 1.0))
+        reach = hi + np.nan_to_num(lift, nan=0.0)
+    norm = np.fmax(np.nan_to_num(reach, nan=_MIN_NORM), _MIN_NORM)
     return med, scale, norm, hi
 
 
@@ -388,7 +410,7 @@ def score_anomalies(
     w = window.to_numpy(dtype="float64")
     n_base = np.sum(~np.isnan(b), axis=0) if b.size else np.zeros(len(cols), dtype=int)
 
-    med, scale, norm, hi = _reference(b, sign, bounded, w)
+    med, scale, norm, hi = _reference(b, sign, bounded, w, config.false_alarm)
     z_pts = _directional((w - med) / scale, sign)
     pts = z_pts / norm
     # A sustained shift: no single point beyond the baseline's extremes, but
@@ -409,7 +431,7 @@ def score_anomalies(
             pre_dev = nan_quantiles(np.abs(p - med) / scale, (0.5,))[0] / norm
         stale = (np.nan_to_num(pre_dev) > config.threshold) & enough
         if stale.any():
-            pmed, pscale, pnorm, _ = _reference(p, sign, bounded, w)
+            pmed, pscale, pnorm, _ = _reference(p, sign, bounded, w, config.false_alarm)
             local_pts = _directional((w - pmed) / pscale, sign) / pnorm
             pts = np.where(stale & ~np.isnan(local_pts), local_pts, pts)
             z_pts = np.where(stale, _directional((w - pmed) / pscale, sign), z_pts)

@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ['nan_quantiles', 'rolling_nanmedian']
+__all__ = ['nan_quantiles', 'rolling_nanmedian', 'tail_scale']
 
 
 _ROLLING_BLOCK = 4_000_000  # values sorted at once by rolling_nanmedian
@@ -214,3 +214,34 @@ def _small_rolling_nanmedian(a: np.ndarray, k: int, min_count: int, stride: int)
         lo, hi = runs[np.fmax((c - 1) // 2, 0), at], runs[np.fmax(c // 2, 0), at]
         med[part] = np.where(c >= max(min_count, 1), (lo + hi) / 2, np.nan)
     return med
+
+
+_TAIL_Q = 0.90  # the tail's slope is read between this quantile and the extreme
+
+
+def extreme_exceedance(n: np.ndarray) -> np.ndarray:
+    """Share of normal points beyond :func:`_extreme` of ``n`` baseline values: 1/n for the maximum, 1 % for the p99."""
+    n = np.asarray(n, dtype="float64")
+    return np.where(n >= _EXTREME_MIN, 1.0 - _EXTREME_Q, 1.0 / np.fmax(n, 1.0))
+
+
+def tail_scale(
+    srt: np.ndarray, srt_dev: np.ndarray, n: np.ndarray, med: np.ndarray, scale: np.ndarray, sign: np.ndarray,
+    hi: np.ndarray,
+) -> np.ndarray:
+    """Slope of the baseline's upper tail: deviation gained per factor ``e`` of rarer exceedance.
+
+    An exponential tail fitted through two points of the baseline's own
+    directional deviations, the p90 and the extreme ``hi`` (:func:`_extreme`):
+    ``(hi - d90) / ln(0.10 / q)`` with ``q`` the extreme's exceedance share.
+    It says how much further than ``hi`` normal data reaches when it is
+    given more chances (a longer window), without assuming a Gaussian.
+    NaN where the baseline has fewer than 10 values.
+    """
+    with np.errstate(all="ignore"):
+        q_hi, q_lo = _sorted_quantiles(srt, n, (_TAIL_Q, 1 - _TAIL_Q))
+        (q_dev,) = _sorted_quantiles(srt_dev, n, (_TAIL_Q,))
+        d90 = np.where(sign > 0, (q_hi - med) / scale, np.where(sign < 0, (med - q_lo) / scale, q_dev / scale))
+        span = np.log((1.0 - _TAIL_Q) / extreme_exceedance(n))
+        beta = np.fmax(hi - d90, 0.0) / np.where(span > 0, span, np.nan)
+    return np.where(n >= 10, beta, np.nan)

@@ -23,6 +23,7 @@ from typing import Any
 from rich.table import Table
 
 from rca.evaluation.bench.metrics import (
+    ALL_GROUPS,
     CalibrationMetrics,
     FaultTypeMetrics,
     GroupMetrics,
@@ -31,6 +32,7 @@ from rca.evaluation.bench.metrics import (
     summarize_groups,
 )
 from rca.evaluation.bench.results import CaseResult
+from rca.evaluation.bench.robustness import AS_GIVEN, RobustnessRow, summarize_robustness
 
 __all__ = ["CASE_COLUMNS", "BenchReport", "build_report", "write_report", "render_table", "render_markdown"]
 
@@ -59,6 +61,7 @@ class BenchReport:
     fault_types: tuple[FaultTypeMetrics, ...]
     meta: Mapping[str, Any]
     calibration: tuple[CalibrationMetrics, ...] = ()
+    robustness: tuple[RobustnessRow, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +69,7 @@ class BenchReport:
             "groups": [g.to_dict() for g in self.groups],
             "fault_types": [f.to_dict() for f in self.fault_types],
             "calibration": [c.to_dict() for c in self.calibration],
+            "robustness": [r.to_dict() for r in self.robustness],
         }
 
 
@@ -76,6 +80,7 @@ def build_report(results: Sequence[CaseResult], meta: Mapping[str, Any] | None =
         fault_types=tuple(summarize_fault_types(results)),
         meta=dict(meta or {}),
         calibration=tuple(summarize_calibration(results)),
+        robustness=tuple(summarize_robustness(results)),
     )
 
 
@@ -206,7 +211,42 @@ def render_markdown(report: BenchReport) -> str:
                 for c in report.calibration
             ],
         )
+    if report.robustness:
+        lines += _robustness_lines(report.robustness)
     return "\n".join(lines) + "\n"
+
+
+def _robustness_lines(rows: Sequence[RobustnessRow]) -> list[str]:
+    """The worst and best presentation per dataset × group, then every presentation of each dataset."""
+    lines = [
+        "",
+        "## Robustness to the presentation",
+        "",
+        "The same cases handed over in other ways (`rca bench --robustness`; see "
+        "`rca.evaluation.datasets.represent`): AC@1 as the loader gives them, in the worst and in the best presentation.",
+        "",
+    ]
+
+    def v_ac1(r: RobustnessRow, v: str | None) -> str:
+        return _fmt(r.by_variation.get(v or "", {}).get("ac1"))
+
+    lines += _md_table(
+        ["dataset", "group", "method", "n", "as given", "worst", "worst AC@1", "best", "best AC@1", "spread"],
+        [
+            [r.dataset, r.group, r.method, str(r.n), v_ac1(r, AS_GIVEN), r.worst or "", _fmt(r.worst_ac1),
+             r.best or "", _fmt(r.best_ac1), _fmt(r.spread)]
+            for r in rows if r.n
+        ],
+    )
+    for r in rows:
+        if r.group != ALL_GROUPS and any(o.dataset == r.dataset and o.group == ALL_GROUPS for o in rows):
+            continue
+        lines += ["", f"### {r.dataset} ({r.group}), {r.method}", ""]
+        lines += _md_table(
+            ["presentation", "AC@1", "AC@3", "specificity"],
+            [[v, _fmt(s["ac1"]), _fmt(s["ac3"]), _fmt(s["specificity"])] for v, s in r.by_variation.items()],
+        )
+    return lines
 
 
 _TERMINAL_HEAD = ["dataset/group", "method", "n", "norm", "AC@1", "AC@3", "AC@5", "Avg@5", "spec", "err", "med s", "p95 s"]
