@@ -28,7 +28,7 @@ from rca.engine.errors import (
 from rca.engine.explain import explain_causes
 from rca.engine.ingest import load_metrics
 from rca.engine.rank import anomaly_log_odds, node_evidence, rank_candidates
-from rca.engine.types import DataIssue, GrangerTest, Incident, RCAResult
+from rca.engine.types import DataIssue, GrangerTest, Incident, RankedService, RCAResult
 from rca.engine.version import __version__
 from topology import ServiceGraph
 
@@ -288,6 +288,7 @@ def analyze(
     timings["detect"] = time.perf_counter() - t
 
     no_cause: float | None = None  # set once candidates are weighed; result() reads it when called
+    ranked: list = []  # every anomalous candidate, best first; result() reads it when called
 
     def result(status: str, reason: str, causes=(), granger: list[GrangerTest] | None = None) -> RCAResult:
         timings["total"] = time.perf_counter() - t0
@@ -309,6 +310,7 @@ def analyze(
             timings=dict(timings),
             engine_version=__version__,
             no_cause_probability=no_cause,
+            ranking=tuple(RankedService(c.service, c.log_score, c.confidence) for c in ranked) if causes else (),
         )
 
     # A symptom inside its everyday range does not make the incident unreal

@@ -26,6 +26,7 @@ __all__ = [
     "GrangerTest",
     "Evidence",
     "Cause",
+    "RankedService",
     "RCAResult",
     "to_utc",
 ]
@@ -283,6 +284,18 @@ class Cause:
 
 
 @dataclass(frozen=True)
+class RankedService:
+    """One entry of the full ranking: every anomalous candidate, not only the ``top_k`` explained causes."""
+
+    service: str
+    score: float
+    confidence: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"service": self.service, "score": _num(self.score), "confidence": _num(self.confidence)}
+
+
+@dataclass(frozen=True)
 class RCAResult:
     """The outcome of :func:`rca.analyze`.
 
@@ -292,7 +305,8 @@ class RCAResult:
     problem met on the way.  ``no_cause_probability`` is the share of belief
     left to "there is no root cause, the anomalies are noise" (the causes'
     confidences and it sum to at most one; None when no candidate was
-    weighed at all).
+    weighed at all).  ``ranking`` holds every anomalous candidate, best
+    first; ``causes`` explains its first ``rank.top_k``.
     """
 
     incident: Incident
@@ -310,6 +324,7 @@ class RCAResult:
     timings: Mapping[str, float]
     engine_version: str
     no_cause_probability: float | None = None
+    ranking: tuple[RankedService, ...] = ()
 
     @property
     def top(self) -> Cause | None:
@@ -324,6 +339,7 @@ class RCAResult:
             "reason": self.reason,
             "no_cause_probability": None if self.no_cause_probability is None else _num(self.no_cause_probability),
             "causes": [c.to_dict() for c in self.causes],
+            "ranking": [r.to_dict() for r in self.ranking],
             "symptom": None if self.symptom is None else self.symptom.to_dict(),
             "window": {"start": _iso(self.window[0]), "end": _iso(self.window[1])},
             "baseline_window": None

@@ -149,7 +149,9 @@ def _engine_factory(
             # Looked up at call time so that ``rca.analyze`` is the public entry point.
             result = rca.analyze(case.graph, case.metrics, case.incident, config, baseline=case.baseline)
             top = result.causes[0].confidence if result.causes else None
-            return Ranking([c.service for c in result.causes], [c.score for c in result.causes], top)
+            # The whole ranking, not only the explained top_k: AC@5 and several root causes need it.
+            ranking = result.ranking or result.causes
+            return Ranking([c.service for c in ranking], [c.score for c in ranking], top)
 
         return run
 
@@ -178,7 +180,11 @@ def case_seed(case: BenchCase, seed: int = 0) -> int:
 
 
 def _metric_services(metrics: pd.DataFrame | None) -> set[str]:
-    if metrics is None or "service" not in metrics.columns or metrics.empty:
+    if metrics is None or metrics.empty:
+        return set()
+    if isinstance(metrics.columns, pd.MultiIndex):  # a wide frame
+        return {str(s) for s in metrics.columns.get_level_values(0)}
+    if "service" not in metrics.columns:
         return set()
     return {str(s) for s in metrics["service"].dropna().unique()}
 
@@ -240,7 +246,11 @@ def _as_names(names: pd.Series) -> pd.Series:
 
 
 def _long_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """``timestamp`` (UTC), ``service``, ``metric``, finite float ``value``."""
+    """``timestamp`` (UTC), ``service``, ``metric``, finite float ``value``; a wide ``(service, metric)`` frame is stacked."""
+    if isinstance(frame.columns, pd.MultiIndex):
+        frame = frame.rename_axis(index="timestamp", columns=["service", "metric"]).stack(
+            ["service", "metric"], future_stack=True
+        ).rename("value").reset_index()
     ts = frame["timestamp"]
     if pd.api.types.is_numeric_dtype(ts):
         ts = pd.to_datetime(ts, unit="s", utc=True)  # unix seconds
@@ -302,6 +312,18 @@ def rank_robust_z(case: BenchCase) -> Ranking:
     return Ranking(scored + rest, list(scores.to_numpy()) + [0.0] * len(rest))
 
 
+def rank_hypothesis_testing(case: BenchCase) -> Ranking:
+    """Services by :func:`rca.evaluation.bench.hypothesis_testing.ht_scores`, then unscored services by name."""
+    from rca.evaluation.bench.hypothesis_testing import ht_scores
+
+    base = None if case.baseline is None else _long_frame(case.baseline)
+    scores = ht_scores(case, _long_frame(case.metrics), base)
+    scored = [str(s) for s in scores.index]
+    seen = set(scored)
+    rest = [s for s in _all_services(case) if s not in seen]
+    return Ranking(scored + rest, list(scores.to_numpy()) + [0.0] * len(rest))
+
+
 register_method(
     "random", kind="reference", description="symptom and its dependencies in a seeded random order"
 )(lambda seed: lambda case: rank_random(case, seed))
@@ -311,6 +333,11 @@ register_method(
 register_method(
     "robust-z", kind="reference", description="largest |x - median| / IQR over the incident window first (BARO)"
 )(lambda seed: rank_robust_z)
+
+register_method(
+    "hypothesis-testing", kind="reference",
+    description="largest residual of a regression on the dependencies' metrics, fitted on normal data (PyRCA's HT)",
+)(lambda seed: rank_hypothesis_testing)
 
 #: Every method, in the order the tables show them.
 DEFAULT_METHODS: tuple[str, ...] = tuple(_REGISTRY)

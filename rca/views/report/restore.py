@@ -18,6 +18,7 @@ from rca.engine.types import (
     Evidence,
     GrangerTest,
     Incident,
+    RankedService,
     RCAResult,
     SeriesAnomaly,
     to_utc,
@@ -62,6 +63,9 @@ def result_from_dict(data: Mapping[str, Any]) -> RCAResult:
             timings=dict(data.get("timings") or {}),
             engine_version=str(data.get("engine_version") or ""),
             no_cause_probability=None if data.get("no_cause_probability") is None else float(data["no_cause_probability"]),
+            ranking=tuple(
+                RankedService(str(r["service"]), float(r["score"]), float(r["confidence"])) for r in data.get("ranking") or ()
+            ),
         )
     except KeyError as exc:
         raise InvalidInputError(f"the result document lacks the key {exc.args[0]!r}", field=f"result.{exc.args[0]}") from None

@@ -116,7 +116,7 @@ def test_default_methods_run_engine_and_ablations_and_errors_do_not_abort(fake_c
     assert summary["meta"]["methods"][:4] == ["engine", "engine-no-granger", "engine-no-ranking", "engine-no-topology"]
     errors = {g["method"]: g["errors"] for g in summary["groups"] if g["group"] == "(all)"}
     assert errors["engine"] == 3 and errors["robust-z"] == 0
-    assert "12 of 21 runs raised" in result.output
+    assert "12 of 24 runs raised" in result.output
 
 
 def test_two_specs_of_one_dataset_keep_their_groups_apart(tmp_path):

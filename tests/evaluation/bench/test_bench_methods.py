@@ -36,6 +36,7 @@ def test_registry_lists_engine_ablations_and_references():
         "random",
         "topology-distance",
         "robust-z",
+        "hypothesis-testing",
     ]
     assert DEFAULT_METHODS == tuple(names)
     assert {m.kind for m in available_methods()} == {"engine", "ablation", "reference"}
@@ -133,7 +134,7 @@ def test_case_seed_is_stable_across_processes():
     assert case_seed(make_case("x1"), 0) == 3511149959149159701  # sha256(b"0\\x00toy\\x00x1")[:8], little-endian
 
 
-@pytest.mark.parametrize("name", ["random", "topology-distance", "robust-z"])
+@pytest.mark.parametrize("name", ["random", "topology-distance", "robust-z", "hypothesis-testing"])
 def test_reference_methods_never_say_no_root_cause(name):
     assert get_method(name)(make_case(root=None, shifted=None))
 
@@ -155,7 +156,7 @@ def test_engine_methods_call_analyze_with_their_config(monkeypatch, name, sectio
         causes = tuple(
             types.SimpleNamespace(service=s, score=sc, confidence=p) for s, sc, p in (("db", 0.9, 0.6), ("db", 0.5, 0.2), ("api", 0.2, 0.1))
         )
-        return types.SimpleNamespace(causes=causes)
+        return types.SimpleNamespace(causes=causes, ranking=causes)
 
     monkeypatch.setattr(rca, "analyze", fake_analyze)
     case = make_case(separate_baseline=True)
@@ -167,7 +168,7 @@ def test_engine_methods_call_analyze_with_their_config(monkeypatch, name, sectio
 
 
 def test_engine_saying_no_root_cause_gives_an_empty_ranking(monkeypatch):
-    monkeypatch.setattr(rca, "analyze", lambda *a, **k: types.SimpleNamespace(causes=()))
+    monkeypatch.setattr(rca, "analyze", lambda *a, **k: types.SimpleNamespace(causes=(), ranking=()))
     ranking = get_method("engine")(make_case(root=None))
     assert ranking == [] and ranking.confidence is None
 

@@ -21,7 +21,7 @@ from rca.evaluation.bench.report import (
 from rca.evaluation.bench.results import CaseResult
 from rca.evaluation.bench.runner import run_case, run_methods
 
-REFERENCE = ["random", "topology-distance", "robust-z"]
+REFERENCE = ["random", "topology-distance", "robust-z", "hypothesis-testing"]
 
 
 def tiny_cases():
@@ -68,7 +68,7 @@ def test_a_raising_method_is_recorded_and_the_run_goes_on(monkeypatch):
 def test_a_method_returning_garbage_is_an_error(monkeypatch):
     import types
 
-    monkeypatch.setattr(rca, "analyze", lambda *a, **k: types.SimpleNamespace(causes=(types.SimpleNamespace(service=3, score=1.0, confidence=0.9),)))
+    monkeypatch.setattr(rca, "analyze", lambda *a, **k: types.SimpleNamespace(causes=(c := (types.SimpleNamespace(service=3, score=1.0, confidence=0.9),)), ranking=c))
     (row,) = run_case(tiny_cases()[0], ["engine"])
     assert row.error is not None and row.error.startswith("TypeError: method 'engine' must return a list")
 
@@ -145,10 +145,11 @@ def test_the_engine_config_reaches_worker_processes():
 
     cases = [generate_case("layered", 20, seed=s) for s in (1, 2)]
     default = run_methods(cases, ["engine"], jobs=2, progress=False)
-    capped = run_methods(cases, ["engine"], jobs=2, progress=False, config={"rank": {"top_k": 1}})
-    assert all(r.error is None for r in default + capped)
+    # top_k limits what is explained, not what is ranked; a threshold nothing reaches silences the engine.
+    deaf = run_methods(cases, ["engine"], jobs=2, progress=False, config={"detect": {"threshold": 1e5}})
+    assert all(r.error is None for r in default + deaf)
     assert max(r.n_ranked for r in default) > 1
-    assert all(r.n_ranked == 1 for r in capped)
+    assert all(r.n_ranked == 0 for r in deaf)
 
 
 def test_the_engine_confidence_reaches_cases_csv_and_the_calibration_table(tmp_path):
