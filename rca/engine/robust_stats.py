@@ -83,6 +83,14 @@ def _location_scale_sorted(
         level = np.where(np.nan_to_num(level) > 0, level, fallback_level)
     frac = 0.01 + 0.25 / np.fmax(n, 1)
     floor = np.fmax(frac * np.nan_to_num(level), 1e-9)
+    # A series of non-negative whole numbers is a count (requests, errors,
+    # restarts in a step): a count of about L events varies by sqrt(L) by
+    # chance alone (Poisson), so no smaller spread is believed, however
+    # constant its baseline happened to be.  0 -> 3 calls is then chance, 0 -> 300 is not.
+    with np.errstate(invalid="ignore"):
+        counts = (n > 0) & np.all(np.isnan(b) | ((b >= 0) & (b == np.round(b))), axis=0)
+    if counts.any():
+        floor = np.where(counts, np.fmax(floor, np.sqrt(np.fmax(np.nan_to_num(level), 1.0))), floor)
     if bounded is not None and bounded.any():
         # Percentages and fractions: the level that matters is the distance
         # from the bound (99.9 % available is 0.1 % errors); the smallest move

@@ -32,7 +32,11 @@ from rca.evaluation.bench.metrics import (
     summarize_groups,
 )
 from rca.evaluation.bench.results import CaseResult
-from rca.evaluation.bench.robustness import AS_GIVEN, RobustnessRow, summarize_robustness
+from rca.evaluation.bench.robustness import (
+    AS_GIVEN,
+    RobustnessRow,
+    summarize_robustness,
+)
 
 __all__ = ["CASE_COLUMNS", "BenchReport", "build_report", "write_report", "render_table", "render_markdown"]
 

@@ -67,8 +67,13 @@ import pandas as pd
 from rca.engine.errors import InvalidInputError
 from rca.engine.types import DataIssue, Incident
 from rca.evaluation.datasets.base import BenchCase, compact_names, select_named
-from topology import NodeKind, ServiceGraph
-from topology.io_csv import read_adjacency_csv
+from rca.evaluation.datasets.petshop_files import (
+    metric_name,
+    petshop_node_kind,
+    read_petshop_graph,
+    read_petshop_metrics,
+)
+from topology import ServiceGraph
 
 __all__ = ["load_petshop", "read_petshop_metrics", "read_petshop_graph", "petshop_node_kind"]
 
@@ -78,115 +83,6 @@ _GUARD = pd.Timedelta(hours=1)
 
 
 # -- graph ---------------------------------------------------------------------
-def petshop_node_kind(name: str) -> tuple[NodeKind, str | None]:
-    """Kind of a PetShop node from its name suffix, and the raw AWS type (or None).
-
-    >>> petshop_node_kind("petInfo_AWS::DynamoDB::Table")
-    (<NodeKind.DATABASE: 'database'>, 'AWS::DynamoDB::Table')
-    >>> petshop_node_kind("amazon.com_remote")
-    (<NodeKind.EXTERNAL: 'external'>, 'remote')
-    """
-    if name.startswith("AWS::"):
-        raw: str | None = name
-    elif "_AWS::" in name:
-        raw = name[name.index("_AWS::") + 1 :]
-    elif "_Database::" in name:
-        raw = name[name.index("_Database::") + 1 :]
-    elif name.endswith("_remote"):
-        raw = "remote"
-    elif name.endswith("_client"):
-        raw = "client"
-    else:
-        raw = None
-    if name.endswith("_remote"):
-        kind = NodeKind.EXTERNAL
-    elif raw is not None and ("DynamoDB" in raw or raw.startswith("Database::") or raw == "AWS::S3"):
-        kind = NodeKind.DATABASE
-    elif raw is not None and "SQS::Queue" in raw:
-        kind = NodeKind.QUEUE
-    else:
-        kind = NodeKind.SERVICE
-    return kind, raw
-
-
-def read_petshop_graph(path: str | Path) -> ServiceGraph:
-    """Read a PetShop ``graph.csv`` adjacency matrix (row R calls column C), with node kinds.
-
-    Parse errors are :class:`topology.TopologyError` naming the file and line.
-    """
-    graph = read_adjacency_csv(Path(path))
-    for name in graph.services:
-        kind, raw = petshop_node_kind(name)
-        graph.add_service(name, kind=kind, tags={"aws_type": raw} if raw else None)
-    return graph
-
-
-# -- metrics -------------------------------------------------------------------
-def _metric_name(metric: str, statistic: str) -> str:
-    if statistic in ("Average", "Sum"):
-        return metric
-    return f"{metric}_{statistic.lower()}"
-
-
-def read_petshop_metrics(path: str | Path) -> tuple[pd.DataFrame, list[DataIssue]]:
-    """Read one PetShop ``metrics.csv`` as a long frame, and the all-empty series dropped.
-
-    Returns ``(frame, issues)``; ``frame`` has columns ``timestamp`` (UTC),
-    ``service``, ``metric``, ``value`` sorted by time; ``issues`` has one
-    ``DataIssue(kind="empty")`` per series without any value.
-    """
-    path = Path(path)
-    try:
-        wide = pd.read_csv(path, header=[0, 1, 2], index_col=0)
-    except (OSError, ValueError) as exc:
-        raise InvalidInputError(f"cannot read PetShop metrics {path}: {exc}", field="dataset") from None
-    if wide.columns.nlevels != 3:
-        raise InvalidInputError(
-            f"{path}: expected three header rows (node, metric, statistic)", field="dataset"
-        )
-    nodes = np.asarray([str(x) for x in wide.columns.get_level_values(0)], dtype=object)
-    names = np.asarray(
-        [_metric_name(str(m), str(s)) for m, s in zip(wide.columns.get_level_values(1), wide.columns.get_level_values(2), strict=True)],
-        dtype=object,
-    )
-    odd = [c for c, dt in zip(wide.columns, wide.dtypes, strict=True) if not pd.api.types.is_numeric_dtype(dt)]
-    if odd:  # a stray text cell makes a column non-numeric: coerce it to NaN
-        wide = wide.copy()
-        for c in odd:
-            wide[c] = pd.to_numeric(wide[c], errors="coerce")
-    values = wide.to_numpy(dtype=float)
-    stamps = pd.to_numeric(pd.Series(wide.index), errors="coerce").to_numpy(dtype=float)
-    good_rows = np.isfinite(stamps)
-    values, stamps = values[good_rows], stamps[good_rows]
-    empty = np.isnan(values).all(axis=0)
-    issues = [
-        DataIssue(
-            kind="empty",
-            message=f"{nodes[k]} {names[k]} has no value in {path.parent.name}/{path.name}; dropped",
-            service=str(nodes[k]),
-            metric=str(names[k]),
-        )
-        for k in np.flatnonzero(empty)
-    ]
-    ts = pd.to_datetime(stamps, unit="s", utc=True)
-    n_t, n_c = values.shape
-    flat = values.ravel()
-    keep = ~np.isnan(flat)
-    frame = pd.DataFrame(
-        {
-            "timestamp": np.repeat(ts, n_c)[keep],
-            "service": np.tile(nodes, n_t)[keep],
-            "metric": np.tile(names, n_t)[keep],
-            "value": flat[keep],
-        }
-    )
-    frame["service"] = frame["service"].astype("str")
-    frame["metric"] = frame["metric"].astype("str")
-    frame = frame.sort_values(["timestamp", "service", "metric"], kind="stable").reset_index(drop=True)
-    return compact_names(frame), issues
-
-
-# -- cases ---------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Issue:
     split: str
@@ -304,7 +200,7 @@ def _issue_cases(
         if not stamps.empty:
             window_rows.append(len(stamps))
             offsets.append((it.target_ts - stamps.min()).total_seconds())
-        metric = _metric_name(it.metric, it.agg)
+        metric = metric_name(it.metric, it.agg)
         cases.append(
             BenchCase(
                 case_id=f"{scenario}/{it.split}/{it.name}",
@@ -353,6 +249,7 @@ def _scenario_cases(
     normal_windows: bool,
     normal_per_metric: int,
     borrow: Callable[[], tuple[pd.DataFrame | None, list[DataIssue]]] | None = None,
+    normal_splits: int = 0,
 ) -> list[BenchCase]:
     scenario = scenario_dir.name
     issues = _discover_issues(scenario_dir, splits)
@@ -374,6 +271,8 @@ def _scenario_cases(
         cases.extend(
             _normal_cases(scenario, graph, baseline, baseline_issues, issues, window_rows, offsets, normal_per_metric)
         )
+    if normal_windows and normal_splits and baseline is not None and issues:
+        cases.extend(_split_cases(scenario, graph, baseline, baseline_issues, issues, normal_splits))
     return cases
 
 
@@ -418,7 +317,7 @@ def _normal_cases(
                     group=f"{scenario}/{raw_metric}",
                     graph=graph,
                     metrics=window,
-                    incident=Incident(node, _metric_name(raw_metric, agg), lo + offset),
+                    incident=Incident(node, metric_name(raw_metric, agg), lo + offset),
                     baseline=base,
                     root_causes=(),
                     fault_type=None,
@@ -434,6 +333,51 @@ def _normal_cases(
     return cases
 
 
+def _split_cases(
+    scenario: str,
+    graph: ServiceGraph,
+    normal: pd.DataFrame,
+    normal_issues: list[DataIssue],
+    issues: list[_Issue],
+    n_splits: int,
+) -> list[BenchCase]:
+    """Specificity cases the way the PetShop authors cut them: normal data split in two at several points.
+
+    The rows before the split are the baseline, every row from the split on is
+    the window, and the incident starts at the split with no end (their
+    ``evaluate_specificity`` hands each method ``normal[:split]`` and
+    ``normal[split:]``).  Windows are hours long and baselines as short as a
+    tenth of the data: a method that flags the largest deviation of a long
+    window fails here.  Split points: ``n_splits`` evenly spaced from 10 % to
+    90 % of the rows.
+    """
+    node = Counter(it.node for it in issues).most_common(1)[0][0]
+    metrics = list(dict.fromkeys((it.metric, it.agg) for it in issues))
+    stamps = pd.DatetimeIndex(normal["timestamp"].drop_duplicates().sort_values())
+    ts = normal["timestamp"]
+    cases: list[BenchCase] = []
+    for k, frac in enumerate(np.linspace(0.1, 0.9, n_splits)):
+        split = stamps[int(frac * (len(stamps) - 1))]
+        before, after = normal[ts < split], normal[ts >= split]
+        for raw_metric, agg in metrics:
+            cases.append(
+                BenchCase(
+                    case_id=f"{scenario}/split/{raw_metric}/{k:02d}",
+                    dataset="petshop",
+                    group=f"{scenario}/{raw_metric}/split",
+                    graph=graph,
+                    metrics=after,
+                    incident=Incident(node, metric_name(raw_metric, agg), split),
+                    baseline=before,
+                    root_causes=(),
+                    fault_type=None,
+                    issues=tuple(normal_issues),
+                    meta={"scenario": scenario, "split": "normal-split", "split_at": split, "fraction": float(frac)},
+                )
+            )
+    return cases
+
+
 def load_petshop(
     root: str | Path,
     *,
@@ -442,6 +386,7 @@ def load_petshop(
     normal_windows: bool = True,
     normal_per_metric: int = 20,
     borrow_normal: bool = True,
+    normal_splits: int = 9,
 ) -> list[BenchCase]:
     """Load every PetShop scenario under ``root`` as benchmark cases.
 
@@ -460,6 +405,11 @@ def load_petshop(
     borrow_normal : bool
         Give the issues of a scenario without ``noissue/`` data (the temporal
         ones) the normal data of every scenario that has it as their baseline.
+    normal_splits : int
+        Also cut this many specificity cases per scenario and metric the
+        PetShop authors' way (:func:`_split_cases`: normal data split in two,
+        everything after the split is the window), grouped
+        ``"<scenario>/<metric>/split"``; 0 leaves them out.
 
     Returns
     -------
@@ -478,6 +428,8 @@ def load_petshop(
         raise InvalidInputError(f"PetShop directory {str(root)!r} does not exist", field="dataset")
     if isinstance(splits, str):
         splits = (splits,)
+    if normal_splits < 0:
+        raise InvalidInputError(f"normal_splits must be >= 0, got {normal_splits}", field="normal_splits")
     if normal_per_metric < 0:
         raise InvalidInputError(f"normal_per_metric must be >= 0, got {normal_per_metric}", field="normal_per_metric")
     found = sorted(d for d in root.iterdir() if d.is_dir() and (d / "graph.csv").is_file())
@@ -489,5 +441,7 @@ def load_petshop(
 
     cases: list[BenchCase] = []
     for d in found:
-        cases.extend(_scenario_cases(d, splits, normal_windows, normal_per_metric, borrow if borrow_normal else None))
+        cases.extend(
+            _scenario_cases(d, splits, normal_windows, normal_per_metric, borrow if borrow_normal else None, normal_splits)
+        )
     return cases

@@ -171,7 +171,7 @@ def test_borrow_normal_can_be_switched_off(petshop_root: Path) -> None:
 
 
 def test_specificity_windows(petshop_root: Path) -> None:
-    cases = load_petshop(petshop_root, normal_per_metric=3)
+    cases = load_petshop(petshop_root, normal_per_metric=3, normal_splits=0)
     normal = [c for c in cases if c.is_normal]
     # 3 windows x the two target metrics seen in the issues
     assert sorted(c.case_id for c in normal) == [
@@ -312,5 +312,24 @@ def test_real_petshop_smoke() -> None:
         assert all(r in c.graph for r in c.root_causes)
         assert c.fault_type in {"searchdelay", "searcherrorpercent"}
     normal = Counter(c.group for c in cases if c.is_normal)
-    assert normal == {f"{s}/{m}": 20 for s in ("low_traffic", "high_traffic") for m in ("latency", "availability")}
+    assert normal == {
+        f"{s}/{m}{kind}": count
+        for s in ("low_traffic", "high_traffic")
+        for m in ("latency", "availability")
+        for kind, count in (("", 20), ("/split", 9))
+    }
     assert seconds < 4, f"loading PetShop took {seconds:.1f} s of CPU"
+
+
+def test_specificity_splits_the_authors_way(petshop_root: Path) -> None:
+    cases = [c for c in load_petshop(petshop_root, normal_per_metric=0, normal_splits=3) if c.is_normal]
+    assert sorted(c.case_id for c in cases) == [f"mini/split/{m}/{k:02d}" for m in ("availability", "latency") for k in range(3)]
+    fractions = sorted({c.meta["fraction"] for c in cases})
+    assert fractions == [0.1, 0.5, 0.9]
+    for c in cases:
+        assert c.group.endswith("/split") and c.incident.end is None
+        b, w = c.baseline["timestamp"], c.metrics["timestamp"]
+        # everything before the split is the baseline, everything from it on the window
+        assert b.max() < c.incident.start == w.min()
+    with pytest.raises(InvalidInputError):
+        load_petshop(petshop_root, normal_splits=-1)

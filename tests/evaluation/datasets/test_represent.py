@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 
 import rca
 from rca.engine.errors import InvalidInputError
 from rca.evaluation.bench.methods import get_method
-from rca.evaluation.datasets.represent import DEFAULT_ROBUSTNESS, represent, represent_all
+from rca.evaluation.datasets.represent import (
+    DEFAULT_ROBUSTNESS,
+    represent,
+    represent_all,
+)
 from rca.evaluation.datasets.synthetic import generate_case
 
 
