@@ -153,6 +153,12 @@ class DetectConfig(_Validated):
         the baseline's extreme as it is.
     min_baseline_points : int
         Fewer baseline points than this make a series unscorable (reported).
+    short_baseline_points : int
+        A symptom baseline with fewer points than this is *short*: the
+        analysis ranks as usual and says how short (``short_baseline``); the
+        candidates' confidence carries the baseline's length (see
+        :mod:`rca.engine.rank`).  The same for a window of fewer than three
+        points (``short_window``).  0 never reports it.
     symptom_threshold : float
         A symptom series scoring no more than this counts as "quiet" (0
         disables the check).  Lower than ``threshold``: an alert often fires
@@ -182,6 +188,7 @@ class DetectConfig(_Validated):
     threshold: float = 1.0
     false_alarm: float | None = 0.05
     min_baseline_points: int = 1
+    short_baseline_points: int = 30
     symptom_threshold: float = 0.5
     quiet_symptom_factor: float = 6.0
     baseline_incident_z: float | None = 5.0
@@ -195,6 +202,7 @@ class DetectConfig(_Validated):
         "threshold": ("float", 0.0, 1e6),
         "false_alarm": ("optional", "float", 1e-6, 1.0),
         "min_baseline_points": ("int", 1, 1_000_000),
+        "short_baseline_points": ("int", 0, 1_000_000),
         "symptom_threshold": ("float", 0.0, 1e6),
         "quiet_symptom_factor": ("float", 1.0, 1e6),
         "baseline_incident_z": ("optional", "float", 0.5, 1e6),

@@ -160,6 +160,8 @@ HEADLINE_ISSUES: dict[str, str] = {
     "baseline_incident": "Baseline",
     "symptom_calls_nothing": "Topology",
     "missing_symptom": "Symptom",
+    "short_baseline": "Data",
+    "short_window": "Data",
 }
 
 

@@ -393,3 +393,25 @@ def test_top_k_limits_what_is_explained_not_what_is_ranked():
     assert one.ranking[0].service == one.causes[0].service
     assert sum(r.confidence for r in one.ranking) <= 1.0 + 1e-9
     assert one.to_dict()["ranking"][0]["service"] == one.causes[0].service
+
+
+def test_short_baseline_still_ranks_and_says_how_short():
+    from rca.evaluation.datasets.represent import represent
+
+    case = generate_case("layered", 20, seed=5)
+    (short,) = represent([case], "baseline=10")
+    result = rca.analyze(short.graph, short.metrics, short.incident)
+    assert result.status == "found" and result.ranking
+    (issue,) = [i for i in result.issues if i.kind == "short_baseline"]
+    assert "10 baseline point(s), fewer than 30" in issue.message and issue.service == case.incident.service
+    full = rca.analyze(case.graph, case.metrics, case.incident)
+    assert not any(i.kind == "short_baseline" for i in full.issues)
+    # a baseline of ten points cannot back the confidence eighty points do
+    assert result.causes[0].confidence <= full.causes[0].confidence + 1e-9
+
+
+def test_a_window_of_two_points_is_reported():
+    case = generate_case("layered", 20, seed=5)
+    inc = case.incident
+    result = rca.analyze(case.graph, case.metrics, {"service": inc.service, "metric": inc.metric, "start": inc.start, "end": inc.start + pd.Timedelta("1min")})
+    assert any(i.kind == "short_window" and "2 point(s)" in i.message for i in result.issues)
