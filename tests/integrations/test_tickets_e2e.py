@@ -11,6 +11,7 @@ a second delivery gives neither.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import subprocess
 import sys
@@ -238,7 +239,7 @@ def test_retries_with_backoff_on_401_429_5xx_then_one_note(stack: Stack) -> None
                           {"X-RCA-Token": SN_IN_TOKEN}))
     tries = stack.receiver.wait_for(lambda e: e["path"] == path and e["method"] == "PATCH", n=4)
     assert [e["status"] for e in tries] == [401, 429, 503, 200]
-    gaps = [b["t"] - a["t"] for a, b in zip(tries, tries[1:], strict=False)]
+    gaps = [b["t"] - a["t"] for a, b in itertools.pairwise(tries)]
     # equal-jitter backoff from 0.3 s doubling (>= half of 0.3, 0.6); after the 429, Retry-After: 1
     assert gaps[0] >= 0.15 - 0.02 and gaps[1] >= 0.3 - 0.02 and gaps[2] >= 1.0 - 0.02, gaps
     assert len({e["headers"]["idempotency-key"] for e in tries}) == 1

@@ -16,7 +16,13 @@ import base64
 import binascii
 from collections.abc import Mapping, Sequence
 
-from rca.integrations.alerts.signatures import SignatureError, _any_equal, _any_equal_raw, _header, hmac_hex
+from rca.integrations.alerts.signatures import (
+    SignatureError,
+    _any_equal,
+    _any_equal_raw,
+    _header,
+    hmac_hex,
+)
 
 __all__ = ["verify_token_or_bearer", "verify_servicenow", "verify_jira", "verify_hmac_header"]
 

@@ -96,7 +96,7 @@ def select_path(doc: Any, path: str) -> Any:
 
 
 def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, bool) or isinstance(value, Mapping | list):
+    if value is None or isinstance(value, bool | Mapping | list):
         return None
     s = str(value).strip()
     return s or None

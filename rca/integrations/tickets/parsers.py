@@ -127,7 +127,7 @@ def parse_servicenow(body: bytes | str | Mapping[str, Any], config: TicketParser
     title = " ".join(x for x in (number, _sn_field(doc, "short_description")[1]) if x) or None
     if closed:
         return [AlertEvent("servicenow", sys_id, "resolve", None, cfg.default_metric, None, sys_id, title, None, doc)]
-    opened_value, opened_display = _sn_field(doc, "opened_at")
+    opened_value, _ = _sn_field(doc, "opened_at")
     if not opened_value:
         raise PayloadError("opened_at is required (send its value: UTC 'YYYY-MM-DD HH:MM:SS')", field="opened_at")
     started = parse_time(opened_value, "opened_at")

@@ -27,7 +27,11 @@ from urllib.parse import quote
 import httpx
 
 from rca.integrations.alerts.messages import NoteContext
-from rca.integrations.tickets.notes import jira_comment_adf, note_marker, servicenow_work_note
+from rca.integrations.tickets.notes import (
+    jira_comment_adf,
+    note_marker,
+    servicenow_work_note,
+)
 from rca.integrations.tickets.settings import TicketCredentials
 
 __all__ = ["TICKET_KINDS", "TicketOutcome", "ticket_delivery", "send_ticket", "servicenow_record_url", "jira_comment_url"]

@@ -18,9 +18,19 @@ from starlette.concurrency import run_in_threadpool
 from rca.engine.errors import did_you_mean
 from rca.integrations.alerts.parsers import PayloadError, _load
 from rca.integrations.alerts.signatures import SignatureError
-from rca.integrations.tickets.auth import verify_hmac_header, verify_jira, verify_servicenow, verify_token_or_bearer
+from rca.integrations.tickets.auth import (
+    verify_hmac_header,
+    verify_jira,
+    verify_servicenow,
+    verify_token_or_bearer,
+)
 from rca.integrations.tickets.generic import UnmappablePayloadError, parse_generic
-from rca.integrations.tickets.parsers import parse_dynatrace, parse_jira, parse_servicenow, parse_splunk
+from rca.integrations.tickets.parsers import (
+    parse_dynatrace,
+    parse_jira,
+    parse_servicenow,
+    parse_splunk,
+)
 from rca.service.errors import ApiError
 from rca.service.routes.webhooks import _RESPONSES, WebhookAccepted, accept_events
 from rca.store.session import Database, utcnow
