@@ -284,7 +284,9 @@ def test_jira_issue_gets_one_adf_comment(stack: Stack) -> None:
     [comment] = stack.receiver.wait_for(lambda e: e["path"] == path and e["method"] == "POST")
     assert comment["status"] == 201, comment
     assert comment["headers"]["authorization"] == _basic(JIRA_OUT)
-    adf = json.loads(comment["body"])["body"]
+    sent = json.loads(comment["body"])
+    assert sent["properties"] == [{"key": "sd.public.comment", "value": {"internal": True}}]  # not to the customer
+    adf = sent["body"]
     assert adf["type"] == "doc" and adf["version"] == 1
     [ranked] = [n for n in adf["content"] if n["type"] == "orderedList"]
     first = json.dumps(ranked["content"][0])

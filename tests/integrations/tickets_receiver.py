@@ -152,6 +152,12 @@ def main() -> None:
                 except ValueError:
                     return 400, {"errorMessages": ["Unexpected character"], "errors": {}}, None
                 problem = adf_problem(doc.get("body") if isinstance(doc, dict) else None)
+                props = doc.get("properties", []) if isinstance(doc, dict) else None
+                if not problem and (not isinstance(props, list) or not all(
+                        isinstance(p, dict) and isinstance(p.get("key"), str) and "value" in p for p in props)):
+                    problem = "properties must be a list of {key, value}"
+                if not problem and set(doc) - {"body", "properties", "visibility"}:
+                    problem = f"unknown comment fields {sorted(set(doc) - {'body', 'properties', 'visibility'})}"
                 if problem:
                     return 400, {"errorMessages": [], "errors": {"comment": problem}}, None
                 injected = self._injected(path)

@@ -76,6 +76,7 @@ class TicketSettingsFields(BaseModel):
     jira_user_email: str | None = Field(None, description="Atlassian account email (Basic auth with the API token).")
     jira_api_token: str | None = Field(None, description="Atlassian API token.")
     jira_bearer_token: str | None = Field(None, description="Personal access token (Jira Data Center), instead.")
+    jira_comment_internal: bool = Field(True, description="Mark comments internal (not shown to JSM customers).")
     # -- Splunk, Dynatrace, generic --------------------------------------------------------
     splunk_tokens: CsvList = Field(default_factory=list, description="Tokens accepted from Splunk (?token= in the URL).")
     splunk_service_field: str = Field("service", description="Result field naming the service.")

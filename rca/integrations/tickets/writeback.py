@@ -5,7 +5,8 @@
   (``RCA_SERVICENOW_USER``/``PASSWORD``) or ``Authorization: Bearer <RCA_SERVICENOW_OAUTH_TOKEN>``
   (ServiceNow Table API, "PATCH /now/table/{tableName}/{sys_id}").
 * ``jira_comment``: ``POST {RCA_JIRA_BASE_URL}/rest/api/3/issue/{key}/comment`` with
-  ``{"body": <ADF document>}``, Basic ``email:api_token`` or a bearer personal access token
+  ``{"body": <ADF document>}`` (plus the ``sd.public.comment`` property ``{"internal": true}``
+  unless ``RCA_JIRA_COMMENT_INTERNAL=false``: an internal note, not a reply to the customer), Basic ``email:api_token`` or a bearer personal access token
   (Jira Cloud REST API v3, "Add comment").
 
 Answers: 2xx delivered; 401 (credentials may be rotated), 408, 409, 425, 429 (``Retry-After``
@@ -80,8 +81,12 @@ def ticket_delivery(
         if not settings.jira_base_url:
             return "jira_comment: RCA_JIRA_BASE_URL is not set"
         url = jira_comment_url(settings.jira_base_url, external_id)
+        comment: dict[str, Any] = {"body": jira_comment_adf(result, ctx, error=error)}
+        if getattr(settings, "jira_comment_internal", True):
+            # Jira Service Management shows platform-API comments to the customer unless marked internal.
+            comment["properties"] = [{"key": "sd.public.comment", "value": {"internal": True}}]
         return url, {
-            "body": {"body": jira_comment_adf(result, ctx, error=error)},
+            "body": comment,
             "marker": note_marker(ctx),
             "check_url": f"{url}?orderBy=-created&maxResults=50",
         }
