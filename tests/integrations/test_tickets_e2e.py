@@ -201,6 +201,7 @@ def test_servicenow_incident_gets_one_work_note_and_a_redelivery_nothing(stack: 
     assert note["status"] == 200 and note["t"] - t0 < 60
     assert note["headers"]["authorization"] == _basic(SN_OUT)
     text = json.loads(note["body"])["work_notes"]
+    print(f"\nreceipt -> work note: {note['t'] - t0:.2f} s\n{text}")
     lines = text.splitlines()
     assert lines[0] == "RCA: probable root cause of frontend latency (alert INC0010001 Checkout latency p99 above 4 s)"
     assert lines[1].startswith(f"1. {S.DEMO_ROOT} (latency), confidence")
@@ -370,3 +371,19 @@ def test_generic_mapped_payload_and_an_unmappable_one(stack: Stack) -> None:
     assert post(stack, "/v1/webhooks/generic/appd", T.appdynamics_event(), {"X-RCA-Token": "no"}).status_code == 401
     r = post(stack, "/v1/webhooks/generic/appdx", T.appdynamics_event(), headers)
     assert r.status_code == 404 and "did you mean 'appd'" in r.json()["detail"]
+
+
+def test_a_cmdb_export_uploads_as_a_topology(stack: Stack) -> None:
+    export = {"result": [
+        {"sys_id": "a" * 32, "parent": {"display_value": "frontend"}, "child": {"display_value": "checkout"},
+         "type": {"display_value": "Depends on::Used by"}},
+        {"sys_id": "b" * 32, "parent": {"display_value": "checkout"}, "child": {"display_value": "lnx-01"},
+         "type": {"display_value": "Runs on::Runs"}},
+    ]}
+    r = stack.api.put("/v1/topologies/cmdb", json=export)
+    assert r.status_code in (200, 201), r.text
+    doc = stack.api.get("/v1/topologies/cmdb").json()
+    assert doc["format"] == "servicenow-cmdb" and doc["services"] == 2 and doc["calls"] == 1, doc
+    bad = {"result": [{"sys_id": "c" * 32, "parent": "frontend", "child": "", "type": "Depends on::Used by"}]}
+    r = stack.api.put("/v1/topologies/cmdb", json=bad)
+    assert r.status_code == 422 and r.json()["field"] == "result[0].child", r.text
