@@ -286,7 +286,8 @@ def test_jira_issue_gets_one_adf_comment(stack: Stack) -> None:
     assert comment["status"] == 201, comment
     assert comment["headers"]["authorization"] == _basic(JIRA_OUT)
     sent = json.loads(comment["body"])
-    assert sent["properties"] == [{"key": "sd.public.comment", "value": {"internal": True}}]  # not to the customer
+    assert sent["properties"] == [{"key": "rca.alert", "value": {"alert_id": alert["id"]}},
+                                  {"key": "sd.public.comment", "value": {"internal": True}}]  # not to the customer
     adf = sent["body"]
     assert adf["type"] == "doc" and adf["version"] == 1
     [ranked] = [n for n in adf["content"] if n["type"] == "orderedList"]
@@ -303,6 +304,15 @@ def test_jira_issue_gets_one_adf_comment(stack: Stack) -> None:
     assert accepted(r)["duplicate"] is True
     time.sleep(1.0)
     assert len(stack.receiver.received(path, "POST")) == 1
+    # a rerun of the analysis replaces the comment (found by its rca.alert property) instead of adding one
+    first_analysis = alert_detail(stack, alert["id"])["analysis_id"]
+    rerun = stack.api.post(f"/v1/analyses/{first_analysis}/rerun")
+    assert rerun.status_code == 201, rerun.text
+    [put] = stack.receiver.wait_for(lambda e: e["path"].startswith(path + "/") and e["method"] == "PUT")
+    assert put["status"] == 200 and put["path"] == f"{path}/10000" and rerun.json()["id"] in put["body"]
+    assert len(stack.receiver.received(path, "POST")) == 1
+    wait_alert(stack, alert["id"], lambda a: a["analysis_id"] == rerun.json()["id"] and len(a["write_backs"]) == 2
+               and all(w["status"] == "delivered" for w in a["write_backs"]))
     bad = httpx.post(f"{stack.server.url}/v1/webhooks/jira", content=body, timeout=10,
                      headers={"X-Hub-Signature": "sha256=" + "0" * 64})
     assert bad.status_code == 401 and bad.json()["field"] == "X-Hub-Signature"

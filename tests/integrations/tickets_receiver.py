@@ -13,7 +13,8 @@ Checks requests the way the vendors document them and answers like them:
 * ``POST /rest/api/3/issue/{key}/comment`` (https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issue-comments/,
   "Add comment"): Basic ``email:api_token``, a body ``{"body": <ADF doc>}`` whose nodes are of
   the types ADF allows (https://developer.atlassian.com/cloud/jira/platform/apis/document/structure/).
-  201 with the comment; ``GET`` the same path lists ``{"comments": [...]}``.
+  201 with the comment; ``GET`` the same path lists ``{"comments": [...]}`` (with their ``properties``
+  when ``expand=properties``); ``PUT .../comment/{id}`` replaces a comment's body ("Update comment").
 * ``POST /_fail`` ``{"prefix": "...", "statuses": [401, 429, 503], "land": false}`` queues
   failures for the next requests under ``prefix`` (429 carries ``Retry-After: 1``); with
   ``land`` the note is stored before the error answer (an answer lost after the write).
@@ -136,14 +137,32 @@ def main() -> None:
                 if injected:
                     return injected["status"], {"error": {"message": "injected after the write"}}, None
                 return 200, {"result": {"sys_id": m.group(1), "number": "INC0010001", "work_notes": ""}}, None
+            m = re.fullmatch(r"/rest/api/3/issue/([A-Z][A-Z0-9]+-\d+)/comment/(\d+)", path)
+            if m:
+                if not basic_ok(headers, jira_pair):
+                    return 401, {"errorMessages": ["You are not authenticated."], "errors": {}}, None
+                if method != "PUT":
+                    return 405, {"errorMessages": ["PUT only here"], "errors": {}}, None
+                doc = json.loads(body or b"{}")
+                problem = adf_problem(doc.get("body") if isinstance(doc, dict) else None)
+                if problem:
+                    return 400, {"errorMessages": [], "errors": {"comment": problem}}, None
+                with lock:
+                    found = [c for c in comments.get(m.group(1), []) if c["id"] == m.group(2)]
+                    if not found:
+                        return 404, {"errorMessages": ["Can not find a comment for the id"], "errors": {}}, None
+                    found[0]["body"] = doc["body"]
+                return 200, found[0], None
             m = re.fullmatch(r"/rest/api/3/issue/([A-Z][A-Z0-9]+-\d+)/comment", path)
             if m:
                 if not basic_ok(headers, jira_pair):
                     return 401, {"errorMessages": ["You are not authenticated."], "errors": {}}, None
                 key = m.group(1)
                 if method == "GET":
+                    expand = "properties" in query.get("expand", [""])[0]
                     with lock:
-                        got = list(comments.get(key, []))
+                        got = [c if expand else {k: v for k, v in c.items() if k != "properties"}
+                               for c in comments.get(key, [])]
                     return 200, {"startAt": 0, "maxResults": 50, "total": len(got), "comments": got}, None
                 if method != "POST" or headers.get("content-type") != "application/json":
                     return 405, {"errorMessages": ["POST application/json only"], "errors": {}}, None
@@ -165,7 +184,8 @@ def main() -> None:
                     return injected["status"], {"errorMessages": ["injected"], "errors": {}}, {"Retry-After": "1"}
                 with lock:
                     n = sum(len(v) for v in comments.values())
-                    comment = {"id": str(10000 + n), "self": f"http://127.0.0.1:{port}{path}/{10000 + n}", "body": doc["body"]}
+                    comment = {"id": str(10000 + n), "self": f"http://127.0.0.1:{port}{path}/{10000 + n}",
+                               "body": doc["body"], "properties": doc.get("properties", [])}
                     comments.setdefault(key, []).append(comment)
                 if injected:
                     return injected["status"], {"errorMessages": ["injected after the write"], "errors": {}}, None
@@ -179,6 +199,9 @@ def main() -> None:
 
         def do_PATCH(self) -> None:  # noqa: N802
             self._handle("PATCH")
+
+        def do_PUT(self) -> None:  # noqa: N802
+            self._handle("PUT")
 
         def do_GET(self) -> None:  # noqa: N802
             if self.path == "/":

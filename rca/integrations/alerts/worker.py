@@ -92,7 +92,7 @@ def deliveries_for(
         kinds = settings.notify_targets.get("generic")
     for kind in kinds or []:
         if kind in TICKET_KINDS:
-            item = ticket_delivery(settings, kind, alert.external_id, ctx, result, error)
+            item = ticket_delivery(settings, kind, alert.external_id, ctx, result, error, alert_id=alert.id)
             if isinstance(item, str):
                 skipped.append(item)
             else:

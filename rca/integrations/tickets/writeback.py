@@ -14,6 +14,11 @@ honoured) and 5xx are retried with backoff; other 4xx fail at once.  Before a **
 ticket is read first (ServiceNow ``sys_journal_field``, Jira's comment list): when the
 note of this analysis is already there, because an earlier attempt landed but its answer was
 lost, the delivery is marked delivered instead of writing the note twice.
+
+A Jira comment carries the property ``rca.alert`` (``{"alert_id": ...}``); when the alert's
+analysis is rerun (``POST /v1/analyses/{id}/rerun``), the new answer **replaces** that comment
+(``PUT .../comment/{id}``) instead of adding one.  ServiceNow work notes are a journal that
+cannot be edited: a rerun adds a note.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ from rca.integrations.tickets.settings import TicketCredentials
 __all__ = ["TICKET_KINDS", "TicketOutcome", "ticket_delivery", "send_ticket", "servicenow_record_url", "jira_comment_url"]
 
 TICKET_KINDS = ("servicenow_work_note", "jira_comment")
+JIRA_PROPERTY = "rca.alert"
+"""Comment property naming the alert a Jira comment answers: a rerun's comment replaces that one."""
 _RETRYABLE = (401, 408, 409, 425, 429)
 
 
@@ -60,7 +67,8 @@ def jira_comment_url(base_url: str, key: str) -> str:
 
 
 def ticket_delivery(
-    settings: Any, kind: str, external_id: str | None, ctx: NoteContext, result: Mapping[str, Any] | None, error: str | None
+    settings: Any, kind: str, external_id: str | None, ctx: NoteContext, result: Mapping[str, Any] | None,
+    error: str | None, *, alert_id: int | None = None,
 ) -> tuple[str, dict[str, Any]] | str:
     """``(target URL, payload)`` of a ticket write-back, or why it is skipped (a setting is missing)."""
     if not external_id:
@@ -82,13 +90,16 @@ def ticket_delivery(
             return "jira_comment: RCA_JIRA_BASE_URL is not set"
         url = jira_comment_url(settings.jira_base_url, external_id)
         comment: dict[str, Any] = {"body": jira_comment_adf(result, ctx, error=error)}
+        props = [{"key": JIRA_PROPERTY, "value": {"alert_id": alert_id}}]
         if getattr(settings, "jira_comment_internal", True):
             # Jira Service Management shows platform-API comments to the customer unless marked internal.
-            comment["properties"] = [{"key": "sd.public.comment", "value": {"internal": True}}]
+            props.append({"key": "sd.public.comment", "value": {"internal": True}})
+        comment["properties"] = props
         return url, {
             "body": comment,
             "marker": note_marker(ctx),
-            "check_url": f"{url}?orderBy=-created&maxResults=50",
+            "alert_id": alert_id,
+            "check_url": f"{url}?orderBy=-created&maxResults=100&expand=properties",
         }
     raise ValueError(f"not a ticket write-back kind: {kind!r}; use one of {list(TICKET_KINDS)}")
 
@@ -111,6 +122,23 @@ _MISSING_CREDS = {
     "servicenow_work_note": "RCA_SERVICENOW_USER and RCA_SERVICENOW_PASSWORD (or RCA_SERVICENOW_OAUTH_TOKEN) must be set",
     "jira_comment": "RCA_JIRA_USER_EMAIL and RCA_JIRA_API_TOKEN (or RCA_JIRA_BEARER_TOKEN) must be set",
 }
+
+
+def _our_jira_comment(http: httpx.Client, payload: Mapping[str, Any], headers: Mapping[str, str]) -> tuple[str, bool] | None:
+    """``(comment id, has this analysis's note)`` of the comment answering this alert, or None (none, or unreadable)."""
+    try:
+        resp = http.get(payload["check_url"], headers=dict(headers))
+        doc = resp.json() if resp.status_code == 200 else None
+    except (httpx.HTTPError, ValueError):
+        return None
+    for c in (doc.get("comments") if isinstance(doc, Mapping) else None) or []:
+        if not isinstance(c, Mapping):
+            continue
+        props = {p.get("key"): p.get("value") for p in c.get("properties") or [] if isinstance(p, Mapping)}
+        ours = props.get(JIRA_PROPERTY)
+        if isinstance(ours, Mapping) and ours.get("alert_id") == payload.get("alert_id") and c.get("id"):
+            return str(c["id"]), payload["marker"] in json.dumps(c.get("body"))
+    return None
 
 
 def _already_there(http: httpx.Client, kind: str, payload: Mapping[str, Any], headers: Mapping[str, str]) -> bool:
@@ -141,9 +169,15 @@ def send_ticket(
         return TicketOutcome(False, _MISSING_CREDS[kind], permanent=True)
     headers = {"Authorization": auth, "Accept": "application/json", "Content-Type": "application/json",
                "Idempotency-Key": idempotency_key, "X-RCA-Delivery": str(delivery_id)}  # fmt: skip
-    if attempts > 0 and _already_there(http, kind, payload, headers):
-        return TicketOutcome(True)
     method = "PATCH" if kind == "servicenow_work_note" else "POST"
+    if kind == "jira_comment" and payload.get("alert_id") is not None:
+        found = _our_jira_comment(http, payload, headers)
+        if found is not None and found[1]:
+            return TicketOutcome(True)  # this analysis's comment is there (an earlier attempt landed)
+        if found is not None:  # a rerun: replace the alert's comment instead of adding one
+            method, target = "PUT", f"{target}/{quote(found[0])}"
+    elif attempts > 0 and _already_there(http, kind, payload, headers):
+        return TicketOutcome(True)
     try:
         resp = http.request(method, target, content=json.dumps(payload["body"]).encode(), headers=headers)
     except httpx.HTTPError as exc:
