@@ -213,3 +213,18 @@ def test_inbound_authentication() -> None:
     verify_token_or_bearer({"Authorization": "Bearer k"}, ["k"], header="X-RCA-Token", setting="RCA_DYNATRACE_TOKENS")
     with pytest.raises(SignatureError, match=r"\?token="):
         verify_token_or_bearer({}, ["k"], header="X-RCA-Token", setting="RCA_SPLUNK_TOKENS", query_token="")
+
+
+def test_generic_hmac_scheme() -> None:
+    from rca.integrations.tickets.auth import verify_hmac_header
+
+    body = b'{"event": {"id": "1"}}'
+    verify_hmac_header(body, {"X-Signature": hmac_hex("k", body)}, ["k"], header="X-Signature", prefix="")
+    verify_hmac_header(body, {"x-hub": f"sha256={hmac_hex('k', body)}"}, ["k"], header="X-Hub", prefix="sha256=")
+    for headers in ({}, {"X-Signature": hmac_hex("other", body)}):
+        with pytest.raises(SignatureError) as info:
+            verify_hmac_header(body, headers, ["k"], header="X-Signature", prefix="")
+        assert info.value.field == "X-Signature"
+    m = GenericMapping(id="/event/id", service="/s", hmac_secret="k")
+    s = AlertSettings(generic_webhooks={"inhouse": m.model_dump()})
+    assert s.generic_webhooks["inhouse"].hmac_secret == "k"
