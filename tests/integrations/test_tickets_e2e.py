@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, prometheus: S.PrometheusServ
     appd = {"id": "/event/id", "service": "application.name", "start": "/event/time", "status": "/event/type",
             "resolved_values": ["POLICY_CLOSE_CRITICAL"], "metric": "/rca/metric", "title": "/event/summary",
             "tokens": [APPD_TOKEN]}  # fmt: skip
+    nostart = {"id": "/id", "service": "/service", "tokens": [APPD_TOKEN]}
     env = {
         "RCA_DATABASE_URL": url,
         "RCA_DATA_DIR": str(tmp / "data"),
@@ -129,7 +131,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, prometheus: S.PrometheusServ
         "RCA_JIRA_METRIC_FIELD": "customfield_10051",
         "RCA_SPLUNK_TOKENS": SPLUNK_TOKEN,
         "RCA_DYNATRACE_TOKENS": DT_TOKEN,
-        "RCA_GENERIC_WEBHOOKS": json.dumps({"appd": appd}),
+        "RCA_GENERIC_WEBHOOKS": json.dumps({"appd": appd, "nostart": nostart}),
         "RCA_NOTIFY_WEBHOOK_URL": f"{receiver.url}/hook",
         "RCA_NOTIFY_TARGETS": json.dumps({"servicenow": ["servicenow_work_note"], "jira": ["jira_comment"],
                                           "splunk": ["webhook"], "dynatrace": ["webhook"], "generic": ["webhook"]}),
@@ -397,3 +399,16 @@ def test_a_cmdb_export_uploads_as_a_topology(stack: Stack) -> None:
     bad = {"result": [{"sys_id": "c" * 32, "parent": "frontend", "child": "", "type": "Depends on::Used by"}]}
     r = stack.api.put("/v1/topologies/cmdb", json=bad)
     assert r.status_code == 422 and r.json()["field"] == "result[0].child", r.text
+
+
+def test_a_payload_without_a_time_analyses_the_last_alert_window(stack: Stack) -> None:
+    t0 = time.time()
+    alert = accepted(post(stack, "/v1/webhooks/generic/nostart", {"id": "n-1", "service": "frontend"}, {"X-RCA-Token": APPD_TOKEN}))
+    detail = alert_detail(stack, alert["id"])
+    started = datetime.fromisoformat(detail["started_at"]).timestamp()
+    assert abs(started - (t0 - 15 * 60)) < 5  # RCA_ALERT_WINDOW (15m) before receipt
+    # the demo metrics are from 2024: Prometheus has nothing now, and the webhook says so
+    stack.receiver.wait_for(lambda e: e["path"] == "/hook" and json.loads(e["body"]).get("source") == "generic:nostart")
+    [hook] = _hooks(stack, "generic:nostart")
+    payload = json.loads(hook["body"])
+    assert payload["type"] == "rca.analysis.failed" and "no data" in payload["error"]

@@ -115,7 +115,7 @@ def test_splunk_alert() -> None:
     assert (ev.dedup_key, ev.service, ev.started_at, ev.title) == (
         "scheduler_admin_search_W2_at_14232356_132", "frontend", T0, "Frontend latency p99")
     now = datetime(2024, 5, 1, 14, 0, tzinfo=UTC)
-    [ev] = parse_splunk(T.splunk_alert(time_=None), CFG, received_at=now)
+    [ev] = parse_splunk(T.splunk_alert(time_=None), CFG, default_start=now)
     assert ev.started_at == now
     doc = T.splunk_alert()
     del doc["result"]["service"]
@@ -130,7 +130,12 @@ def test_dynatrace_problem() -> None:
     [ev] = parse_dynatrace(T.dynatrace_problem(), CFG)
     assert (ev.action, ev.service, ev.started_at) == ("trigger", "frontend", T0)
     [ev] = parse_dynatrace(T.dynatrace_problem(tag_service=None), CFG)
-    assert ev.service == "frontend"  # the first impacted entity's name
+    assert ev.service == "frontend" and ev.metric == "latency"  # the first impacted entity's name
+    doc = T.dynatrace_problem()
+    doc["Tags"] += ", rca_metric:error_rate"
+    del doc["ProblemDetailsJSON"]
+    [ev] = parse_dynatrace(doc, CFG, default_start=T0)
+    assert ev.metric == "error_rate" and ev.started_at == T0
     assert parse_dynatrace(T.dynatrace_problem(state="RESOLVED"), CFG)[0].action == "resolve"
     doc = T.dynatrace_problem()
     doc["ImpactedEntities"] = "[{...}]"  # the placeholder quoted in the template

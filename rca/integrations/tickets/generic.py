@@ -10,7 +10,7 @@ anything else is a JMESPath expression (the ``jmespath`` package)::
         "title": "/event/summary", "metric": "/rca_metric", "tokens": ["s3cret"]}}
 
 ``id`` and ``service`` are required; ``metric`` falls back to ``default_metric``, ``start``
-to the receipt time, ``status`` to "always firing".  A required path that selects nothing
+to ``default_start`` (the routes: the receipt time minus ``RCA_ALERT_WINDOW``), ``status`` to "always firing".  A required path that selects nothing
 raises :class:`UnmappablePayloadError` naming the path (answered 422, the payload stored
 as ``unmappable``).  Authentication: ``tokens`` in ``token_header`` (default
 ``X-RCA-Token``, or ``Authorization: Bearer``), or ``hmac_secret``: the hex HMAC-SHA256 of
@@ -104,7 +104,7 @@ def _text(value: Any) -> str | None:
 
 def parse_generic(
     name: str, body: bytes | str | Mapping[str, Any], mapping: GenericMapping, *, default_metric: str = "latency",
-    service_map: Mapping[str, str] | None = None, received_at: datetime | None = None,
+    service_map: Mapping[str, str] | None = None, default_start: datetime | None = None,
 ) -> list[AlertEvent]:
     """One event from a payload through ``mapping``; ``UnmappablePayloadError`` names a path that selects nothing."""
     doc = _load(body)
@@ -126,7 +126,7 @@ def parse_generic(
     renames = {**(service_map or {}), **mapping.service_map}
     service = renames.get(raw_service, raw_service)
     metric = (_text(select_path(doc, mapping.metric)) if mapping.metric else None) or mapping.default_metric or default_metric
-    started = received_at or datetime.now(UTC)
+    started = default_start or datetime.now(UTC)
     if mapping.start:
         when = select_path(doc, mapping.start)
         if when is None:

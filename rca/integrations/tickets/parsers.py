@@ -11,10 +11,14 @@
   service from a mapped field (components, labels with a prefix, or a custom field); the
   time from ``fields.created``; status category ``done`` or a resolution closes.
 * **Splunk** webhook alert action: dedup by ``sid``; the service and the metric from fields
-  of ``result`` (the first result row); the time from ``result._time`` or the receipt.
+  of ``result`` (the first result row); the time from ``result._time``, else ``default_start``.
 * **Dynatrace** custom integration with the payload template of the docs: dedup by ``PID``
   (or ``ProblemID``); ``State`` OPEN triggers, RESOLVED/CLOSED/MERGED close; the service from a
-  ``service:<name>`` tag, else the first impacted entity's name, else ``ImpactedEntity``.
+  ``service:<name>`` tag, else the first impacted entity's name, else ``ImpactedEntity``; the metric
+  from a ``rca_metric:<name>`` tag; the time from ``ProblemDetailsJSON.startTime``, else ``default_start``.
+
+``default_start`` (the routes pass the receipt time minus ``RCA_ALERT_WINDOW``, so the incident
+window is the last minutes before the alert) is used when a payload carries no time; without it, now.
 
 Each parser raises :class:`~rca.integrations.alerts.parsers.PayloadError` naming the
 field (422); an event whose service cannot be found is returned with ``service=None``
@@ -195,7 +199,7 @@ def parse_jira(body: bytes | str | Mapping[str, Any], config: TicketParserConfig
 
 # -- Splunk ---------------------------------------------------------------------------------
 def parse_splunk(
-    body: bytes | str | Mapping[str, Any], config: TicketParserConfig | None = None, *, received_at: datetime | None = None
+    body: bytes | str | Mapping[str, Any], config: TicketParserConfig | None = None, *, default_start: datetime | None = None
 ) -> list[AlertEvent]:
     """Splunk's webhook alert action: ``result`` (the first result row), ``sid``, ``search_name``, ``results_link``..."""
     cfg = config or TicketParserConfig()
@@ -207,14 +211,14 @@ def parse_splunk(
     reason = None if service else f"result.{cfg.splunk_service_field} is not set (RCA_SPLUNK_SERVICE_FIELD)"
     metric = (_jira_values(result.get(cfg.splunk_metric_field)) or [cfg.default_metric])[0]
     when = result.get("_time")
-    started = parse_time(when, "result._time") if when not in (None, "") else (received_at or datetime.now(UTC))
+    started = parse_time(when, "result._time") if when not in (None, "") else (default_start or datetime.now(UTC))
     title = doc.get("search_name") if isinstance(doc.get("search_name"), str) else None
     return [AlertEvent("splunk", sid, "trigger", service, metric, started, sid, title or sid, reason, doc)]
 
 
 # -- Dynatrace ------------------------------------------------------------------------------
 def parse_dynatrace(
-    body: bytes | str | Mapping[str, Any], config: TicketParserConfig | None = None, *, received_at: datetime | None = None
+    body: bytes | str | Mapping[str, Any], config: TicketParserConfig | None = None, *, default_start: datetime | None = None
 ) -> list[AlertEvent]:
     """A Dynatrace problem notification sent with the custom payload template of the docs."""
     cfg = config or TicketParserConfig()
@@ -238,8 +242,9 @@ def parse_dynatrace(
     names = [e.get("name") for e in entities or [] if isinstance(e, Mapping) and isinstance(e.get("name"), str)]
     entity = doc.get("ImpactedEntity") if isinstance(doc.get("ImpactedEntity"), str) else None
     service = _mapped(cfg, *(from_tag[:1] + names[:1] + [entity]))
+    metric = next((t[len("rca_metric:"):] for t in tag_list if t.startswith("rca_metric:")), None) or cfg.default_metric
     reason = None if service else f"no '{cfg.dynatrace_tag_prefix}<service>' tag and no impacted entity name"
     details = doc.get("ProblemDetailsJSON")
     start = details.get("startTime") if isinstance(details, Mapping) else None
-    started = parse_time(start, "ProblemDetailsJSON.startTime") if start else (received_at or datetime.now(UTC))
-    return [AlertEvent("dynatrace", pid, "trigger", service, cfg.default_metric, started, pid, title, reason, doc)]
+    started = parse_time(start, "ProblemDetailsJSON.startTime") if start else (default_start or datetime.now(UTC))
+    return [AlertEvent("dynatrace", pid, "trigger", service, metric, started, pid, title, reason, doc)]

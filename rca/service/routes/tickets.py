@@ -9,6 +9,7 @@ as ``unmappable`` with the reason and answered 422 naming the path.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
@@ -33,6 +34,7 @@ from rca.integrations.tickets.parsers import (
 )
 from rca.service.errors import ApiError
 from rca.service.routes.webhooks import _RESPONSES, WebhookAccepted, accept_events
+from rca.sources.prometheus import _duration
 from rca.store.session import Database, utcnow
 
 if TYPE_CHECKING:
@@ -57,6 +59,11 @@ def _invalid(exc: PayloadError) -> ApiError:
 
 def _config(settings: AlertSettings) -> Any:
     return settings.ticket_parser_config(settings.alert_default_metric, settings.alert_service_map)
+
+
+def _default_start(settings: AlertSettings) -> datetime:
+    """For payloads without a time: the incident window is the last RCA_ALERT_WINDOW before receipt."""
+    return datetime.now(UTC) - _duration(settings.alert_window, "RCA_ALERT_WINDOW").to_pytimedelta()
 
 
 @router.post("/v1/webhooks/servicenow", status_code=202, response_model=WebhookAccepted, responses=_RESPONSES,
@@ -100,7 +107,7 @@ async def splunk_webhook(request: Request) -> JSONResponse:
     try:
         verify_token_or_bearer(request.headers, st.splunk_tokens, header="X-RCA-Token", setting="RCA_SPLUNK_TOKENS",
                                query_token=request.query_params.get("token") or "")
-        events = parse_splunk(body, _config(st))
+        events = parse_splunk(body, _config(st), default_start=_default_start(st))
     except SignatureError as exc:
         raise _unauthorized(exc) from None
     except PayloadError as exc:
@@ -116,7 +123,7 @@ async def dynatrace_webhook(request: Request) -> JSONResponse:
     st = _settings(request)
     try:
         verify_token_or_bearer(request.headers, st.dynatrace_tokens, header="X-RCA-Token", setting="RCA_DYNATRACE_TOKENS")
-        events = parse_dynatrace(body, _config(st))
+        events = parse_dynatrace(body, _config(st), default_start=_default_start(st))
     except SignatureError as exc:
         raise _unauthorized(exc) from None
     except PayloadError as exc:
@@ -157,7 +164,7 @@ async def generic_webhook(name: str, request: Request) -> JSONResponse:
             verify_token_or_bearer(request.headers, mapping.tokens, header=mapping.token_header,
                                    setting=f"RCA_GENERIC_WEBHOOKS[{name!r}].tokens")
         events = parse_generic(name, body, mapping, default_metric=st.alert_default_metric,
-                               service_map=st.alert_service_map)
+                               service_map=st.alert_service_map, default_start=_default_start(st))
     except SignatureError as exc:
         raise _unauthorized(exc) from None
     except UnmappablePayloadError as exc:
