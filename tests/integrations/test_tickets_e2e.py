@@ -17,8 +17,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
