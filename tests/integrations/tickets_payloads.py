@@ -120,9 +120,12 @@ def appdynamics_event(*, event_id: str = "44571", app: str = "frontend", event_t
                       time_: str = "2024-05-01T13:00:00Z") -> dict[str, Any]:
     """An AppDynamics HTTP request template's body, with the template variables the docs list
     (``${latestEvent.id}``, ``${latestEvent.application.name}``, ``${latestEvent.eventType}``,
-    ``${latestEvent.eventTime}``, ``${latestEvent.summaryMessage}``: AppDynamics, "Predefined
-    Templating Variables", https://docs.appdynamics.com/appd/24.x/latest/en/extend-cisco-appdynamics/cisco-appdynamics-apis/alert-and-respond-api/actions-api);
-    the layout is the user's own template, mapped by RCA_GENERIC_WEBHOOKS.
+    ``${latestEvent.summaryMessage}``: AppDynamics, "Predefined Templating Variables" and "Info Class
+    Fields", https://help.splunk.com/en/appdynamics-saas/get-started/26.4.0/alert-and-respond/actions/predefined-templating-variables);
+    the layout is the user's own template, mapped by RCA_GENERIC_WEBHOOKS.  ``eventTime`` is a Java
+    ``Date`` that Velocity renders as ``Wed May 01 13:00:00 UTC 2024``, so the docs' template leaves it
+    out (the start is then the receipt minus RCA_ALERT_WINDOW); here an ISO ``time`` stands for a
+    template that formats it, so the analysis sees the demo incident's window.
     """
     return {"event": {"id": event_id, "type": event_type, "time": time_, "summary": "Business transaction health violated"},
             "application": {"name": app}, "rca": {"metric": "latency"}}
