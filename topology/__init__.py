@@ -27,6 +27,7 @@ from topology.io_json import (
     read_json,
     write_json,
 )
+from topology.io_servicenow import CALL_TYPES, NON_CALL_TYPES, graph_from_cmdb, loads_cmdb_csv, loads_cmdb_json
 from topology.io_spans import (
     SPAN_COLUMNS,
     graph_from_spans,
@@ -92,6 +93,12 @@ __all__ = [
     "graph_from_zipkin",
     "read_traces",
     "loads_traces",
+    # ServiceNow CMDB
+    "CALL_TYPES",
+    "NON_CALL_TYPES",
+    "graph_from_cmdb",
+    "loads_cmdb_json",
+    "loads_cmdb_csv",
     # naming
     "DEFAULT_POD_PATTERN",
     "PodNameMapper",

@@ -11,6 +11,7 @@ Format names (:data:`FORMATS`):
 ``jaeger``     Jaeger JSON traces
 ``zipkin``     Zipkin v2 JSON spans
 ``nezha-spans`` Nezha span CSV
+``servicenow-cmdb`` ServiceNow ``cmdb_rel_ci`` export, JSON or CSV (:mod:`topology.io_servicenow`)
 ============== ==============================================================
 
 When no format is given it is guessed: ``.yaml``/``.yml`` is YAML, and so is
@@ -19,7 +20,8 @@ an edge list when its header starts with ``Source,Target`` or
 ``caller,callee``, an adjacency matrix when its first header cell is empty,
 and Nezha spans when it starts with ``TraceID,SpanID``; JSON is a topology
 document when it has ``services`` or ``calls``, else OTLP (``resourceSpans``),
-Jaeger (``data``) or Zipkin (a list of spans).
+Jaeger (``data``) or Zipkin (a list of spans); records with ``parent``, ``child`` and
+``type`` (JSON ``result`` or CSV columns) are a ServiceNow CMDB export.
 
 ``edges="causal"`` reads a graph whose arrows mean cause -> effect (a causal
 DAG, the output of causal discovery, PyRCA's or CIRCA's generators) and turns
@@ -37,6 +39,7 @@ from pathlib import Path
 from topology.errors import TopologyError
 from topology.io_csv import loads_adjacency_csv, loads_edge_csv
 from topology.io_json import _decode, _parse_json, _read_text, graph_from_dict
+from topology.io_servicenow import loads_cmdb_csv, loads_cmdb_json, looks_like_cmdb
 from topology.io_spans import read_spans_csv
 from topology.io_trace_json import (
     _JSON_READERS,
@@ -59,6 +62,7 @@ FORMATS: tuple[str, ...] = (
     "jaeger",
     "zipkin",
     "nezha-spans",
+    "servicenow-cmdb",
 )
 
 _EDGE_HEADERS = (("source", "target"), ("caller", "callee"))
@@ -87,6 +91,8 @@ def _sniff_csv(text: str) -> str | None:
         return "nezha-spans"
     if len(cells) >= 2 and cells[0] == "":
         return "adjacency-csv"
+    if {"parent", "child", "type"} <= set(cells):
+        return "servicenow-cmdb"
     return None
 
 
@@ -103,6 +109,8 @@ def _looks_like_yaml(text: str) -> bool:
 def _sniff_json(doc: object) -> str | None:
     if isinstance(doc, dict) and (not doc or "services" in doc or "calls" in doc):
         return "json"
+    if looks_like_cmdb(doc):
+        return "servicenow-cmdb"
     return _sniff_json_traces(doc)
 
 
@@ -195,7 +203,7 @@ def loads(data: str | bytes, format: str | None, *, source: str | None = None, e
     >>> loads("{}", "xml")
     Traceback (most recent call last):
     ...
-    topology.errors.TopologyError: field 'format': unknown topology format 'xml'; known formats: json, yaml, edges-csv, adjacency-csv, otlp, jaeger, zipkin, nezha-spans
+    topology.errors.TopologyError: field 'format': unknown topology format 'xml'; known formats: json, yaml, edges-csv, adjacency-csv, otlp, jaeger, zipkin, nezha-spans, servicenow-cmdb
     """
     name = _check_format(format) if format is not None else None
     check_edges(edges)
@@ -225,6 +233,10 @@ def _dispatch(text: str, name: str, source: str | None) -> ServiceGraph:
         return loads_adjacency_csv(text, source=source)
     if name == "nezha-spans":
         return loads_traces(text, name, source=source)
+    if name == "servicenow-cmdb":
+        if text.lstrip()[:1] in ("{", "["):
+            return loads_cmdb_json(_parse_json(text, source), source=source)
+        return loads_cmdb_csv(text, source=source)
     if name == "json":
         doc = _parse_json(text, source)
     else:

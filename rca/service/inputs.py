@@ -34,7 +34,7 @@ _CONTENT_TYPES = {
 
 
 _SNIFFED_MEDIA = {"", "application/octet-stream", "text/plain"}
-_JSON_FAMILY = {"json", "otlp", "jaeger", "zipkin"}
+_JSON_FAMILY = {"json", "otlp", "jaeger", "zipkin", "servicenow-cmdb"}
 
 
 def topology_format_for(content_type: str | None, explicit: str | None, data: bytes = b"") -> str:

@@ -63,6 +63,8 @@ NEZHA = (
     "t,2,1,db-0,SELECT,2,1002,1\n"
 )
 SPAN_GRAPH = ServiceGraph(["db", "web"], [Call("web", "db", calls=1)])
+CMDB = json.dumps({"result": [{"parent": "web", "child": "db", "type": "Depends on::Used by"}]})
+CMDB_GRAPH = ServiceGraph(calls=[("web", "db")])
 
 SAMPLES = {
     "json": (JSON_DOC, GRAPH, "topo.json"),
@@ -73,12 +75,13 @@ SAMPLES = {
     "jaeger": (JAEGER, SPAN_GRAPH, "jaeger.json"),
     "zipkin": (ZIPKIN, SPAN_GRAPH, "zipkin.json"),
     "nezha-spans": (NEZHA, SPAN_GRAPH, "04_03_trace.csv"),
+    "servicenow-cmdb": (CMDB, CMDB_GRAPH, "cmdb_rel_ci.json"),
 }
 
 
 def test_formats_are_exactly_the_documented_names():
     assert FORMATS == (
-        "json", "yaml", "edges-csv", "adjacency-csv", "otlp", "jaeger", "zipkin", "nezha-spans",
+        "json", "yaml", "edges-csv", "adjacency-csv", "otlp", "jaeger", "zipkin", "nezha-spans", "servicenow-cmdb",
     )
     assert set(SAMPLES) == set(FORMATS)
 

@@ -18,6 +18,7 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 
 from rca.integrations.alerts.parsers import SOURCES, ParserConfig
 from rca.integrations.settings_file import FileBackedSettings
+from rca.integrations.tickets.settings import TicketSettingsFields, check_target, is_known_source
 from rca.store.deliveries import DELIVERY_KINDS
 
 __all__ = ["AlertSettings", "load_alert_settings"]
@@ -34,8 +35,8 @@ def _split(v: Any) -> Any:
     return v
 
 
-class AlertSettings(FileBackedSettings):
-    """Webhooks in, Prometheus, and write-back targets."""
+class AlertSettings(FileBackedSettings, TicketSettingsFields):
+    """Webhooks in, Prometheus, and write-back targets (the ticketing fields: :class:`TicketSettingsFields`)."""
 
     model_config = SettingsConfigDict(env_prefix="RCA_", extra="ignore", frozen=True)
 
@@ -81,6 +82,11 @@ class AlertSettings(FileBackedSettings):
             "alertmanager": ["slack", "webhook"],
             "grafana": ["slack", "webhook"],
             "opsgenie": ["slack", "webhook"],
+            "servicenow": ["servicenow_work_note"],
+            "jira": ["jira_comment"],
+            "splunk": ["slack", "webhook"],
+            "dynatrace": ["slack", "webhook"],
+            "generic": ["slack", "webhook"],
         },
         description="Write-back kinds per alert source (JSON).",
     )
@@ -116,13 +122,14 @@ class AlertSettings(FileBackedSettings):
     @classmethod
     def _targets(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
         for source, kinds in v.items():
-            if source not in SOURCES:
-                raise ValueError(f"unknown alert source {source!r}; use {list(SOURCES)}")
+            if not is_known_source(source, SOURCES):
+                raise ValueError(f"unknown alert source {source!r}; use {list(SOURCES)}, a ticket source or generic:<name>")
             for k in kinds:
                 if k not in DELIVERY_KINDS:
                     raise ValueError(f"{source}: unknown target {k!r}; use {list(DELIVERY_KINDS)}")
                 if k == "pagerduty_note" and source != "pagerduty":
                     raise ValueError(f"{source}: pagerduty_note needs a PagerDuty incident; only the pagerduty source has one")
+                check_target(source, k)
         return v
 
     @model_validator(mode="after")

@@ -40,6 +40,7 @@ from rca.integrations.alerts.messages import (
 )
 from rca.integrations.alerts.settings import AlertSettings
 from rca.integrations.notify.outbox import enqueue_delivery, pagerduty_note_url
+from rca.integrations.tickets.writeback import TICKET_KINDS, ticket_delivery
 from rca.sources.catalog import MetricsCatalog
 from rca.sources.prometheus import (
     PrometheusClient,
@@ -86,8 +87,17 @@ def deliveries_for(
     )
     out: list[tuple[str, str, dict[str, Any]]] = []
     skipped: list[str] = []
-    for kind in settings.notify_targets.get(alert.source, []):
-        if kind == "pagerduty_note":
+    kinds = settings.notify_targets.get(alert.source)
+    if kinds is None and alert.source.startswith("generic:"):
+        kinds = settings.notify_targets.get("generic")
+    for kind in kinds or []:
+        if kind in TICKET_KINDS:
+            item = ticket_delivery(settings, kind, alert.external_id, ctx, result, error, alert_id=alert.id)
+            if isinstance(item, str):
+                skipped.append(item)
+            else:
+                out.append((kind, *item))
+        elif kind == "pagerduty_note":
             if not settings.pagerduty_api_token or not alert.external_id:
                 skipped.append("pagerduty_note: RCA_PAGERDUTY_API_TOKEN is not set")
                 continue

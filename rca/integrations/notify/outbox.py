@@ -39,6 +39,9 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from rca.integrations.alerts.messages import signed_webhook
+from rca.integrations.tickets.settings import TicketCredentials
+from rca.integrations.tickets.writeback import TICKET_KINDS, send_ticket
+from rca.store.alerts import AlertRow
 from rca.store.deliveries import DELIVERY_KINDS, DeliveryRow
 from rca.store.polling import PollingThread, owner_id
 from rca.store.session import Database, utcnow
@@ -61,6 +64,7 @@ class OutboxConfig:
     pagerduty_api_token: str | None = None
     pagerduty_from: str | None = None
     webhook_secret: str | None = None
+    tickets: TicketCredentials | None = None  # ServiceNow / Jira write-back credentials
 
 
 def pagerduty_note_url(api_url: str, incident_id: str) -> str:
@@ -225,6 +229,8 @@ class OutboxSender:
             values.update(status="pending", last_error=result.error, next_attempt_at=now + timedelta(seconds=delay))
         with self.db.session() as s:
             res = s.execute(update(DeliveryRow).where(*mine).values(**values))
+            if res.rowcount == 1 and values.get("status") == "failed":
+                _note_on_alert(s, item, values["last_error"])
         if res.rowcount != 1:
             logger.warning("delivery %s: lease lost before the outcome was recorded", item.id)
         elif result.ok:
@@ -237,6 +243,10 @@ class OutboxSender:
     # -- HTTP -------------------------------------------------------------------
     def _send(self, item: _Claimed) -> SendResult:
         payload = json.loads(item.payload)
+        if item.kind in TICKET_KINDS:
+            out = send_ticket(self._http, item.kind, item.target, payload, self.config.tickets,
+                              idempotency_key=item.idempotency_key, delivery_id=item.id, attempts=item.attempts)
+            return SendResult(out.ok, out.error, out.permanent, out.retry_after)
         headers = {"Idempotency-Key": item.idempotency_key, "X-RCA-Delivery": str(item.id)}
         if item.kind == "pagerduty_note":
             if not (self.config.pagerduty_api_token and self.config.pagerduty_from):
@@ -267,6 +277,15 @@ class OutboxSender:
         # Client errors will not fix themselves, except timeouts, conflicts and rate limits.
         permanent = 400 <= resp.status_code < 500 and resp.status_code not in (408, 409, 425, 429)
         return SendResult(False, error, permanent=permanent, retry_after=retry_after)
+
+
+def _note_on_alert(s: Session, item: _Claimed, error: str) -> None:
+    """A write-back that gave up is said on its alert too (``GET /v1/alerts`` shows ``error``)."""
+    alert_id = s.scalar(select(DeliveryRow.alert_id).where(DeliveryRow.id == item.id))
+    alert = None if alert_id is None else s.get(AlertRow, alert_id)
+    if alert is not None:
+        note = f"write-back {item.kind} failed: {error}"
+        alert.error = f"{alert.error}; {note}" if alert.error else note
 
 
 def _retry_after(value: str | None) -> float | None:

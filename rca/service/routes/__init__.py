@@ -10,6 +10,7 @@ from rca.service.routes import (
     analyses,
     ops,
     report,
+    tickets,
     topologies,
     verdicts,
     webhooks,
@@ -17,4 +18,5 @@ from rca.service.routes import (
 
 __all__ = ["ROUTERS"]
 
-ROUTERS: list[APIRouter] = [ops.router, topologies.router, analyses.router, verdicts.router, report.router, accuracy.router, webhooks.router]
+ROUTERS: list[APIRouter] = [ops.router, topologies.router, analyses.router, verdicts.router, report.router, accuracy.router, webhooks.router,
+                           tickets.router]

@@ -29,6 +29,7 @@ from starlette.datastructures import UploadFile
 
 import rca
 from rca.engine.errors import InvalidInputError, InvalidMetricsError, did_you_mean
+from rca.integrations.alerts.reruns import follow_rerun
 from rca.service.deps import (
     DatabaseDep,
     ReadKey,
@@ -429,6 +430,7 @@ async def rerun_analysis(
 ) -> Any:
     """The new analysis has the same input digests: compare its result with the original's."""
     row = await run_in_threadpool(_copy_for_rerun, db, analysis_id, body.config if body else None)
+    await run_in_threadpool(follow_rerun, db, analysis_id, row.id)  # its alert's ticket gets the new answer
     return await _answer(db, settings, runner, row, wait)
 
 

@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from rca.integrations.alerts.settings import AlertSettings
     from rca.store.alerts import AlertRow
 
-__all__ = ["router"]
+__all__ = ["router", "accept_events"]
 
 
 @asynccontextmanager
@@ -79,6 +79,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             pagerduty_api_token=settings.pagerduty_api_token,
             pagerduty_from=settings.pagerduty_from,
             webhook_secret=settings.notify_webhook_secret,
+            tickets=settings.ticket_credentials(),
         ),
     )
     runner = getattr(app.state, "runner", None)
@@ -284,6 +285,12 @@ async def _accept(request: Request, source: str, body: bytes) -> JSONResponse:
         events = parse_alert(source, body, settings.parser_config())
     except PayloadError as exc:
         raise ApiError(422, "invalid_payload", str(exc), field=exc.field) from None
+    return await accept_events(request, events)
+
+
+async def accept_events(request: Request, events: list[AlertEvent]) -> JSONResponse:
+    """Store parsed events (dedup, resolve, unmappable), wake the worker, answer 202 (used by the ticket routes too)."""
+    settings: AlertSettings = request.app.state.alert_settings
     stored = await run_in_threadpool(_store, request.app.state.db, settings, request.app.state.alert_catalog, events)
     if any(a.status == "firing" and not a.duplicate for a in stored):
         request.app.state.alert_worker.wake()
