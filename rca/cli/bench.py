@@ -158,6 +158,10 @@ def bench(
         bool,
         typer.Option("--robustness", help="Also run every case re-presented the ways users hand data over (wide, one statistic, short windows and baselines, ...); summary.md gets the worst and best per dataset."),
     ] = False,
+    sensitivity: Annotated[
+        bool,
+        typer.Option("--sensitivity", help="Also run the engine with each default halved and doubled, and choose each on all datasets but one (leave one system out); summary.md gets both tables."),
+    ] = False,
     presentation: Annotated[
         list[str] | None,
         typer.Option("--presentation", help="With --robustness: only these presentations (repeatable, e.g. window=5); default: the whole set."),
@@ -271,4 +275,30 @@ def bench(
             f"first: {escape(first.method)} on {escape(first.case_id)}: {escape(first.error or '')}[/yellow]",
             highlight=False,
         )
+    if sensitivity:
+        _sensitivity(cases, out, jobs, seed, progress, console, engine_config)
     console.print(f"wrote {out / 'cases.csv'}, {out / 'summary.json'}, {out / 'summary.md'}", highlight=False)
+
+
+def _sensitivity(cases: list[Any], out: Path, jobs: int, seed: int, progress: bool, console: Console, base: dict[str, Any] | None) -> None:
+    """Run the sensitivity sweep and the leave-one-system-out choice; append both tables to summary.md."""
+    import json
+
+    from rca.evaluation.bench.robustness import split_dataset
+    from rca.evaluation.bench.runner import run_methods
+    from rca.evaluation.bench.sensitivity import render_sensitivity, run_sweep, sweep_configs
+
+    console.print(f"sensitivity: {len(sweep_configs()) + 1} engine runs over {len(cases)} cases, then one per dataset", highlight=False)
+
+    def run(config: dict[str, Any] | None, only: str | None) -> list[Any]:
+        sel = cases if only is None else [c for c in cases if split_dataset(c.dataset)[0] == only]
+        return run_methods(sel, ["engine"], jobs=jobs, seed=seed, progress=False, console=console, config=config)
+
+    sweep = run_sweep(run, base)
+    text = render_sensitivity(sweep)
+    with open(out / "summary.md", "a", encoding="utf-8") as fh:
+        fh.write("\n" + text)
+    (out / "sensitivity.json").write_text(
+        json.dumps({"default": sweep.default, "runs": sweep.runs, "loso": sweep.loso}, indent=1, default=str), encoding="utf-8"
+    )
+    console.print(text, highlight=False)

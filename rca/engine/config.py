@@ -144,6 +144,17 @@ class DetectConfig(_Validated):
     threshold : float
         A series is anomalous when its score (deviation in units of the
         baseline's own extreme deviations) exceeds this.
+    min_norm : float
+        The least a baseline's extreme deviation counts as, in robust
+        deviations: a short or calm baseline whose extreme is smaller does
+        not make small moves look extreme.
+    single_point : float
+        On windows of four points or more an anomaly must last two
+        consecutive points to count fully; a one-point spike counts this share.
+    level_margin : float
+        The window's rolling medians are judged against the baseline's own
+        k-point medians with this margin, since their maximum is taken over
+        many positions.
     false_alarm : float or None
         How likely a normal series may cross ``threshold`` somewhere in the
         window.  A window of N points has N chances to pass the baseline's
@@ -186,6 +197,9 @@ class DetectConfig(_Validated):
     window: str | None = None
     horizon: int | None = 30
     threshold: float = 1.0
+    min_norm: float = 3.0
+    single_point: float = 0.25
+    level_margin: float = 1.5
     false_alarm: float | None = 0.05
     min_baseline_points: int = 1
     short_baseline_points: int = 30
@@ -200,6 +214,9 @@ class DetectConfig(_Validated):
         "window": ("optional", "duration"),
         "horizon": ("optional", "int", 1, 1_000_000),
         "threshold": ("float", 0.0, 1e6),
+        "min_norm": ("float", 0.1, 1e6),
+        "single_point": ("float", 0.0, 1.0),
+        "level_margin": ("float", 1.0, 100.0),
         "false_alarm": ("optional", "float", 1e-6, 1.0),
         "min_baseline_points": ("int", 1, 1_000_000),
         "short_baseline_points": ("int", 0, 1_000_000),
@@ -285,6 +302,33 @@ class RankConfig(_Validated):
     quiet_null_log_score : float
         The most a quiet symptom (one inside its normal range) can add to the
         null's log-score.
+    sharpness : float
+        Log-odds that a series is anomalous per unit of ``log(score /
+        threshold)``: 0 at the threshold, 0.8 probability at twice it.
+    baseline_cap : float
+        A baseline of n points cannot back odds much beyond n : 1 that a value
+        is abnormal: a series' log-odds are capped at ``baseline_cap *
+        log(1 + n)``, and grow past the cap at ``beyond_cap`` of their slope.
+    beyond_cap : float
+        See ``baseline_cap``: past the cap the order of scores is kept, their strength damped.
+    corroboration : float
+        Weight of a service's other kinds of anomalous signal (a fault inside
+        a service usually moves more than one: CPU and latency, errors and traffic).
+    other_kind : float
+        A dependency anomalous only in the other upward kind than the symptom's
+        (errors under a latency symptom, or the reverse) counts this share.
+    noise : float
+        Probability that a service unrelated to the root cause looks anomalous.
+    propagate : float
+        Probability that a caller of the root cause looks anomalous (faults
+        pass up the calls to some callers, not all).
+    walk_back : float
+        Weight of the random walk's step back to a caller, against a step to a dependency.
+    walk_weight : float
+        Weight of the random walk's log-probability in a candidate's log-score.
+    granger_weight : float
+        Log-score added per significant Granger test from a candidate to a
+        caller (and removed per test from a dependency to it).
     """
 
     top_k: int = 5
@@ -294,6 +338,16 @@ class RankConfig(_Validated):
     max_depth: int | None = None
     null_log_score: float = 0.5
     quiet_null_log_score: float = 1.5
+    sharpness: float = 2.0
+    baseline_cap: float = 1.5
+    beyond_cap: float = 0.3
+    corroboration: float = 1.0
+    other_kind: float = 0.6
+    noise: float = 0.05
+    propagate: float = 0.12
+    walk_back: float = 0.2
+    walk_weight: float = 0.5
+    granger_weight: float = 1.0
 
     _RULES: ClassVar[dict[str, tuple]] = {
         "top_k": ("int", 1, 10_000),
@@ -303,6 +357,16 @@ class RankConfig(_Validated):
         "max_depth": ("optional", "int", 1, 1000),
         "null_log_score": ("float", -100.0, 100.0),
         "quiet_null_log_score": ("float", 0.0, 100.0),
+        "sharpness": ("float", 0.01, 100.0),
+        "baseline_cap": ("float", 0.01, 100.0),
+        "beyond_cap": ("float", 0.0, 1.0),
+        "corroboration": ("float", 0.0, 10.0),
+        "other_kind": ("float", 0.0, 1.0),
+        "noise": ("float", 1e-6, 0.5),
+        "propagate": ("float", 1e-6, 0.999),
+        "walk_back": ("float", 0.0, 10.0),
+        "walk_weight": ("float", 0.0, 10.0),
+        "granger_weight": ("float", 0.0, 100.0),
     }
     _PATH: ClassVar[str] = "rank"
 

@@ -59,13 +59,11 @@ __all__ = [
     "score_anomalies",
 ]
 
-_MIN_NORM = 3.0
+_MIN_NORM = DetectConfig.min_norm  # the default; analyses pass their DetectConfig.min_norm
 _MIN_PRE = 3  # recent points needed to call the normal data's level stale
 _MIN_LEVEL_POINTS = 3  # window points for a level-shift score
-_SUSTAIN_MIN = 4  # window points from which an anomaly must last two consecutive points ...
-_SINGLE = 0.25  # ... or, on one point alone, count a quarter
+_SUSTAIN_MIN = 4  # window points from which an anomaly must last two consecutive points (DetectConfig.single_point)
 _MAX_LEVEL_SPAN = 60  # longest rolling-median span (the whole-window median covers longer shifts)
-_LEVEL_MARGIN = 1.5  # the window's rolling medians: their maximum is over many positions
 _INCIDENT_MIN_POINTS = 10  # symptom baseline points needed to tell earlier incidents from its normal range
 _INCIDENT_MAX_SHARE = 0.25  # flagged runs covering more than this are the series' normal behaviour
 
@@ -189,6 +187,7 @@ def _reference(
     bounded: np.ndarray,
     w: np.ndarray | None = None,
     false_alarm: float | None = None,
+    min_norm: float = _MIN_NORM,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Location, scale, extreme-deviation normalizer and raw extreme of baseline rows ``b``.
 
@@ -206,7 +205,7 @@ def _reference(
     """
     if not b.shape[0]:
         n = b.shape[1]
-        return np.full(n, np.nan), np.ones(n), np.full(n, _MIN_NORM), np.full(n, np.nan)
+        return np.full(n, np.nan), np.ones(n), np.full(n, min_norm), np.full(n, np.nan)
     fallback = None
     if w is not None and w.shape[0]:
         with warnings.catch_warnings():
@@ -220,7 +219,7 @@ def _reference(
         with np.errstate(divide="ignore", invalid="ignore"):
             lift = tail_scale(srt, srt_dev, n, med, scale, sign, hi) * np.log(np.fmax(chances / false_alarm, 1.0))
         reach = hi + np.nan_to_num(lift, nan=0.0)
-    norm = np.fmax(np.nan_to_num(reach, nan=_MIN_NORM), _MIN_NORM)
+    norm = np.fmax(np.nan_to_num(reach, nan=min_norm), min_norm)
     return med, scale, norm, hi
 
 
@@ -293,7 +292,9 @@ def _shorten_empty_stretches(b: np.ndarray, keep: int) -> np.ndarray:
     return b[~empty | (idx - last_full <= keep)]
 
 
-def _level_norm(b: np.ndarray, k: int, med: np.ndarray, scale: np.ndarray, sign: np.ndarray) -> np.ndarray:
+def _level_norm(
+    b: np.ndarray, k: int, med: np.ndarray, scale: np.ndarray, sign: np.ndarray, min_norm: float = _MIN_NORM
+) -> np.ndarray:
     """Extreme directional deviation of the baseline's own k-point medians.
 
     The reference a window's *median* is judged against: calibrated on the
@@ -306,12 +307,18 @@ def _level_norm(b: np.ndarray, k: int, med: np.ndarray, scale: np.ndarray, sign:
     if not meds.shape[0]:
         return np.full(b.shape[1], np.nan)
     hi = _extreme(_directional((meds - med) / scale, sign))
-    norm = np.fmax(np.nan_to_num(hi, nan=0.0), _MIN_NORM / np.sqrt(k))
+    norm = np.fmax(np.nan_to_num(hi, nan=0.0), min_norm / np.sqrt(k))
     return np.where(n >= 2 * k, norm, np.nan)
 
 
 def _level_scorer(
-    b: np.ndarray, w: np.ndarray, med: np.ndarray, scale: np.ndarray, sign: np.ndarray, hi_1: np.ndarray
+    b: np.ndarray,
+    w: np.ndarray,
+    med: np.ndarray,
+    scale: np.ndarray,
+    sign: np.ndarray,
+    hi_1: np.ndarray,
+    config: DetectConfig | None = None,
 ) -> Callable[[np.ndarray], np.ndarray]:
     """``ref -> level score`` of the window ``w`` against baseline rows ``b``.
 
@@ -328,25 +335,26 @@ def _level_scorer(
     taken over many positions; a window only ``k`` points long is one median,
     and the whole-window median is one statistic: they need none.  NaN where the window or baseline is too short.
     """
+    cfg = config or DetectConfig()
     n_cols = w.shape[1]
     big_k = w.shape[0]
     k = min(big_k, max(_MIN_LEVEL_POINTS, b.shape[0] // 10), _MAX_LEVEL_SPAN)
     if big_k < _MIN_LEVEL_POINTS or not b.shape[0]:
         return lambda ref: np.full(n_cols, np.nan)
-    norm_k = _level_norm(b, k, med, scale, sign)
+    norm_k = _level_norm(b, k, med, scale, sign, cfg.min_norm)
     w_meds = rolling_nanmedian(w, k, k, stride=max(1, k // 4))
     norm_all = None
     if big_k > k:
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             alpha = np.clip(np.log(hi_1 / norm_k) / np.log(k), 0.0, 0.5)
-            norm_all = np.fmax(norm_k * (k / big_k) ** alpha, _MIN_NORM / np.sqrt(big_k))
+            norm_all = np.fmax(norm_k * (k / big_k) ** alpha, cfg.min_norm / np.sqrt(big_k))
             w_med = np.nanmedian(w, axis=0)
 
     def score(ref: np.ndarray) -> np.ndarray:
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            margin = _LEVEL_MARGIN if w_meds.shape[0] > 1 else 1.0
+            margin = cfg.level_margin if w_meds.shape[0] > 1 else 1.0
             out = np.nanmax(_directional((w_meds - ref) / scale, sign), axis=0) / (margin * norm_k)
             if norm_all is not None:
                 whole = _directional((w_med - ref) / scale, sign) / norm_all
@@ -410,12 +418,12 @@ def score_anomalies(
     w = window.to_numpy(dtype="float64")
     n_base = np.sum(~np.isnan(b), axis=0) if b.size else np.zeros(len(cols), dtype=int)
 
-    med, scale, norm, hi = _reference(b, sign, bounded, w, config.false_alarm)
+    med, scale, norm, hi = _reference(b, sign, bounded, w, config.false_alarm, config.min_norm)
     z_pts = _directional((w - med) / scale, sign)
     pts = z_pts / norm
     # A sustained shift: no single point beyond the baseline's extremes, but
     # a level the baseline never holds for as long.
-    level_against = _level_scorer(b, w, med, scale, sign, hi)
+    level_against = _level_scorer(b, w, med, scale, sign, hi, config)
     level = level_against(med)
     if windows.separate_baseline and len(pre):
         # Normal data from another period may not match the level just before
@@ -431,7 +439,7 @@ def score_anomalies(
             pre_dev = nan_quantiles(np.abs(p - med) / scale, (0.5,))[0] / norm
         stale = (np.nan_to_num(pre_dev) > config.threshold) & enough
         if stale.any():
-            pmed, pscale, pnorm, _ = _reference(p, sign, bounded, w, config.false_alarm)
+            pmed, pscale, pnorm, _ = _reference(p, sign, bounded, w, config.false_alarm, config.min_norm)
             local_pts = _directional((w - pmed) / pscale, sign) / pnorm
             pts = np.where(stale & ~np.isnan(local_pts), local_pts, pts)
             z_pts = np.where(stale, _directional((w - pmed) / pscale, sign), z_pts)
@@ -453,7 +461,7 @@ def score_anomalies(
     pts = np.where(np.isnan(pts), -np.inf, pts)
     if pts.shape[0] >= _SUSTAIN_MIN:
         sustained = np.fmin(pts[:-1], pts[1:])
-        score = np.fmax(sustained.max(axis=0), _SINGLE * pts.max(axis=0))
+        score = np.fmax(sustained.max(axis=0), config.single_point * pts.max(axis=0))
     else:
         score = pts.max(axis=0)
     score = np.fmax(score, np.nan_to_num(level, nan=-np.inf))

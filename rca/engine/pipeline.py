@@ -148,7 +148,7 @@ def _null_log_score(cfg: RCAConfig, symptom, threshold: float) -> float:
     """
     if symptom is None:
         return cfg.rank.null_log_score
-    odds = float(anomaly_log_odds(symptom.score, threshold))
+    odds = float(anomaly_log_odds(symptom.score, threshold, cfg.rank.sharpness))
     return cfg.rank.null_log_score - max(odds, -cfg.rank.quiet_null_log_score)
 
 
@@ -366,7 +366,7 @@ def analyze(
     candidate_threshold = decisive if quiet_symptom else threshold
 
     t = time.perf_counter()
-    evidence = node_evidence(scores.table, threshold=threshold, exclude=symptom_key)
+    evidence = node_evidence(scores.table, threshold=threshold, exclude=symptom_key, config=cfg.rank)
     scope = {incident.service} | g.dependencies(incident.service, cfg.rank.max_depth)
     granger: list[GrangerTest] = []
     if cfg.granger.enabled and cfg.rank.use_topology:

@@ -39,18 +39,7 @@ from topology import NodeKind, ServiceGraph
 
 __all__ = ["NodeEvidence", "Candidate", "anomaly_probability", "node_evidence", "personalized_walk", "rank_candidates"]
 
-_NOISE = 0.05  # chance an unrelated service looks anomalous
-_PROPAGATE = 0.12  # chance a caller of the faulty service looks anomalous
-_SHARPNESS = 2.0  # log-odds of "anomalous" per unit of log(score / threshold)
-_MAX_LOG_ODDS = 30.0  # numeric guard only; the baseline cap is what bounds trust
-_BASELINE_CAP = 1.5  # log-odds per log(1 + baseline points)
-_CORROBORATION = 1.0  # weight of the other kinds of anomalous signal
-_WALK_BACK = 0.2
-_WALK_WEIGHT = 0.5
-_GRANGER_WEIGHT = 1.0
-_OTHER_KIND = 0.6
-_BEYOND_CAP = 0.3  # slope of the log-odds past the cap: order kept, strength damped
-_DEEPEST_BONUS = 0.0  # the likelihood already encodes it; kept as reported evidence
+_MAX_LOG_ODDS = 30.0  # numeric guard only; the baseline cap (RankConfig.baseline_cap) is what bounds trust
 
 
 @dataclass(frozen=True)
@@ -86,19 +75,23 @@ class Candidate:
     components: dict[str, float] = field(default_factory=dict)
 
 
-def anomaly_log_odds(score: np.ndarray | float, threshold: float) -> np.ndarray:
+def anomaly_log_odds(score: np.ndarray | float, threshold: float, sharpness: float = RankConfig.sharpness) -> np.ndarray:
     """Log-odds that a series is anomalous: 0 at the threshold, growing with log(score)."""
     s = np.fmax(np.asarray(score, dtype="float64"), 1e-12)
-    return np.clip(_SHARPNESS * np.log(s / max(threshold, 1e-9)), -_MAX_LOG_ODDS, _MAX_LOG_ODDS)
+    return np.clip(sharpness * np.log(s / max(threshold, 1e-9)), -_MAX_LOG_ODDS, _MAX_LOG_ODDS)
 
 
-def anomaly_probability(score: np.ndarray | float, threshold: float) -> np.ndarray:
-    """Map scores to (0, 1): 0.5 at the threshold, 0.8 at twice it."""
-    return 1.0 / (1.0 + np.exp(-anomaly_log_odds(score, threshold)))
+def anomaly_probability(score: np.ndarray | float, threshold: float, sharpness: float = RankConfig.sharpness) -> np.ndarray:
+    """Map scores to (0, 1): 0.5 at the threshold, 0.8 at twice it (with the default sharpness)."""
+    return 1.0 / (1.0 + np.exp(-anomaly_log_odds(score, threshold, sharpness)))
 
 
 def node_evidence(
-    table: pd.DataFrame, *, threshold: float, exclude: tuple[str, str] | None = None
+    table: pd.DataFrame,
+    *,
+    threshold: float,
+    exclude: tuple[str, str] | None = None,
+    config: RankConfig | None = None,
 ) -> dict[str, NodeEvidence]:
     """Per service: its strongest weighted series score.
 
@@ -110,6 +103,7 @@ def node_evidence(
     again, and would otherwise make the symptom's own service look like the
     best-supported cause whatever the cause.
     """
+    cfg = config or RankConfig()
     index = table.index
     keep = ~_symptom_series(index, exclude) if exclude is not None else np.ones(len(index), dtype=bool)
     if not keep.any():
@@ -121,10 +115,10 @@ def node_evidence(
     weighted_np = table["score"].to_numpy(dtype=float)[keep] * table["weight"].to_numpy(dtype=float)[keep]
     # A baseline of n points cannot support odds much beyond n : 1 that a
     # value is abnormal, however far out it lies (sparse series are noisy).
-    cap = _BASELINE_CAP * np.log1p(table["points"].to_numpy(dtype=float)[keep])
-    raw = anomaly_log_odds(weighted_np, threshold)
+    cap = cfg.baseline_cap * np.log1p(table["points"].to_numpy(dtype=float)[keep])
+    raw = anomaly_log_odds(weighted_np, threshold, cfg.sharpness)
     cap = np.fmax(cap, 0.0)
-    odds = np.where(raw > cap, cap + _BEYOND_CAP * (raw - cap), raw)
+    odds = np.where(raw > cap, cap + cfg.beyond_cap * (raw - cap), raw)
     if exclude is not None:
         # A fault shows in the symptom's own kind of signal (slow callers of a
         # slow service, failing callers of a failing one) or in saturation,
@@ -135,7 +129,7 @@ def node_evidence(
             other = "errors" if sk == "latency" else "latency"
             # The symptom's own service is exempt: it is where the symptom is.
             mismatch = (kinds == other) & (odds > 0) & ~name_mask(index, 0, exclude[0])[keep]
-            odds = np.where(mismatch, odds * _OTHER_KIND, odds)
+            odds = np.where(mismatch, odds * cfg.other_kind, odds)
     svc, first = pd.factorize(svc_codes)  # first-appearance order, as the groups come out
     names = svc_names[first]
     kind_code = np.searchsorted(_KIND_NAMES, kinds)
@@ -147,7 +141,7 @@ def node_evidence(
     np.maximum.at(per_kind, (svc, kind_code), odds)
     kind_sum = np.clip(per_kind, 0.0, None).sum(axis=1)
     extra = kind_sum - np.clip(odds[best], 0.0, None)
-    total = odds[best] + _CORROBORATION * extra
+    total = odds[best] + cfg.corroboration * extra
     upward = np.isin(kinds, _UPWARD_KINDS)
     up = _first_max_per_group(np.where(upward, odds, -np.inf), svc, len(names))
     has_up = np.zeros(len(names), dtype=bool)
@@ -240,6 +234,7 @@ def personalized_walk(
     *,
     granger_support: dict[tuple[str, str], float] | None = None,
     iterations: int = 200,
+    walk_back: float = RankConfig.walk_back,
 ) -> dict[str, float]:
     """Random walk with restart at ``source`` over the anomaly-weighted graph.
 
@@ -268,7 +263,7 @@ def personalized_walk(
             if c in index:
                 rows.append(i)
                 cols.append(index[c])
-                vals.append(_WALK_BACK * e[index[c]])
+                vals.append(walk_back * e[index[c]])
         stay = max(0.0, e[i] - best_dep)
         if stay > 0:
             rows.append(i)
@@ -317,7 +312,7 @@ def rank_candidates(
     bar = threshold if candidate_threshold is None else candidate_threshold
     # Judged on the log-odds, so a score a sparse baseline cannot back (see
     # node_evidence's cap) does not make a candidate however large it is.
-    bar_odds = max(float(anomaly_log_odds(bar, threshold)), 0.0)
+    bar_odds = max(float(anomaly_log_odds(bar, threshold, config.sharpness)), 0.0)
     candidates = [
         s for s in scope if s in evidence and evidence[s].score > threshold and evidence[s].log_odds > bar_odds
     ]
@@ -327,7 +322,7 @@ def rank_candidates(
     names = list(evidence)
     # Only what a fault passes up (latency, errors) is explained by it.
     e_all = np.array([evidence[s].upward for s in names])
-    explained = dict(zip(names, _log_ratio(e_all, _PROPAGATE, _NOISE), strict=True))
+    explained = dict(zip(names, _log_ratio(e_all, config.propagate, config.noise), strict=True))
 
     sig: dict[tuple[str, str], float] = {}
     for t in granger:
@@ -337,7 +332,9 @@ def rank_candidates(
     walk: dict[str, float] = {}
     if config.use_topology and config.use_pagerank:
         nodes = sorted(scope)
-        walk = personalized_walk(graph, nodes, prob, symptom, config.restart, granger_support=sig)
+        walk = personalized_walk(
+            graph, nodes, prob, symptom, config.restart, granger_support=sig, walk_back=config.walk_back
+        )
         top_walk = max((walk.get(c, 0.0) for c in candidates), default=0.0) or 1.0
 
     anomalous = {s for s, ev in evidence.items() if ev.score > threshold}
@@ -364,13 +361,13 @@ def rank_candidates(
             deepest = 0.0 if any(d in evidence and evidence[d].score > threshold for d in deps) else 1.0
             g_up = sum(sig.get((c, u), 0.0) for u in (graph.callers(c) if c in graph else []))
             g_down = sum(sig.get((d, c), 0.0) for d in deps)
-            granger_term = _GRANGER_WEIGHT * (g_up - g_down)
+            granger_term = config.granger_weight * (g_up - g_down)
             comps.update(explained=expl, deepest=deepest, granger=granger_term)
-            total += expl + _DEEPEST_BONUS * deepest + granger_term
+            total += expl + granger_term  # ``deepest`` is reported evidence: the likelihood already encodes it
             if walk:
                 w = walk.get(c, 0.0) / top_walk
                 comps["pagerank"] = walk.get(c, 0.0)
-                total += _WALK_WEIGHT * float(np.log(max(w, 1e-6)))
+                total += config.walk_weight * float(np.log(max(w, 1e-6)))
         out.append((c, total, comps))
 
     scores = np.array([s for _, s, _ in out])
