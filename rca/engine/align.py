@@ -116,15 +116,18 @@ def _grid_cells(
     timestamp: pd.Series, col: np.ndarray, n_cols: int, step: pd.Timedelta
 ) -> tuple[pd.DatetimeIndex, np.ndarray]:
     """The regular grid spanning ``timestamp`` and every row's flat cell ``row * n_cols + col``."""
-    if timestamp.dtype != _UTC_NS:  # not from load_metrics: let pandas floor it
-        bucket = timestamp.dt.floor(step)
+    # Each point goes to the *nearest* grid time, not the one at or before it:
+    # clocks that sit a little off the grid (a scrape at 12:04:58 for 12:05)
+    # then keep one point per cell instead of two in one and none in the next.
+    if timestamp.dtype != _UTC_NS:  # not from load_metrics: let pandas round it
+        bucket = (timestamp + step / 2).dt.floor(step)
         start = bucket.min()
         grid = pd.date_range(start, bucket.max(), freq=step, name="timestamp")
         row = ((bucket - start) // step).to_numpy(dtype=np.int64)
         return grid, row * n_cols + col
-    # Integer nanoseconds since the epoch (UTC): flooring them is dt.floor(step).
-    ns = timestamp.astype("int64").to_numpy()
+    # Integer nanoseconds since the epoch (UTC): the same rounding as above, half a step up.
     step_ns = int(step.value)
+    ns = timestamp.astype("int64").to_numpy() + step_ns // 2
     bucket = ns - np.mod(ns, step_ns)
     start, end = int(bucket.min()), int(bucket.max())
     grid = pd.date_range(pd.Timestamp(start, tz="UTC"), pd.Timestamp(end, tz="UTC"), freq=step, name="timestamp")

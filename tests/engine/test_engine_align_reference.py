@@ -26,7 +26,7 @@ _AGGREGATIONS = ["mean", "median", "max", "min", "sum", "last"]
 
 def _reference_align(long: pd.DataFrame, config: AlignConfig, step: pd.Timedelta) -> tuple[pd.DataFrame, list]:
     """Group, unstack, ``DataFrame.interpolate`` and per-column gap counts."""
-    bucket = long["timestamp"].dt.floor(step)
+    bucket = (long["timestamp"] + step / 2).dt.floor(step)  # nearest grid time
     agg = long.assign(timestamp=bucket).groupby(["timestamp", "service", "metric"])["value"].agg(config.aggregation)
     wide = agg.unstack(["service", "metric"]).sort_index()
     wide = wide.reindex(columns=wide.columns.sort_values())
