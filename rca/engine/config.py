@@ -199,7 +199,7 @@ class DetectConfig(_Validated):
     threshold: float = 1.0
     min_norm: float = 3.0
     single_point: float = 0.25
-    level_margin: float = 1.5
+    level_margin: float = 3.0
     false_alarm: float | None = 0.05
     min_baseline_points: int = 1
     short_baseline_points: int = 30
