@@ -38,6 +38,7 @@ from rca.integrations.alerts.messages import (
     slack_message,
     webhook_body,
 )
+from rca.integrations.alerts.incident_worker import IncidentWorker
 from rca.integrations.alerts.settings import AlertSettings
 from rca.integrations.notify.outbox import enqueue_delivery, pagerduty_note_url
 from rca.sources.catalog import MetricsCatalog
@@ -127,6 +128,8 @@ class AlertWorker:
         self.wake_outbox = wake_outbox
         self.prometheus_transport = prometheus_transport
         self.owner = owner_id("alerts")
+        # Event correlation (RCA_INCIDENTS_ENABLED): alerts grouped into incidents, one analysis each.
+        self.incidents = IncidentWorker(self) if settings.incidents_enabled else None
         self._poller = PollingThread("rca-alerts", self.run_once, settings.outbox_poll_seconds, "alert worker pass")
 
     def start(self) -> None:
@@ -140,6 +143,9 @@ class AlertWorker:
 
     def run_once(self) -> bool:
         """Prepare one pending alert and finish every finished one; True if anything happened."""
+        if self.incidents is not None:
+            busy = self.incidents.run_once()
+            return self._finish_all() > 0 or busy
         prepared = self._prepare_one()
         finished = self._finish_all()
         return prepared or finished > 0

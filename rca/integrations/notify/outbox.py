@@ -39,6 +39,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from rca.integrations.alerts.messages import signed_webhook
+from rca.integrations.notify.slack_chat import send_slack_chat
 from rca.store.deliveries import DELIVERY_KINDS, DeliveryRow
 from rca.store.polling import PollingThread, owner_id
 from rca.store.session import Database, utcnow
@@ -61,6 +62,7 @@ class OutboxConfig:
     pagerduty_api_token: str | None = None
     pagerduty_from: str | None = None
     webhook_secret: str | None = None
+    slack_bot_token: str | None = None
 
 
 def pagerduty_note_url(api_url: str, incident_id: str) -> str:
@@ -236,6 +238,12 @@ class OutboxSender:
 
     # -- HTTP -------------------------------------------------------------------
     def _send(self, item: _Claimed) -> SendResult:
+        if item.kind == "slack_chat":  # one message per incident, edited in place (rca.integrations.notify.slack_chat)
+            ok, error, permanent, retry = send_slack_chat(
+                self._http, self.db, delivery_id=item.id, target=item.target, payload=item.payload,
+                token=self.config.slack_bot_token, idempotency_key=item.idempotency_key,
+            )  # fmt: skip
+            return SendResult(ok, error, permanent=permanent, retry_after=retry)
         payload = json.loads(item.payload)
         headers = {"Idempotency-Key": item.idempotency_key, "X-RCA-Delivery": str(item.id)}
         if item.kind == "pagerduty_note":

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from rca.service.routes import (
     accuracy,
     analyses,
+    incidents,
     ops,
     report,
     topologies,
@@ -17,4 +18,5 @@ from rca.service.routes import (
 
 __all__ = ["ROUTERS"]
 
-ROUTERS: list[APIRouter] = [ops.router, topologies.router, analyses.router, verdicts.router, report.router, accuracy.router, webhooks.router]
+ROUTERS: list[APIRouter] = [ops.router, topologies.router, analyses.router, verdicts.router, report.router, accuracy.router, webhooks.router,
+                              incidents.router]

@@ -79,6 +79,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             pagerduty_api_token=settings.pagerduty_api_token,
             pagerduty_from=settings.pagerduty_from,
             webhook_secret=settings.notify_webhook_secret,
+            slack_bot_token=settings.slack_bot_token,
         ),
     )
     runner = getattr(app.state, "runner", None)
