@@ -47,7 +47,7 @@ from rca.store.incidents import IncidentAlertRow, IncidentRow, json_list, take_l
 from rca.store.session import Database, utcnow
 from topology import ServiceGraph
 
-__all__ = ["GroupingRules", "OpenIncident", "Decision", "decide", "alert_labels", "group_pending", "LINKS"]
+__all__ = ["GroupingRules", "GroupingTopology", "OpenIncident", "Decision", "decide", "alert_labels", "group_pending", "LINKS"]
 
 LINKS = ("roots", "undirected")
 
@@ -98,7 +98,7 @@ def alert_labels(raw: Mapping[str, Any] | None, names: Iterable[str]) -> frozens
     return frozenset(f"{n}={labels[n]}" for n in names if labels.get(n) not in (None, ""))
 
 
-class _Topology:
+class GroupingTopology:
     """The alert topology with the lookups of one grouping pass cached."""
 
     def __init__(self, graph: ServiceGraph | None, hops: int) -> None:
@@ -139,7 +139,7 @@ def decide(
     service: str,
     at: datetime,
     labels: frozenset[str],
-    topo: _Topology,
+    topo: GroupingTopology,
     incidents: Sequence[OpenIncident],
     rules: GroupingRules,
 ) -> Decision:
@@ -263,7 +263,7 @@ def group_pending(
     -------
     list of (alert id, incident id)
     """
-    topo = _Topology(graph, rules.hops)
+    topo = GroupingTopology(graph, rules.hops)
     out: list[tuple[int, int]] = []
     with db.session() as s:
         take_lock(s)
