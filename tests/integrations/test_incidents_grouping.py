@@ -68,7 +68,7 @@ def test_the_root_itself_joins_and_narrows_the_roots():
 def test_two_branches_under_one_caller_stay_apart_with_roots_but_not_undirected():
     catalog_fault = [_inc(1, "catalog-db", "catalog")]
     d = _decide("payment", catalog_fault)
-    assert d.incident_id is None and d.reason.startswith("opened: payment is linked within 3 hop(s) (roots) to none")
+    assert d.incident_id is None and d.reason.startswith("opened: payment is linked within 5 hop(s) (roots) to none")
     undirected = GroupingRules(link="undirected")
     merged = _decide("payment", catalog_fault, rules=undirected)  # payment -> checkout -> frontend -> catalog
     assert merged.incident_id == 1 and "payment is 3 hop(s) from catalog (edges both ways)" in merged.reason

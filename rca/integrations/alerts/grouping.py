@@ -56,7 +56,7 @@ LINKS = ("roots", "undirected")
 class GroupingRules:
     """How alerts are grouped (from the ``RCA_INCIDENT_*`` settings)."""
 
-    hops: int = 3
+    hops: int = 5
     window: timedelta = timedelta(minutes=10)
     link: str = "roots"
     labels: tuple[str, ...] = ("namespace", "cluster")
@@ -223,7 +223,8 @@ def _open_incident(row: IncidentRow) -> OpenIncident:
 
 
 def _ungrouped(s: Session, limit: int, now: datetime, window: timedelta) -> list[AlertRow]:
-    """Alerts waiting for a decision: new firing alerts, and recent open alerts on services outside the topology."""
+    """Alerts waiting for a decision: new alerts (also those resolved before their turn), and recent open alerts on
+    services outside the topology."""
     grouped = select(IncidentAlertRow.alert_id).where(IncidentAlertRow.alert_id == AlertRow.id).exists()
     unknown = and_(
         AlertRow.status == "unmappable",
@@ -233,7 +234,7 @@ def _ungrouped(s: Session, limit: int, now: datetime, window: timedelta) -> list
     )
     q = (
         select(AlertRow)
-        .where(or_(and_(AlertRow.status == "firing", AlertRow.analysis_state == "pending"), unknown), ~grouped)
+        .where(or_(and_(AlertRow.status.in_(("firing", "resolved")), AlertRow.analysis_state == "pending"), unknown), ~grouped)
         .order_by(AlertRow.started_at, AlertRow.id)
         .limit(limit)
     )
@@ -241,7 +242,7 @@ def _ungrouped(s: Session, limit: int, now: datetime, window: timedelta) -> list
 
 
 def _analysable(alert: AlertRow) -> bool:
-    return alert.status == "firing" and alert.started_at is not None
+    return alert.analysis_state == "pending" and alert.started_at is not None
 
 
 def group_pending(
@@ -294,12 +295,15 @@ def group_pending(
                 rows[row.id] = row
             else:
                 row = rows[d.incident_id]
-            _join(row, alert, service, at, labels, d, service in topo, now, debounce, max_delay)
+            analysable = _analysable(alert)
+            # no topology at all: still schedule the analysis, whose write-back then says the topology is missing
+            schedule = analysable and (service in topo or graph is None)
+            _join(row, alert, service, at, labels, d, service in topo, now, debounce, max_delay, schedule)
             s.add(IncidentAlertRow(
                 alert_id=alert.id, incident_id=row.id, decided_at=now, opened=int(d.incident_id is None),
                 hops=d.hops, reason=d.reason.replace("incident None", f"incident {row.id}"),
             ))  # fmt: skip
-            if alert.status == "firing" and alert.analysis_state == "pending":
+            if analysable:
                 s.execute(update(AlertRow).where(AlertRow.id == alert.id).values(analysis_state="grouped"))
             out.append((alert.id, row.id))
     return out
@@ -307,7 +311,7 @@ def group_pending(
 
 def _join(
     row: IncidentRow, alert: AlertRow, service: str, at: datetime, labels: frozenset[str], d: Decision,
-    in_graph: bool, now: datetime, debounce: timedelta, max_delay: timedelta,
+    in_graph: bool, now: datetime, debounce: timedelta, max_delay: timedelta, schedule: bool,
 ) -> None:  # fmt: skip
     """Add ``alert`` to ``row`` in place."""
     if in_graph:
@@ -321,7 +325,7 @@ def _join(
     row.alerts += 1
     row.updated_at = now
     row.quiet_since = None
-    if in_graph and _analysable(alert):
+    if schedule:
         row.revision += 1
         since = row.analysis_pending_since or now
         row.analysis_pending_since = since

@@ -77,7 +77,7 @@ class AlertSettings(FileBackedSettings):
     # -- incidents (event correlation, rca.integrations.alerts.grouping) ------------------
     incidents_enabled: bool = Field(True, description="Group alerts into incidents: one analysis and one note per incident.")
     incident_window: str = Field("10m", description="An alert joins an incident only if it started this close to its alerts.")
-    incident_hops: int = Field(3, ge=0, le=50, description="Call hops within which an alert's service links to an incident.")
+    incident_hops: int = Field(5, ge=0, le=50, description="Call hops within which an alert's service links to an incident.")
     incident_link: str = Field("roots", description="roots (a shared possible root cause) | undirected (distance, edges both ways).")
     incident_labels: CsvList = Field(
         default_factory=lambda: ["namespace", "cluster"], description="Labels grouping alerts of services outside the topology."
