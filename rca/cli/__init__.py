@@ -21,6 +21,7 @@ from rca.cli import analyze as _analyze  # noqa: E402,F401
 from rca.cli import bench as _bench  # noqa: E402,F401
 from rca.cli import cases as _cases  # noqa: E402,F401
 from rca.cli import serve as _serve  # noqa: E402,F401
+from rca.cli import storm as _storm  # noqa: E402,F401
 
 
 def main() -> None:

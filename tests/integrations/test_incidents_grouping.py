@@ -97,6 +97,15 @@ def test_services_outside_the_topology_group_by_time_and_labels():
     assert alone.incident_id in (1, 2) and "by time alone" in alone.reason
 
 
+def test_a_topology_alert_joins_an_incident_of_unknown_services_by_labels():
+    shop = frozenset({"namespace=shop"})
+    lb = OpenIncident(1, frozenset(), frozenset(), shop, T0, T0)
+    d = _decide("payment", [lb], labels=shop)
+    assert d.incident_id == 1 and "all outside the topology, grouped by time and labels" in d.reason
+    assert "payment" in d.roots
+    assert _decide("payment", [lb], labels=frozenset({"namespace=other"})).incident_id is None
+
+
 def test_alert_labels_and_rules_validate():
     assert alert_labels({"labels": {"namespace": "shop", "x": "1"}}, ("namespace", "cluster")) == {"namespace=shop"}
     assert alert_labels({"event": {}}, ("namespace",)) == frozenset()

@@ -178,6 +178,17 @@ def decide(
         if best is not None:
             hops, _, _, inc, roots, how = best
             return Decision(inc.id, f"joined incident {inc.id}: {how}, and it started within {win} of its alerts", hops, roots)
+        # an incident of alerts outside the topology only: by time and labels, as they were grouped
+        unknown_only = [i for i in timely if not i.services and labels and labels <= i.labels]
+        if unknown_only:
+            inc = max(unknown_only, key=lambda i: (i.last_at, -i.id))
+            return Decision(
+                inc.id,
+                f"joined incident {inc.id}: its alerts are all outside the topology, grouped by time and labels: "
+                f"started within {win} of them, the same labels ({', '.join(sorted(labels))})",
+                None,
+                frozenset(down),
+            )
         n = len(timely)
         return Decision(
             None,
