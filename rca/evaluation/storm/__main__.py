@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,8 @@ import pandas as pd
 
 from rca.evaluation.datasets import load_cases
 from rca.evaluation.datasets.synthetic import generate_case
-from rca.evaluation.storm.replay import replay, score_run
+from rca.evaluation.storm.replay import RunResult, replay, score_run
+from rca.evaluation.storm.score import pairwise_scores
 from rca.evaluation.storm.synth import Storm, make_storm
 
 ANCHOR = pd.Timestamp("2024-06-01T00:00:00Z")
@@ -53,7 +55,14 @@ def storms_of(family: str, data: Path, *, storms: int, faults: int, seed: int, n
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def _partition(run: RunResult) -> dict[int, int]:
+    """Event position -> incident, comparable between runs (alert ids differ)."""
+    return {pos: run.incident_of.get(aid, -1 - pos) for pos, (aid, *_) in enumerate(run.items)}
+
+
+def main(argv: list[str] | None = None, *, database: Callable[[str], str] | None = None) -> int:
+    """Run the benchmark; ``database(run_name)`` gives each run a fresh database URL (``rca storm`` makes
+    PostgreSQL schemas), else each run gets a fresh SQLite file."""
     p = argparse.ArgumentParser(prog="python -m rca.evaluation.storm", description=__doc__.split("\n\n")[0])
     p.add_argument("--family", action="append", choices=FAMILIES, help="repeatable; default: synthetic")
     p.add_argument("--data", type=Path, default=Path("../shared/datasets"), help="folder with petshop/ and nezha/")
@@ -63,8 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--flapping", type=int, default=1, help="alerts per storm that resolve and fire again")
     p.add_argument("--unknown", type=int, default=1, help="alerts per fault on a service outside the topology")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--database", help="PostgreSQL URL (default: a fresh SQLite file per run)")
-    p.add_argument("--servers", type=int, default=1, help="server processes on the one database, each sent every alert")
+    p.add_argument("--database", help="PostgreSQL URL, a fresh schema per run (rca storm only; default: SQLite files)")
+    p.add_argument("--servers", default="1", help="server processes on one database, each sent every alert; "
+                   "a list (1,2) runs each and compares their incidents")
     p.add_argument("--rate", type=float, help="alerts per second (default: as fast as answered)")
     p.add_argument("--link", choices=("roots", "undirected"), default="roots", help="RCA_INCIDENT_LINK")
     p.add_argument("--hops", type=int, default=5, help="RCA_INCIDENT_HOPS")
@@ -81,18 +91,27 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Error: {family}: not enough cases for one storm of {args.faults} faults", file=sys.stderr)
             return 2
         step = max(case_step_of(st) for st in storms)
-        modes = [True] if args.no_baseline else [True, False]
-        for incidents in modes:
+        counts = [int(x) for x in str(args.servers).split(",")]
+        modes = [(True, n) for n in counts] + ([] if args.no_baseline else [(False, 1)])
+        partitions: dict[int, dict[int, int]] = {}
+        for incidents, servers in modes:
             env = {"RCA_INCIDENT_LINK": args.link, "RCA_INCIDENT_HOPS": str(args.hops)}
-            run = replay(storms, work / f"{family}-{'incidents' if incidents else 'per-alert'}", step=step,
-                         incidents=incidents, database_url=args.database, rate=args.rate, servers=args.servers,
-                         extra_env=env)  # fmt: skip
+            name = f"{family}-{'incidents' if incidents else 'per-alert'}-{servers}"
+            url = database(name) if (database and args.database) else None
+            run = replay(storms, work / name, step=step, incidents=incidents, database_url=url, rate=args.rate,
+                         servers=servers, extra_env=env)  # fmt: skip
             reasons = {a["id"]: a["reason"] for d in run.incidents.values() for a in d["alert_list"]}
-            (work / f"{family}-{run.mode}" / "alerts.json").write_text(json.dumps([
+            (work / name / "alerts.json").write_text(json.dumps([
                 {"alert": aid, "truth": t, "kind": k, "service": svc, "incident": run.incident_of.get(aid),
                  "reason": reasons.get(aid)} for aid, t, k, svc in run.items], indent=1))  # fmt: skip
-            figures = {"family": family, "storms": len(storms), "link": args.link, "hops": args.hops,
-                       "servers": args.servers, **score_run(run, storms)}  # fmt: skip
+            figures = {"family": family, "storms": len(storms), "link": args.link, "hops": args.hops, "servers": servers,
+                       "database": "postgresql" if url else "sqlite", **score_run(run, storms)}  # fmt: skip
+            if incidents:
+                partitions[servers] = _partition(run)
+                if servers != counts[0]:  # the same storm, more processes: the same incidents?
+                    same = pairwise_scores(partitions[counts[0]], partitions[servers])
+                    figures["agreement_with_first"] = same.to_dict()
+                    figures["same_incidents_as_first"] = same.both == same.true_pairs == same.predicted_pairs
             print(json.dumps(figures), flush=True)
             results.append(figures)
     if args.out:

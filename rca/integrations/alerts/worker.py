@@ -51,6 +51,7 @@ from rca.sources.prometheus import (
 from rca.store import repository as repo
 from rca.store.alerts import AlertRow
 from rca.store.documents import canonicalise_metrics, document_of, graph_from_document
+from rca.store.incidents import IncidentAlertRow
 from rca.store.models import AnalysisInputRow, AnalysisRow
 from rca.store.polling import PollingThread, owner_id
 from rca.store.session import Database, utcnow
@@ -310,13 +311,15 @@ class AlertWorker:
 
     # -- finish -------------------------------------------------------------------
     def _finish_all(self) -> int:
+        q = (
+            select(AlertRow.id, AnalysisRow.id)
+            .join(AnalysisRow, AnalysisRow.id == AlertRow.analysis_id)
+            .where(and_(AlertRow.analysis_state == "queued", AnalysisRow.status.in_(("succeeded", "failed"))))
+        )
+        if self.incidents is not None:  # alerts of incidents are written back per incident, not here
+            q = q.where(~select(IncidentAlertRow.alert_id).where(IncidentAlertRow.alert_id == AlertRow.id).exists())
         with self.db.session() as s:
-            rows = s.execute(
-                select(AlertRow.id, AnalysisRow.id)
-                .join(AnalysisRow, AnalysisRow.id == AlertRow.analysis_id)
-                .where(and_(AlertRow.analysis_state == "queued", AnalysisRow.status.in_(("succeeded", "failed"))))
-                .limit(50)
-            ).all()
+            rows = s.execute(q.limit(50)).all()
         n = 0
         for alert_id, analysis_id in rows:
             with self.db.session() as s:
