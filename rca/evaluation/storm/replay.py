@@ -383,6 +383,8 @@ def score_run(run: RunResult, storms: Sequence[Storm]) -> dict[str, Any]:
         out["incident_top1"] = sum(top1) / len(faults)
         out["incidents"] = len(run.incidents)
         out["duplicate_messages"] = sum(1 for n in posts.values() if n > 1)
+        # a message not of an incident (an alert written back on its own) would be a second note: must be 0
+        out["messages_outside_incidents"] = posts.get(None, 0) + sum(1 for _, p, _ in run.received if p.endswith("/slack-webhook"))
         # latency: the last message of each incident after its last analysable alert was sent
         last_msg: dict[int, float] = {}
         for t, p, b in run.received:
