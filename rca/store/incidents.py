@@ -30,13 +30,13 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from rca.store.models import Base
 
 __all__ = [
-    "IncidentRow",
+    "GROUPING_LOCK",
+    "INCIDENT_STATUSES",
     "IncidentAlertRow",
     "IncidentLockRow",
-    "INCIDENT_STATUSES",
-    "GROUPING_LOCK",
-    "take_lock",
+    "IncidentRow",
     "json_list",
+    "take_lock",
 ]
 
 INCIDENT_STATUSES = ("open", "closed")

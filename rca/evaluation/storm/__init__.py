@@ -8,4 +8,4 @@ processes and measures; ``python -m rca.evaluation.storm --help``.
 from rca.evaluation.storm.score import PairScores, pairwise_scores
 from rca.evaluation.storm.synth import Storm, StormAlert, StormEvent, make_storm
 
-__all__ = ["Storm", "StormAlert", "StormEvent", "make_storm", "PairScores", "pairwise_scores"]
+__all__ = ["PairScores", "Storm", "StormAlert", "StormEvent", "make_storm", "pairwise_scores"]

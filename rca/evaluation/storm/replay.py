@@ -61,7 +61,7 @@ class _Receiver:
         got = self.got
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("content-length") or 0))
                 try:
                     body = json.loads(raw or b"{}")
@@ -80,7 +80,7 @@ class _Receiver:
                 self.end_headers()
                 self.wfile.write(reply)
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -264,7 +264,7 @@ def replay(
         "RCA_PROMETHEUS_URL": prom.url,
         "RCA_PROMETHEUS_STEP_SECONDS": str(int(step.total_seconds())),
         "RCA_PROMETHEUS_ATTEMPTS": "2",
-        "RCA_ALERT_BASELINE": f"{int(6 * 3600)}s",
+        "RCA_ALERT_BASELINE": f"{(6 * 3600)}s",
         "RCA_ALERT_WINDOW": "15m",
         "RCA_METRICS_CATALOG": str(catalog),
         "RCA_ALERT_TOPOLOGY": "storm",

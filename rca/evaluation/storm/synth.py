@@ -39,7 +39,7 @@ import pandas as pd
 from rca.evaluation.datasets.base import BenchCase
 from topology import ServiceGraph
 
-__all__ = ["StormAlert", "StormEvent", "Storm", "make_storm", "case_step"]
+__all__ = ["Storm", "StormAlert", "StormEvent", "case_step", "make_storm"]
 
 
 @dataclass(frozen=True)
@@ -109,6 +109,10 @@ def _fault_frame(case: BenchCase, step: pd.Timedelta, baseline: pd.Timedelta) ->
     return pd.concat([base, frame], ignore_index=True)
 
 
+_SPREAD = pd.Timedelta("3min")
+_BASELINE = pd.Timedelta("6h")
+
+
 def _quiet_frame(case: BenchCase, at: pd.Timestamp, step: pd.Timedelta, prefix: str) -> pd.DataFrame:
     """Normal data of the case's system, tiled to cover ``at - 6 h`` to ``at + 1 h`` on the step grid."""
     if case.baseline is not None and not case.baseline.empty:
@@ -138,8 +142,8 @@ def make_storm(
     flapping: int = 1,
     unknown: int = 1,
     noise: int = 2,
-    spread: pd.Timedelta = pd.Timedelta("3min"),
-    baseline: pd.Timedelta = pd.Timedelta("6h"),
+    spread: pd.Timedelta = _SPREAD,
+    baseline: pd.Timedelta = _BASELINE,
 ) -> Storm:
     """One storm of ``len(cases)`` simultaneous faults at ``at`` (see the module docstring)."""
     graph = ServiceGraph()

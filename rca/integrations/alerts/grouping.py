@@ -47,7 +47,7 @@ from rca.store.incidents import IncidentAlertRow, IncidentRow, json_list, take_l
 from rca.store.session import Database, utcnow
 from topology import ServiceGraph
 
-__all__ = ["GroupingRules", "GroupingTopology", "OpenIncident", "Decision", "decide", "alert_labels", "group_pending", "LINKS"]
+__all__ = ["LINKS", "Decision", "GroupingRules", "GroupingTopology", "OpenIncident", "alert_labels", "decide", "group_pending"]
 
 LINKS = ("roots", "undirected")
 

@@ -22,7 +22,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rca.integrations.alerts.messages import NoteContext, render_text, slack_message, webhook_body
+from rca.integrations.alerts.messages import (
+    NoteContext,
+    render_text,
+    slack_message,
+    webhook_body,
+)
 from rca.integrations.alerts.settings import AlertSettings
 from rca.integrations.notify.outbox import pagerduty_note_url
 from rca.store.alerts import AlertRow

@@ -226,9 +226,11 @@ class IncidentWorker:
         with_data = [i for i in symptoms if (i.service, i.metric) in have]
         if not with_data:
             first = symptoms[0]
-            self._record(iid, revision, members, symptoms, (graph, version), failure=(
-                "no_metrics", f"Prometheus returned no data for {first.service!r} {first.metric!r} between "
-                f"{frame.attrs.get('window')}; check the metrics catalog query for {first.metric!r}"))  # fmt: skip
+            detail = (
+                f"Prometheus returned no data for {first.service!r} {first.metric!r} between "
+                f"{frame.attrs.get('window')}; check the metrics catalog query for {first.metric!r}"
+            )
+            self._record(iid, revision, members, symptoms, (graph, version), failure=("no_metrics", detail))
             return
         self._record(iid, revision, members, with_data, (graph, version), frame=frame)
 

@@ -29,7 +29,7 @@ from rca.store.deliveries import DeliveryRow
 from rca.store.incidents import IncidentRow
 from rca.store.session import Database
 
-__all__ = ["send_slack_chat", "RETRYABLE_ERRORS"]
+__all__ = ["RETRYABLE_ERRORS", "send_slack_chat"]
 
 #: ``error`` values of a failed Slack call worth retrying.
 RETRYABLE_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"})

@@ -19,7 +19,12 @@ from rca.service.errors import ApiError
 from rca.service.routes.analyses import public_of
 from rca.service.schemas import AnalysisPublic, ErrorBody
 from rca.store.alerts import AlertRow
-from rca.store.incidents import INCIDENT_STATUSES, IncidentAlertRow, IncidentRow, json_list
+from rca.store.incidents import (
+    INCIDENT_STATUSES,
+    IncidentAlertRow,
+    IncidentRow,
+    json_list,
+)
 from rca.store.models import AnalysisRow
 
 __all__ = ["router"]
@@ -152,7 +157,7 @@ def get_incident(incident_id: int, s: SessionDep, _key: ReadKey) -> IncidentDeta
             id=a.id, source=a.source, status=a.status, service=a.service, metric=a.metric, title=a.title,
             started_at=_utc(a.started_at), resolved_at=_utc(a.resolved_at), analysis_state=a.analysis_state,
             opened_incident=bool(d.opened), hops=d.hops, reason=d.reason,
-        )  # fmt: skip
+        )
         for a, d in pairs
     ]
     analysis = s.get(AnalysisRow, row.analysis_id) if row.analysis_id else None
