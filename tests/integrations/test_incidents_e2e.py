@@ -37,10 +37,36 @@ class Stack:
     api: httpx.Client
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, prometheus: S.PrometheusServer) -> Iterator[Stack]:
+def _pg_schema_url() -> Iterator[str]:
+    """A fresh schema of the test PostgreSQL (dropped afterwards); fails in CI, skips elsewhere, when there is none."""
+    import os
+    import uuid
+
+    from sqlalchemy import text
+
+    base = S.postgres_url()
+    if base is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(S.PG_SKIP)
+        pytest.skip(S.PG_SKIP)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = Database(base)
+    with admin.engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+          prometheus: S.PrometheusServer) -> Iterator[Stack]:  # fmt: skip
     tmp = tmp_path_factory.mktemp("incidents")
-    url = f"sqlite:///{tmp / 'rca.db'}"
+    pg = _pg_schema_url() if request.param == "postgres" else None
+    url = next(pg) if pg is not None else f"sqlite:///{tmp / 'rca.db'}"
     db = Database(url)
     upgrade_database(db)
     key = create_api_key(db, scopes=("read", "write"), name="e2e")
@@ -84,6 +110,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, prometheus: S.PrometheusServ
         api.close()
         server.stop()
         receiver.stop()
+        if pg is not None:
+            pg.close()  # drops the schema
 
 
 def am(stack: Stack, service: str, minute: int, fp: str, status: str = "firing", **labels: str) -> dict[str, Any]:
