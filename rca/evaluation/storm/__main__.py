@@ -55,6 +55,14 @@ def storms_of(family: str, data: Path, *, storms: int, faults: int, seed: int, n
     return out
 
 
+def _top_of(run: RunResult, aid: int) -> str | None:
+    """The top cause of the analysis that covered alert ``aid`` (its incident's, or its own)."""
+    inc = run.incident_of.get(aid)
+    analysis = (run.incidents.get(inc) or {}).get("analysis") if inc is not None else (run.alerts.get(aid) or {}).get("analysis")
+    causes = ((analysis or {}).get("result") or {}).get("causes") or []
+    return causes[0].get("service") if causes else None
+
+
 def _partition(run: RunResult) -> dict[int, int]:
     """Event position -> incident, comparable between runs (alert ids differ)."""
     return {pos: run.incident_of.get(aid, -1 - pos) for pos, (aid, *_) in enumerate(run.items)}
@@ -103,7 +111,7 @@ def main(argv: list[str] | None = None, *, database: Callable[[str], str] | None
             reasons = {a["id"]: a["reason"] for d in run.incidents.values() for a in d["alert_list"]}
             (work / name / "alerts.json").write_text(json.dumps([
                 {"alert": aid, "truth": t, "kind": k, "service": svc, "incident": run.incident_of.get(aid),
-                 "reason": reasons.get(aid)} for aid, t, k, svc in run.items], indent=1))  # fmt: skip
+                 "reason": reasons.get(aid), "top": _top_of(run, aid)} for aid, t, k, svc in run.items], indent=1))  # fmt: skip
             figures = {"family": family, "storms": len(storms), "link": args.link, "hops": args.hops, "servers": servers,
                        "database": "postgresql" if url else "sqlite", **score_run(run, storms)}  # fmt: skip
             if incidents:
