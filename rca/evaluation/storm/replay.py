@@ -407,7 +407,11 @@ def score_run(run: RunResult, storms: Sequence[Storm]) -> dict[str, Any]:
         )
         out["notes_per_true_incident"] = sum(delivered.get(a, 0) for f in faults for a in by_fault[f]) / len(faults)
         out["analyses_per_true_incident"] = sum(1 for f in faults for a in by_fault[f] if a in analysable) / len(faults)
-        hits = [_top((run.alerts[a].get("analysis") or {}).get("result")) == roots[truth[a]]
-                for f in faults for a in by_fault[f] if a in analysable and a in run.alerts]  # fmt: skip
-        out["per_alert_top1"] = sum(hits) / len(hits) if hits else None
+        hits = {f: [_top((run.alerts[a].get("analysis") or {}).get("result")) == roots[f]
+                    for a in by_fault[f] if a in analysable and a in run.alerts] for f in faults}  # fmt: skip
+        flat = [h for f in faults for h in hits[f]]
+        out["per_alert_top1"] = sum(flat) / len(flat) if flat else None
+        # comparable with incident_top1 (one figure per fault): the share of a fault's alerts named right, averaged
+        shares = [sum(h) / len(h) for h in hits.values() if h]
+        out["per_alert_top1_by_fault"] = sum(shares) / len(shares) if shares else None
     return out
