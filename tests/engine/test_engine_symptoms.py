@@ -105,3 +105,12 @@ def test_a_flapping_symptom_is_one_symptom_spanning_both_windows():
     )
     assert [(i.service, i.metric) for i in out] == [("a", "latency"), ("a", "error_rate")]
     assert out[0].start == t and out[0].end == t + pd.Timedelta("9min")
+
+
+def test_a_multi_symptom_result_round_trips_through_its_document(demo):
+    from rca.views.report.restore import result_from_dict
+
+    result = rca.analyze(demo.graph, demo.metrics, [demo.incident, rca.Incident("checkout", "latency", demo.incident.start)])
+    back = result_from_dict(result.to_dict())
+    assert back.to_dict() == result.to_dict()
+    assert back.top.explains == result.top.explains and len(back.symptoms) == 2

@@ -62,6 +62,7 @@ def result_from_dict(data: Mapping[str, Any]) -> RCAResult:
             timings=dict(data.get("timings") or {}),
             engine_version=str(data.get("engine_version") or ""),
             no_cause_probability=None if data.get("no_cause_probability") is None else float(data["no_cause_probability"]),
+            symptoms=tuple(Incident.from_dict(x) for x in data.get("symptoms") or ()),
         )
     except KeyError as exc:
         raise InvalidInputError(f"the result document lacks the key {exc.args[0]!r}", field=f"result.{exc.args[0]}") from None
@@ -132,4 +133,5 @@ def _cause(d: Mapping[str, Any]) -> Cause:
         confidence=_f(d.get("confidence")),
         path=tuple(d.get("path") or ()),
         evidence=evidence,
+        explains=tuple((x["service"], x["metric"]) for x in d.get("explains") or ()),
     )
