@@ -22,6 +22,7 @@ from rca.cli import bench as _bench  # noqa: E402,F401
 from rca.cli import cases as _cases  # noqa: E402,F401
 from rca.cli import serve as _serve  # noqa: E402,F401
 from rca.cli import topology_pull as _topology_pull  # noqa: E402,F401
+from rca.cli import storm as _storm  # noqa: E402,F401
 
 
 def main() -> None:

@@ -5,9 +5,10 @@ This is the only module that knows the order of the stages.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from rca.engine.errors import (
 from rca.engine.explain import explain_causes
 from rca.engine.ingest import load_metrics
 from rca.engine.rank import anomaly_log_odds, node_evidence, rank_candidates
+from rca.engine.symptoms import analyze_symptoms
 from rca.engine.types import DataIssue, GrangerTest, Incident, RankedService, RCAResult
 from rca.engine.version import __version__
 from topology import ServiceGraph
@@ -229,7 +231,7 @@ def _short_data(scores, symptom, windows, cfg: RCAConfig) -> list[DataIssue]:
 def analyze(
     graph: ServiceGraph,
     metrics: MetricsInput,
-    incident: Incident | Mapping[str, Any],
+    incident: Incident | Mapping[str, Any] | Sequence[Incident | Mapping[str, Any]],
     config: RCAConfig | Mapping[str, Any] | None = None,
     *,
     baseline: MetricsInput | None = None,
@@ -244,8 +246,10 @@ def analyze(
         Long (``timestamp, service, metric, value``) or wide (``(service,
         metric)`` columns) metrics, or a CSV/Parquet file; they must cover the
         incident window and, unless ``baseline`` is given, time before it.
-    incident : Incident or dict
-        The symptom: service, metric, start (and optional end).
+    incident : Incident or dict, or a list of them
+        The symptom: service, metric, start (and optional end).  A list is
+        an incident with several symptoms, analysed into one ranking
+        (:mod:`rca.engine.symptoms`).
     config : RCAConfig or dict, optional
         Defaults documented in :mod:`rca.engine.config`.
     baseline : DataFrame or path, optional
@@ -270,6 +274,8 @@ def analyze(
     >>> result.top.service in case.root_causes
     True
     """
+    if isinstance(incident, Sequence) and not isinstance(incident, str):
+        return analyze_symptoms(analyze, graph, metrics, incident, config, baseline=baseline)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     g = _coerce_graph(graph)
@@ -420,6 +426,7 @@ def analyze(
     causes = explain_causes(
         g, ranked, evidence, scores, granger, incident.service, threshold=threshold, top_k=cfg.rank.top_k
     )
+    causes = tuple(dataclasses.replace(c, explains=(symptom_key,)) for c in causes)
     timings["explain"] = time.perf_counter() - t
     top = causes[0]
     return result(

@@ -141,7 +141,8 @@ class DataIssue:
     ``kind`` is one of ``constant``, ``empty``, ``unknown_service``,
     ``gap``, ``non_finite``, ``duplicate_timestamps``, ``short_baseline``,
     ``baseline_incident``, ``clock_repair``, ``missing_symptom``,
-    ``symptom_calls_nothing``; dataset loaders add their own (Nezha:
+    ``symptom_calls_nothing``, ``symptom_skipped`` (a symptom of a
+    multi-symptom analysis that could not be analysed); dataset loaders add their own (Nezha:
     ``symptom_fallback``, ``fault_unobserved``).
     """
 
@@ -262,7 +263,9 @@ class Cause:
     """A probable root cause, ranked.
 
     ``path`` is the propagation path ``[cause, ..., symptom]`` (the way the
-    fault travelled, against the call arrows).
+    fault travelled, against the call arrows).  ``explains`` lists the
+    ``(service, metric)`` symptoms whose ranking names this cause (one for a
+    single-symptom analysis; see :mod:`rca.engine.symptoms` for several).
     """
 
     rank: int
@@ -272,6 +275,7 @@ class Cause:
     confidence: float
     path: tuple[str, ...]
     evidence: Evidence
+    explains: tuple[tuple[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -282,6 +286,7 @@ class Cause:
             "confidence": _num(self.confidence),
             "path": list(self.path),
             "evidence": self.evidence.to_dict(),
+            "explains": [{"service": s, "metric": m} for s, m in self.explains],
         }
 
 
@@ -309,6 +314,9 @@ class RCAResult:
     confidences and it sum to at most one; None when no candidate was
     weighed at all).  ``ranking`` holds every anomalous candidate, best
     first; ``causes`` explains its first ``rank.top_k``.
+    weighed at all).  ``symptoms`` lists every symptom of a multi-symptom
+    analysis (``rca.analyze(..., incident=[...])``; ``incident`` is then the
+    first of them), and is empty for a single symptom.
     """
 
     incident: Incident
@@ -327,6 +335,7 @@ class RCAResult:
     engine_version: str
     no_cause_probability: float | None = None
     ranking: tuple[RankedService, ...] = ()
+    symptoms: tuple[Incident, ...] = ()
 
     @property
     def top(self) -> Cause | None:
@@ -337,6 +346,7 @@ class RCAResult:
         return {
             "engine_version": self.engine_version,
             "incident": self.incident.to_dict(),
+            "symptoms": [s.to_dict() for s in self.symptoms],
             "status": self.status,
             "reason": self.reason,
             "no_cause_probability": None if self.no_cause_probability is None else _num(self.no_cause_probability),

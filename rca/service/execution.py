@@ -64,7 +64,9 @@ def execute_analysis(payload: Payload) -> Outcome:
             time.sleep(payload.delay_seconds)
         graph = graph_from_document(payload.topology)
         metrics = read_canonical_metrics(payload.metrics_csv_gz)
-        incident = rca.Incident.from_dict(payload.incident)
+        data = dict(payload.incident)
+        symptoms = data.pop("symptoms", None)  # an incident's analysis: all its symptoms (rca.engine.symptoms)
+        incident = symptoms if symptoms else rca.Incident.from_dict(data)
         config = rca.RCAConfig.from_dict(payload.config)
         result = rca.analyze(graph, metrics, incident, config)
         return Outcome(

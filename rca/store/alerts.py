@@ -13,6 +13,10 @@ later is a new row with a new analysis.
        +--(Prometheus failed: a failed analysis is recorded, write-back says so)-------------+
     none: nothing to analyze (resolved, ignored, unmappable)
 
+With incidents enabled (``RCA_INCIDENTS_ENABLED``), ``pending`` becomes
+``grouped`` when the alert joins an incident, and ``queued``/``done`` follow
+the incident's analysis (see :mod:`rca.integrations.alerts.incident_worker`).
+
 Times are naive UTC, like every table of the service.
 """
 
@@ -30,7 +34,7 @@ __all__ = ["AlertRow", "ALERT_STATUSES", "ANALYSIS_STATES"]
 ALERT_STATUSES = ("firing", "resolved", "ignored", "unmappable")
 """Status of a stored alert (``alerts.status``)."""
 
-ANALYSIS_STATES = ("none", "pending", "queued", "done")
+ANALYSIS_STATES = ("none", "pending", "grouped", "queued", "done")
 
 
 class AlertRow(Base):

@@ -18,7 +18,7 @@ from rca.store.models import Base
 
 __all__ = ["DeliveryRow", "DELIVERY_KINDS", "DELIVERY_STATUSES"]
 
-DELIVERY_KINDS = ("pagerduty_note", "webhook", "slack", "servicenow_work_note", "jira_comment")
+DELIVERY_KINDS = ("pagerduty_note", "webhook", "slack", "servicenow_work_note", "jira_comment", "slack_chat")
 """Kinds of write-back target (``deliveries.kind``)."""
 
 DELIVERY_STATUSES = ("pending", "sending", "delivered", "failed")

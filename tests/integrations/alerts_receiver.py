@@ -1,8 +1,11 @@
-"""A stand-in for PagerDuty's REST API and a Slack incoming webhook, run as its own process.
+"""A stand-in for PagerDuty's REST API, a Slack incoming webhook and Slack's Web API, run as its own process.
 
 ``python alerts_receiver.py PORT LOGFILE``: every POST is appended to LOGFILE
 as one JSON line ``{"t", "path", "headers", "body"}``.  Answers like the real
-thing: ``POST /incidents/{id}/notes`` -> 201 with the note, anything else -> 200 ``ok``.
+thing: ``POST /incidents/{id}/notes`` -> 201 with the note; ``POST .../chat.postMessage``
+and ``.../chat.update`` -> 200 ``{"ok": true, "channel": <an ID>, "ts": ...}`` (Slack answers
+with the channel's ID even when given its name: https://api.slack.com/methods/chat.postMessage);
+anything else -> 200 ``ok``.
 """
 
 from __future__ import annotations
@@ -25,10 +28,14 @@ def main() -> None:
             if self.path.startswith("/incidents/") and self.path.endswith("/notes"):
                 content = json.loads(body or b"{}").get("note", {}).get("content", "")
                 reply, status = json.dumps({"note": {"id": "PWL7QXS", "content": content}}).encode(), 201
+            elif self.path.endswith(("/chat.postMessage", "/chat.update")):
+                sent = json.loads(body or b"{}")
+                ts = sent.get("ts") or f"{time.time():.6f}"
+                reply, status = json.dumps({"ok": True, "channel": "C0RCA0001", "ts": ts}).encode(), 200
             else:
                 reply, status = b"ok", 200
             self.send_response(status)
-            self.send_header("Content-Type", "application/json" if status == 201 else "text/plain")
+            self.send_header("Content-Type", "application/json" if reply.startswith(b"{") else "text/plain")
             self.send_header("Content-Length", str(len(reply)))
             self.end_headers()
             self.wfile.write(reply)

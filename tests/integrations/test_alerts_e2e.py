@@ -75,6 +75,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, prometheus: S.PrometheusServ
         "RCA_OUTBOX_POLL_SECONDS": "0.1",
         "RCA_OUTBOX_TIMEOUT_SECONDS": "2",
         "RCA_OUTBOX_LEASE_SECONDS": "3",
+        # one analysis and one note per alert (the incident path is tests/integrations/test_incidents_e2e.py)
+        "RCA_INCIDENTS_ENABLED": "false",
     }
     server = S.RcaServer(tmp, env)
     api = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=30)

@@ -75,6 +75,18 @@ class AlertSettings(FileBackedSettings, TicketSettingsFields):
     opsgenie_token_header: str = Field("X-RCA-Token", description="Header carrying the Opsgenie token.")
     opsgenie_service_from: str = Field("tags", description="tags | entity | details.")
     opsgenie_tag_prefix: str = Field("service:", description="Tag prefix naming the service.")
+    # -- incidents (event correlation, rca.integrations.alerts.grouping) ------------------
+    incidents_enabled: bool = Field(True, description="Group alerts into incidents: one analysis and one note per incident.")
+    incident_window: str = Field("10m", description="An alert joins an incident only if it started this close to its alerts.")
+    incident_hops: int = Field(5, ge=0, le=50, description="Call hops within which an alert's service links to an incident.")
+    incident_link: str = Field("roots", description="roots (a shared possible root cause) | undirected (distance, edges both ways).")
+    incident_labels: CsvList = Field(
+        default_factory=lambda: ["namespace", "cluster"], description="Labels grouping alerts of services outside the topology."
+    )
+    incident_quiet: str = Field("5m", description="An incident closes this long after its last alert resolved.")
+    incident_debounce_seconds: float = Field(5.0, ge=0, description="Analysis waits this long after the last alert joined.")
+    incident_max_delay_seconds: float = Field(30.0, ge=0, description="... but no longer than this after the first join not analysed.")
+    incident_max_symptoms: int = Field(20, ge=1, le=500, description="Symptoms (service, metric) of one incident analysis.")
     # -- answers out -----------------------------------------------------------------
     notify_targets: dict[str, list[str]] = Field(
         default_factory=lambda: {
@@ -94,6 +106,9 @@ class AlertSettings(FileBackedSettings, TicketSettingsFields):
     pagerduty_api_token: str | None = Field(None, description="PagerDuty REST API key (Token token=...).")
     pagerduty_from: str | None = Field(None, description="Email of the PagerDuty user notes are written as.")
     slack_webhook_url: str | None = Field(None, description="Slack incoming-webhook URL.")
+    slack_bot_token: str | None = Field(None, description="Slack bot token (xoxb-...): one message per incident, edited with chat.update.")
+    slack_channel: str | None = Field(None, description="Slack channel (name or ID) of the bot's incident messages.")
+    slack_api_url: str = Field("https://slack.com/api", description="Slack Web API base URL.")
     notify_webhook_url: str | None = Field(None, description="Generic outbound webhook URL.")
     notify_webhook_secret: str | None = Field(None, description="Secret of the X-RCA-Signature HMAC.")
     outbox_max_attempts: int = Field(10, ge=1, le=1000, description="Sends of one delivery before it fails.")
@@ -105,11 +120,29 @@ class AlertSettings(FileBackedSettings, TicketSettingsFields):
 
     @field_validator(
         "alert_metrics", "alert_service_labels", "alertmanager_tokens", "grafana_signature_headers",
-        "grafana_tokens", "pagerduty_webhook_secrets", "opsgenie_tokens", mode="before",
+        "grafana_tokens", "pagerduty_webhook_secrets", "opsgenie_tokens", "incident_labels", mode="before",
     )
     @classmethod
     def _csv(cls, v: Any) -> Any:
         return _split(v)
+
+    @field_validator("incident_window", "incident_quiet")
+    @classmethod
+    def _durations(cls, v: str) -> str:
+        from rca.sources.prometheus import _duration
+
+        try:
+            _duration(v, "duration")
+        except Exception as exc:  # noqa: BLE001 - re-raised as the setting's own error
+            raise ValueError(f"must be a duration like 10m or 90s, got {v!r}: {exc}") from None
+        return v
+
+    @field_validator("incident_link")
+    @classmethod
+    def _link(cls, v: str) -> str:
+        if v not in ("roots", "undirected"):
+            raise ValueError(f"must be roots or undirected, got {v!r}")
+        return v
 
     @field_validator("opsgenie_service_from")
     @classmethod

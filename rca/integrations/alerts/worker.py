@@ -38,6 +38,7 @@ from rca.integrations.alerts.messages import (
     slack_message,
     webhook_body,
 )
+from rca.integrations.alerts.incident_worker import IncidentWorker
 from rca.integrations.alerts.settings import AlertSettings
 from rca.integrations.notify.outbox import enqueue_delivery, pagerduty_note_url
 from rca.integrations.tickets.writeback import TICKET_KINDS, ticket_delivery
@@ -51,6 +52,7 @@ from rca.sources.prometheus import (
 from rca.store import repository as repo
 from rca.store.alerts import AlertRow
 from rca.store.documents import canonicalise_metrics, document_of, graph_from_document
+from rca.store.incidents import IncidentAlertRow
 from rca.store.models import AnalysisInputRow, AnalysisRow
 from rca.store.polling import PollingThread, owner_id
 from rca.store.session import Database, utcnow
@@ -137,6 +139,8 @@ class AlertWorker:
         self.wake_outbox = wake_outbox
         self.prometheus_transport = prometheus_transport
         self.owner = owner_id("alerts")
+        # Event correlation (RCA_INCIDENTS_ENABLED): alerts grouped into incidents, one analysis each.
+        self.incidents = IncidentWorker(self) if settings.incidents_enabled else None
         self._poller = PollingThread("rca-alerts", self.run_once, settings.outbox_poll_seconds, "alert worker pass")
 
     def start(self) -> None:
@@ -150,6 +154,9 @@ class AlertWorker:
 
     def run_once(self) -> bool:
         """Prepare one pending alert and finish every finished one; True if anything happened."""
+        if self.incidents is not None:
+            busy = self.incidents.run_once()
+            return self._finish_all() > 0 or busy
         prepared = self._prepare_one()
         finished = self._finish_all()
         return prepared or finished > 0
@@ -314,13 +321,15 @@ class AlertWorker:
 
     # -- finish -------------------------------------------------------------------
     def _finish_all(self) -> int:
+        q = (
+            select(AlertRow.id, AnalysisRow.id)
+            .join(AnalysisRow, AnalysisRow.id == AlertRow.analysis_id)
+            .where(and_(AlertRow.analysis_state == "queued", AnalysisRow.status.in_(("succeeded", "failed"))))
+        )
+        if self.incidents is not None:  # alerts of incidents are written back per incident, not here
+            q = q.where(~select(IncidentAlertRow.alert_id).where(IncidentAlertRow.alert_id == AlertRow.id).exists())
         with self.db.session() as s:
-            rows = s.execute(
-                select(AlertRow.id, AnalysisRow.id)
-                .join(AnalysisRow, AnalysisRow.id == AlertRow.analysis_id)
-                .where(and_(AlertRow.analysis_state == "queued", AnalysisRow.status.in_(("succeeded", "failed"))))
-                .limit(50)
-            ).all()
+            rows = s.execute(q.limit(50)).all()
         n = 0
         for alert_id, analysis_id in rows:
             with self.db.session() as s:

@@ -39,6 +39,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from rca.integrations.alerts.messages import signed_webhook
+from rca.integrations.notify.slack_chat import send_slack_chat
 from rca.integrations.tickets.settings import TicketCredentials
 from rca.integrations.tickets.writeback import TICKET_KINDS, send_ticket
 from rca.store.alerts import AlertRow
@@ -65,6 +66,7 @@ class OutboxConfig:
     pagerduty_from: str | None = None
     webhook_secret: str | None = None
     tickets: TicketCredentials | None = None  # ServiceNow / Jira write-back credentials
+    slack_bot_token: str | None = None
 
 
 def pagerduty_note_url(api_url: str, incident_id: str) -> str:
@@ -242,6 +244,12 @@ class OutboxSender:
 
     # -- HTTP -------------------------------------------------------------------
     def _send(self, item: _Claimed) -> SendResult:
+        if item.kind == "slack_chat":  # one message per incident, edited in place (rca.integrations.notify.slack_chat)
+            ok, error, permanent, retry = send_slack_chat(
+                self._http, self.db, delivery_id=item.id, target=item.target, payload=item.payload,
+                token=self.config.slack_bot_token, idempotency_key=item.idempotency_key,
+            )  # fmt: skip
+            return SendResult(ok, error, permanent=permanent, retry_after=retry)
         payload = json.loads(item.payload)
         if item.kind in TICKET_KINDS:
             out = send_ticket(self._http, item.kind, item.target, payload, self.config.tickets,

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from rca.service.routes import (
     accuracy,
     analyses,
+    incidents,
     ops,
     report,
     tickets,
@@ -19,4 +20,4 @@ from rca.service.routes import (
 __all__ = ["ROUTERS"]
 
 ROUTERS: list[APIRouter] = [ops.router, topologies.router, analyses.router, verdicts.router, report.router, accuracy.router, webhooks.router,
-                           tickets.router]
+                           tickets.router, incidents.router]

@@ -80,6 +80,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             pagerduty_from=settings.pagerduty_from,
             webhook_secret=settings.notify_webhook_secret,
             tickets=settings.ticket_credentials(),
+            slack_bot_token=settings.slack_bot_token,
         ),
     )
     runner = getattr(app.state, "runner", None)

@@ -66,6 +66,7 @@ def result_from_dict(data: Mapping[str, Any]) -> RCAResult:
             ranking=tuple(
                 RankedService(str(r["service"]), float(r["score"]), float(r["confidence"])) for r in data.get("ranking") or ()
             ),
+            symptoms=tuple(Incident.from_dict(x) for x in data.get("symptoms") or ()),
         )
     except KeyError as exc:
         raise InvalidInputError(f"the result document lacks the key {exc.args[0]!r}", field=f"result.{exc.args[0]}") from None
@@ -136,4 +137,5 @@ def _cause(d: Mapping[str, Any]) -> Cause:
         confidence=_f(d.get("confidence")),
         path=tuple(d.get("path") or ()),
         evidence=evidence,
+        explains=tuple((x["service"], x["metric"]) for x in d.get("explains") or ()),
     )
