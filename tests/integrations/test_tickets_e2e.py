@@ -109,6 +109,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, prometheus: S.PrometheusServ
     nostart = {"id": "/id", "service": "/service", "tokens": [APPD_TOKEN]}
     env = {
         "RCA_DATABASE_URL": url,
+        # One analysis and one note per ticket, as without incidents: these tests pin the ticket protocol
+        # (retries, reruns replacing the comment); a ticket joining an incident is tested in test_incident_ticket_notes.py.
+        "RCA_INCIDENTS_ENABLED": "false",
         "RCA_DATA_DIR": str(tmp / "data"),
         "RCA_JOB_POLL_SECONDS": "0.2",
         "RCA_PROMETHEUS_URL": prometheus.url,

@@ -19,7 +19,7 @@ explains.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rca.integrations.alerts.messages import (
@@ -30,6 +30,7 @@ from rca.integrations.alerts.messages import (
 )
 from rca.integrations.alerts.settings import AlertSettings
 from rca.integrations.notify.outbox import pagerduty_note_url
+from rca.integrations.tickets.writeback import TICKET_KINDS, ticket_delivery
 from rca.store.alerts import AlertRow
 from rca.store.incidents import IncidentRow, json_list
 
@@ -38,12 +39,17 @@ __all__ = ["IncidentNotes", "incident_notes", "incident_text", "top_key"]
 
 @dataclass(frozen=True)
 class IncidentNotes:
-    """The deliveries ``[(kind, target, payload)]``, skipped kinds with why, and the new note state."""
+    """The deliveries ``[(kind, target, payload)]``, skipped kinds with why, and the new note state.
+
+    ``ticket_items`` are the write-backs on tickets ``[(alert id, kind, target, payload)]``: each
+    belongs to its own ticket's alert, not to the incident's first.
+    """
 
     items: list[tuple[str, str, dict[str, Any]]]
     skipped: list[str]
     top: str
     sequence: int
+    ticket_items: list[tuple[int, str, str, dict[str, Any]]] = field(default_factory=list)
 
 
 def top_key(result: Mapping[str, Any] | None, error: str | None) -> str:
@@ -89,8 +95,14 @@ def incident_notes(
     analysis_id: str,
     result: Mapping[str, Any] | None,
     error: str | None,
+    ticketed: frozenset[int] = frozenset(),
 ) -> IncidentNotes:
-    """What to send for ``inc``'s finished analysis ``analysis_id`` (see the module docstring)."""
+    """What to send for ``inc``'s finished analysis ``analysis_id`` (see the module docstring).
+
+    ``ticketed`` holds the alerts whose ticket already got a note: a ticket that
+    joined later gets the incident's answer now, the others only when the top
+    cause changes.
+    """
     lead = alerts[0]
     ctx = NoteContext(
         analysis_id=analysis_id, base_url=settings.public_url, service=lead.service, metric=lead.metric,
@@ -100,15 +112,29 @@ def incident_notes(
     changed = inc.noted_top is None or inc.noted_top != top
     kinds: list[str] = []
     for a in alerts:
-        for k in settings.notify_targets.get(a.source, []):
+        for k in _targets(settings, a.source):
             if k not in kinds:
                 kinds.append(k)
     items: list[tuple[str, str, dict[str, Any]]] = []
+    ticket_items: list[tuple[int, str, str, dict[str, Any]]] = []
     skipped: list[str] = []
     text = incident_text(result, ctx, inc, alerts, error=error)
     seq = inc.notes_seq
     for kind in kinds:
-        if kind == "pagerduty_note":
+        if kind in TICKET_KINDS:
+            # Every ticket of the incident (a ServiceNow incident, a Jira issue) gets the incident's answer,
+            # once, and again only when the top cause changes, as PagerDuty does.
+            for a in alerts:
+                if kind not in _targets(settings, a.source) or not a.external_id:
+                    continue
+                if not changed and a.id in ticketed:
+                    continue
+                item = ticket_delivery(settings, kind, a.external_id, ctx, result, error, alert_id=a.id)
+                if isinstance(item, str):
+                    skipped.append(item)
+                else:
+                    ticket_items.append((a.id, kind, *item))
+        elif kind == "pagerduty_note":
             pd = next((a for a in alerts if a.source == "pagerduty" and a.external_id), None)
             if not settings.pagerduty_api_token or pd is None:
                 skipped.append("pagerduty_note: RCA_PAGERDUTY_API_TOKEN is not set")
@@ -143,7 +169,15 @@ def incident_notes(
                 },
             )
             items.append((kind, settings.notify_webhook_url, body))
-    return IncidentNotes(items, skipped, top, seq)
+    return IncidentNotes(items, skipped, top, seq, ticket_items)
+
+
+def _targets(settings: AlertSettings, source: str) -> list[str]:
+    """The write-back kinds of an alert source (a mapped generic source falls back to ``generic``'s)."""
+    kinds = settings.notify_targets.get(source)
+    if kinds is None and source.startswith("generic:"):
+        kinds = settings.notify_targets.get("generic")
+    return list(kinds or [])
 
 
 def _slack_text(text: str) -> str:

@@ -33,9 +33,11 @@ from rca.engine.errors import RCAError
 from rca.integrations.alerts.grouping import GroupingRules, group_pending
 from rca.integrations.alerts.incident_notes import incident_notes
 from rca.integrations.notify.outbox import enqueue_delivery
+from rca.integrations.tickets.writeback import TICKET_KINDS
 from rca.sources.prometheus import PrometheusError, PrometheusUnavailableError
 from rca.store import repository as repo
 from rca.store.alerts import AlertRow
+from rca.store.deliveries import DeliveryRow
 from rca.store.documents import canonicalise_metrics, document_of
 from rca.store.incidents import IncidentAlertRow, IncidentRow, take_lock
 from rca.store.models import AnalysisInputRow, AnalysisRow
@@ -323,9 +325,13 @@ class IncidentWorker:
                 members = _members(s, iid)
                 result = json.loads(analysis.result) if analysis.status == "succeeded" and analysis.result else None
                 error = None if result is not None else f"{analysis.error_code}: {analysis.error_detail}"
-                plan = incident_notes(self.settings, inc, members, aid, result, error)
+                ticketed = frozenset(s.scalars(select(DeliveryRow.alert_id).where(
+                    DeliveryRow.alert_id.in_([a.id for a in members]), DeliveryRow.kind.in_(TICKET_KINDS))))  # fmt: skip
+                plan = incident_notes(self.settings, inc, members, aid, result, error, ticketed)
                 for kind, target, payload in plan.items:
                     enqueue_delivery(s, kind=kind, target=target, payload=payload, alert_id=members[0].id, analysis_id=aid)
+                for alert_id, kind, target, payload in plan.ticket_items:
+                    enqueue_delivery(s, kind=kind, target=target, payload=payload, alert_id=alert_id, analysis_id=aid)
                 inc.noted_top, inc.notes_seq = plan.top, plan.sequence
                 done = {"analysis_state": "done"}
                 s.execute(
