@@ -81,7 +81,7 @@ def _aligned_baseline(
             if hit is not None:
                 _BASELINE_CACHE.move_to_end(key)
                 return hit[0], list(hit[1])
-    long, issues = load_metrics(baseline, field="baseline")
+    long, issues = load_metrics(baseline, field="baseline", timezone=config.timezone)
     aligned = align_metrics(long, config, known_services=graph, step=step)
     out = (aligned.frame, issues + list(aligned.issues))
     if key is not None:
@@ -252,7 +252,7 @@ def analyze(
             field="incident.service",
         )
 
-    long, issues = load_metrics(metrics, field="metrics")
+    long, issues = load_metrics(metrics, field="metrics", timezone=cfg.align.timezone)
     _check_symptom_metric(long, incident)
     timings["ingest"] = time.perf_counter() - t0
     issues += _orientation_hint(g, incident.service)
