@@ -18,6 +18,7 @@ import zoneinfo
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -26,10 +27,12 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StrictStr,
+    WithJsonSchema,
     create_model,
 )
 
 from rca.engine.config import RCAConfig
+from rca.engine.errors import did_you_mean
 
 __all__ = ["ConfigBody", "DURATION_PATTERN", "config_dict", "config_json_schema", "config_names"]
 
@@ -57,6 +60,13 @@ def _integral(value: Any) -> Any:
     return value
 
 
+def _zone(value: str) -> str:
+    """An IANA zone name (the message names the closest ones, not all six hundred)."""
+    if value not in zoneinfo.available_timezones():
+        raise ValueError(f"{value!r} is not an IANA time zone name{did_you_mean(value, zoneinfo.available_timezones())}")
+    return value
+
+
 def _annotation(rule: tuple) -> tuple[Any, dict[str, Any]]:
     optional = rule[0] == "optional"
     if optional:
@@ -77,7 +87,8 @@ def _annotation(rule: tuple) -> tuple[Any, dict[str, Any]]:
         ann = StrictStr
         extra = {"pattern": DURATION_PATTERN}
     elif kind == "timezone":
-        ann = Literal[tuple(sorted(zoneinfo.available_timezones()))]
+        zones = sorted(zoneinfo.available_timezones())
+        ann = Annotated[StrictStr, AfterValidator(_zone), WithJsonSchema({"type": "string", "enum": zones})]
     else:
         raise TypeError(f"config rule kind {kind!r} has no schema; add it to rca.service.config_schema")
     return (ann | None) if optional else ann, extra

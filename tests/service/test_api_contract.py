@@ -117,3 +117,16 @@ def test_an_unknown_config_parameter_is_refused_with_the_closest_names(contract_
         r = api.post("/v1/analyses", json=analysis_body(config={"granger": {"max_lags": 3}}))
     assert r.status_code == 422 and r.json()["field"] == "granger.max_lags", r.text
     assert "did you mean 'max_lag'?" in r.json()["detail"], r.text
+
+
+def test_the_config_schema_has_every_engine_parameter_with_its_default() -> None:
+    import rca
+    from rca.service.config_schema import ConfigBody, config_names
+
+    defaults = rca.RCAConfig().to_dict()
+    assert config_names([]) == sorted(defaults)
+    for section, params in defaults.items():
+        assert config_names([section]) == sorted(params), section
+        model = ConfigBody.model_fields[section].annotation
+        for name, value in params.items():
+            assert model.model_fields[name].default == value, (section, name)
