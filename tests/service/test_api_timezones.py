@@ -47,3 +47,14 @@ def test_an_unknown_zone_is_a_422_naming_the_field(api: httpx.Client) -> None:
     })  # fmt: skip
     assert r.status_code == 422 and r.json()["field"] == "align.timezone" and r.json()["error"] == "invalid_config", r.text
     assert "did you mean 'Asia/Shanghai'" in r.json()["detail"] and len(r.json()["detail"]) < 300, r.text
+
+
+def test_a_direction_pattern_matching_no_metric_is_a_422(api: httpx.Client) -> None:
+    """Not a time zone, but the same promise: a config that matches nothing is refused, not ignored."""
+    r = api.post("/v1/analyses", json={
+        "incident": INCIDENT, "topology": {"inline": TOPOLOGY}, "metrics": make_metrics(),
+        "config": {"detect": {"directions": {"latncy": "up"}}},
+    })  # fmt: skip
+    assert r.status_code == 422, r.text
+    assert r.json()["error"] == "invalid_config" and r.json()["field"] == "detect.directions.latncy"
+    assert "did you mean 'latency'?" in r.json()["detail"]

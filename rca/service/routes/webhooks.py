@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 import rca
+from rca.engine.errors import did_you_mean
 from rca.integrations.alerts.parsers import AlertEvent, PayloadError, parse_alert
 from rca.integrations.alerts.signatures import (
     SignatureError,
@@ -187,7 +188,7 @@ def _mapping_problem(s: Any, settings: AlertSettings, catalog: MetricsCatalog, e
         return ev.reason or "the alert names no service"
     if ev.metric not in catalog.metrics:
         return (
-            f"metric {ev.metric!r} is not in the metrics catalog {catalog.source!r} "
+            f"metric {ev.metric!r} is not in the metrics catalog {catalog.source!r}{did_you_mean(str(ev.metric), catalog.metrics)} "
             f"(known: {', '.join(sorted(catalog.metrics))}); set the alert label {settings.alert_metric_label!r}"
         )
     loaded = load_alert_graph(s, settings.alert_topology)
@@ -196,8 +197,8 @@ def _mapping_problem(s: Any, settings: AlertSettings, catalog: MetricsCatalog, e
     graph, version = loaded
     if ev.service not in graph:
         return (
-            f"service {ev.service!r} is not a node of topology {settings.alert_topology!r} v{version}; "
-            "map it with RCA_ALERT_SERVICE_MAP or RCA_ALERT_SERVICE_LABELS"
+            f"service {ev.service!r} is not a node of topology {settings.alert_topology!r} v{version}"
+            f"{did_you_mean(ev.service, graph.services)}; map it with RCA_ALERT_SERVICE_MAP or RCA_ALERT_SERVICE_LABELS"
         )
     return None
 
