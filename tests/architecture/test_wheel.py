@@ -21,7 +21,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_DATA = ("rca/data/demo/metrics.csv", "rca/data/demo/topology.yaml", "rca/sources/default_catalog.yaml",
-                "rca/store/migrations/env.py", "rca/py.typed")  # fmt: skip
+                "rca/store/migrations/env.py", "rca/py.typed", "rca/views/report/templates/report.html.j2")  # fmt: skip
 
 
 def _run(cmd: list[str], **kw) -> subprocess.CompletedProcess[str]:
@@ -53,8 +53,10 @@ def test_wheel_installs_in_a_fresh_venv_and_runs_the_demo(tmp_path: Path) -> Non
     for server_only in ("fastapi", "uvicorn", "sqlalchemy", "alembic", "psycopg"):
         assert f"{server_only}==" not in installed, f"the core install pulled {server_only}"
 
-    demo = _run([str(rca_bin), "demo"], cwd=tmp_path, timeout=300)
+    demo = _run([str(rca_bin), "demo", "--report", "demo.html"], cwd=tmp_path, timeout=300)
     assert "Probable root causes" in demo.stdout and "payment" in demo.stdout
+    page = (tmp_path / "demo.html").read_text(encoding="utf-8")  # the report's template is package data
+    assert 'id="top-cause">payment</div>' in page and "rca-engine[plot]" in page  # no matplotlib in the core
     where = _run([str(py), "-c", "import rca; print(rca.__file__)"], cwd=tmp_path).stdout.strip()
     assert where.startswith(str(venv)), where  # the wheel's copy, not the checkout
 
