@@ -96,6 +96,9 @@ def analyze_cmd(
     top_k: int | None = typer.Option(None, "--top", help="Number of causes to show."),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
     report: Path | None = typer.Option(None, "--report", help="Also write the incident report page (HTML) here."),
+    tz: str | None = typer.Option(
+        None, "--tz", help="IANA zone (Asia/Shanghai) of timestamps and --at/--end given without one; default UTC."
+    ),
 ) -> None:
     """Rank the probable root causes of an incident."""
     import rca
@@ -109,7 +112,11 @@ def analyze_cmd(
         rcfg = rca.RCAConfig.from_dict(cfg)
         if top_k is not None:
             rcfg = rcfg.replace(rank={"top_k": top_k})
-        incident = rca.Incident(service, metric, at, end)
+        if tz is not None:
+            rcfg = rcfg.replace(align={"timezone": tz})
+        incident = rca.Incident.from_dict(
+            {"service": service, "metric": metric, "start": at, "end": end}, timezone=rcfg.align.timezone
+        )
         from rca.engine.ingest import read_metrics_file
 
         frame = read_metrics_file(metrics)

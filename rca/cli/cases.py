@@ -22,7 +22,9 @@ def export(
     data_dir: Annotated[Path | None, typer.Option(help="Data directory (RCA_DATA_DIR).")] = None,
 ) -> None:
     """Write every analysis with a verdict (PUT /v1/analyses/{id}/verdict) as a case folder."""
-    from rca.cli.serve import check_database, service_settings
+    from rca.cli.serve import check_database, require_server_extra, service_settings
+
+    require_server_extra("rca cases export")
     from rca.service.cases import export_verdict_cases
     from rca.store.migrate import upgrade_database
     from rca.store.session import Database

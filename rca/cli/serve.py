@@ -11,11 +11,27 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 
 from rca.cli import app
 
-__all__ = ["serve", "create_key", "check_database", "service_settings"]
+__all__ = ["serve", "create_key", "check_database", "require_server_extra", "service_settings"]
+
+# What `pip install "rca-engine[server]"` brings; the core install (engine, topology, CLI) has none of it.
+SERVER_MODULES = ("fastapi", "uvicorn", "sqlalchemy", "alembic", "pydantic_settings", "multipart")
+
+
+def require_server_extra(command: str) -> None:
+    """One line naming the extra to install when the HTTP service's packages are missing, then exit 2."""
+    import importlib.util
+
+    missing = [m for m in SERVER_MODULES if importlib.util.find_spec(m) is None]
+    if missing:
+        typer.echo(
+            f"error: {command} needs the server extra (missing: {', '.join(missing)}); "
+            "install it with: pip install \"rca-engine[server]\" (from a checkout: pip install \".[server]\")",
+            err=True,
+        )
+        raise typer.Exit(2)
 
 api_key_app = typer.Typer(help="Manage API keys of the HTTP service.", no_args_is_help=True)
 app.add_typer(api_key_app, name="api-key")
@@ -23,6 +39,8 @@ app.add_typer(api_key_app, name="api-key")
 
 def service_settings(**overrides: Any) -> Any:
     """Settings with the given overrides, or one readable line and exit 2."""
+    from pydantic import ValidationError
+
     from rca.service.settings import Settings
 
     try:
@@ -67,6 +85,7 @@ def serve(
     data_dir: Annotated[Path | None, typer.Option(help="Data directory (RCA_DATA_DIR).")] = None,
 ) -> None:
     """Start the HTTP service (uvicorn)."""
+    require_server_extra("rca serve")
     import uvicorn
 
     from rca.service.app import create_app
@@ -89,6 +108,7 @@ def create_key(
     data_dir: Annotated[Path | None, typer.Option(help="Data directory (RCA_DATA_DIR).")] = None,
 ) -> None:
     """Create an API key and print its token (shown once; only its hash is stored)."""
+    require_server_extra("rca api-key create")
     from rca.service.security import SCOPES, create_api_key
     from rca.store.migrate import upgrade_database
     from rca.store.session import Database

@@ -151,17 +151,15 @@ def needs_differencing(a: np.ndarray) -> np.ndarray:
 
 
 def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
-    """Benjamini–Hochberg adjusted p-values (q-values); NaN stays NaN."""
+    """Benjamini–Hochberg adjusted p-values (q-values, :func:`scipy.stats.false_discovery_control`); NaN stays NaN.
+
+    The untestable pairs (NaN) are not counted among the tests.
+    """
     p = np.asarray(p, dtype="float64")
     q = np.full_like(p, np.nan)
-    ok = np.flatnonzero(np.isfinite(p))
-    if ok.size == 0:
-        return q
-    order = ok[np.argsort(p[ok])]
-    m = ok.size
-    ranked = p[order] * m / np.arange(1, m + 1)
-    ranked = np.minimum.accumulate(ranked[::-1])[::-1]
-    q[order] = np.clip(ranked, 0.0, 1.0)
+    ok = np.isfinite(p)
+    if ok.any():
+        q[ok] = stats.false_discovery_control(p[ok], method="bh")
     return q
 
 

@@ -11,13 +11,14 @@ and the CLI (``{"granger": {"max_lag": 3}, "rank": {"top_k": 5}}``).
 from __future__ import annotations
 
 import dataclasses
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import pandas as pd
 
-from rca.engine.errors import InvalidConfigError
+from rca.engine.errors import InvalidConfigError, did_you_mean
 
 __all__ = ["AlignConfig", "DetectConfig", "GrangerConfig", "RankConfig", "RCAConfig"]
 
@@ -61,6 +62,9 @@ class _Validated:
             elif kind == "bool":
                 if not isinstance(value, bool):
                     raise _fail(cls, name, "a bool", value, path)
+            elif kind == "timezone":
+                if not isinstance(value, str) or value not in zoneinfo.available_timezones():
+                    raise _fail(cls, name, f"an IANA time zone name{did_you_mean(str(value), zoneinfo.available_timezones())}", value, path)
             elif kind == "duration":
                 try:
                     td = pd.Timedelta(value)
@@ -110,16 +114,21 @@ class AlignConfig(_Validated):
     fill_limit : int
         At most this many consecutive missing grid points are filled
         (linear interpolation); longer gaps stay missing and are reported.
+    timezone : str or None
+        IANA zone (``"Asia/Shanghai"``) in which timestamps without a zone are
+        read; None reads them as UTC (reported as ``naive_timestamps_read_as_utc``).
     """
 
     step: str | None = None
     aggregation: str = "mean"
     fill_limit: int = 3
+    timezone: str | None = None
 
     _RULES: ClassVar[dict[str, tuple]] = {
         "step": ("optional", "duration"),
         "aggregation": ("choice", {"mean", "median", "max", "min", "sum", "last"}),
         "fill_limit": ("int", 0, 10_000),
+        "timezone": ("optional", "timezone"),
     }
     _PATH: ClassVar[str] = "align"
 

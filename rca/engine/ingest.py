@@ -12,8 +12,10 @@ Accepted inputs:
 * a path to a CSV or Parquet file holding either shape (a wide CSV has two
   header rows: service, then metric).
 
-Timestamps may be ISO strings, datetimes (naive = UTC) or unix epochs in
-seconds, milliseconds, microseconds or nanoseconds (told apart by magnitude).
+Timestamps may be ISO strings, datetimes or unix epochs in seconds,
+milliseconds, microseconds or nanoseconds (told apart by magnitude).
+Timestamps without a zone are read in ``timezone`` (default UTC) and reported
+(``naive_timestamps_read_as_utc`` / ``naive_timestamps_read_in_timezone``).
 Non-finite values are treated as missing and reported; nothing is dropped
 silently.
 """
@@ -22,6 +24,8 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+import re
 
 import numpy as np
 import pandas as pd
@@ -60,15 +64,47 @@ def read_metrics_file(path: str | Path, *, field: str = "metrics") -> pd.DataFra
     )
 
 
-def _parse_timestamps(values: pd.Series | pd.Index, *, field: str) -> pd.DatetimeIndex:
-    """Parse timestamps of any accepted kind into a UTC DatetimeIndex."""
+# A time of day followed by a zone: "Z", an offset (+08:00, -0500, +08) or a UTC/GMT name.
+_ZONED = re.compile(r":\d{2}(?:[.,]\d+)?\s*(?:z|[+-]\d{2}(?::?\d{2})?|utc|gmt)\s*$", re.IGNORECASE)
+
+
+def _localize(idx: pd.DatetimeIndex, timezone: str | None, *, field: str) -> pd.DatetimeIndex:
+    """Naive times read as wall-clock times of ``timezone`` (UTC when None), in UTC."""
+    try:
+        return idx.tz_localize(timezone or "UTC").tz_convert("UTC")
+    except (ValueError, TypeError) as exc:  # a wall-clock time a DST change skips or repeats
+        raise InvalidMetricsError(
+            f"{field}: a time without a zone is ambiguous or does not exist in {timezone} ({exc}); "
+            "give the timestamps with their UTC offset",
+            field=field,
+        ) from None
+
+
+def _naive_strings(values: pd.Series) -> np.ndarray:
+    """Which of the (non-missing) timestamp strings name no zone."""
+    text = values.astype("string")
+    uniques = pd.unique(text.dropna())
+    naive = uniques[~pd.Series(uniques, dtype="string").str.contains(_ZONED).to_numpy(dtype=bool)]
+    return text.isin(naive).to_numpy(dtype=bool) if len(naive) else np.zeros(len(text), dtype=bool)
+
+
+def _parse_timestamps(
+    values: pd.Series | pd.Index, *, field: str, timezone: str | None = None, naive: list[int] | None = None
+) -> pd.DatetimeIndex:
+    """Parse timestamps of any accepted kind into a UTC DatetimeIndex.
+
+    Times without a zone are read in ``timezone`` (UTC when None); their number
+    is appended to ``naive`` when given.
+    """
     dtype = getattr(values, "dtype", None)
     if isinstance(dtype, pd.DatetimeTZDtype) or (dtype is not None and dtype.kind == "M"):
         # Datetimes already: nothing to parse, only NaT to refuse and the zone and unit to settle.
         idx = pd.DatetimeIndex(values)
         if idx.hasnans:
             raise InvalidMetricsError(f"{field}: {int(idx.isna().sum())} missing timestamp(s)", field=field)
-        idx = idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
+        if idx.tz is None and naive is not None:
+            naive.append(len(idx))
+        idx = _localize(idx, timezone, field=field) if idx.tz is None else idx.tz_convert("UTC")
         return idx.as_unit("ns")
     if isinstance(values, pd.Index):
         values = values.to_series(index=None)
@@ -84,10 +120,18 @@ def _parse_timestamps(values: pd.Series | pd.Index, *, field: str) -> pd.Datetim
         unit = "s" if mag < 1e11 else "ms" if mag < 1e14 else "us" if mag < 1e17 else "ns"
         idx = pd.DatetimeIndex(pd.to_datetime(num, unit=unit, errors="coerce"))
     else:
+        zone_less = _naive_strings(values)
         try:
             idx = pd.DatetimeIndex(pd.to_datetime(values.astype("string"), utc=True, errors="coerce", format="mixed"))
         except (ValueError, TypeError):
             idx = pd.DatetimeIndex(pd.to_datetime(values.astype("string"), utc=True, errors="coerce"))
+        if zone_less.any():
+            if naive is not None:
+                naive.append(int(zone_less.sum()))
+            if timezone is not None:  # parsed as UTC wall-clock times: read them in the zone instead
+                ns = idx.as_unit("ns").asi8.copy()
+                ns[zone_less] = _localize(idx[zone_less].tz_localize(None), timezone, field=field).as_unit("ns").asi8
+                idx = pd.DatetimeIndex(ns.view("M8[ns]")).tz_localize("UTC")
     bad = idx.isna() & pd.Series(values).notna().to_numpy()
     if bad.any():
         first = values[np.flatnonzero(bad)[0]]
@@ -98,14 +142,26 @@ def _parse_timestamps(values: pd.Series | pd.Index, *, field: str) -> pd.Datetim
         )
     if idx.isna().any():
         raise InvalidMetricsError(f"{field}: {int(idx.isna().sum())} missing timestamp(s)", field=field)
-    if idx.tz is None:
+    if idx.tz is None:  # unix epochs: absolute times
         idx = idx.tz_localize("UTC")
     else:
         idx = idx.tz_convert("UTC")
     return idx.as_unit("ns")
 
 
-def _from_wide(frame: pd.DataFrame, *, field: str) -> pd.DataFrame:
+def _naive_issue(field: str, count: int, timezone: str | None) -> DataIssue:
+    if timezone is None:
+        return DataIssue(
+            "naive_timestamps_read_as_utc",
+            f"{field}: {count} timestamp(s) have no time zone and were read as UTC; give them an offset "
+            "(2024-05-01T13:00:00+08:00) or the zone they are in (align.timezone, rca analyze --tz)",
+        )
+    return DataIssue(
+        "naive_timestamps_read_in_timezone", f"{field}: {count} timestamp(s) without a time zone were read in {timezone}"
+    )
+
+
+def _from_wide(frame: pd.DataFrame, *, field: str, timezone: str | None = None, naive: list[int] | None = None) -> pd.DataFrame:
     cols = frame.columns
     if not isinstance(cols, pd.MultiIndex) or cols.nlevels != 2:
         raise InvalidMetricsError(
@@ -114,7 +170,7 @@ def _from_wide(frame: pd.DataFrame, *, field: str) -> pd.DataFrame:
             f"got columns {list(map(str, cols[:6]))}",
             field=field,
         )
-    ts = _parse_timestamps(frame.index, field=f"{field}.index")
+    ts = _parse_timestamps(frame.index, field=f"{field}.index", timezone=timezone, naive=naive)
     wide = frame.copy()
     wide.index = ts
     wide.index.name = "timestamp"
@@ -197,7 +253,7 @@ def _sort_order_and_duplicates(series: np.ndarray, ts: np.ndarray) -> tuple[np.n
 
 
 def load_metrics(
-    data: _MetricsInput, *, field: str = "metrics"
+    data: _MetricsInput, *, field: str = "metrics", timezone: str | None = None
 ) -> tuple[pd.DataFrame, list[DataIssue]]:
     """Normalize metrics to the long frame ``timestamp, service, metric, value``.
 
@@ -207,13 +263,16 @@ def load_metrics(
         Long or wide metrics, or a CSV/Parquet file with either.
     field : str
         Name used in error messages (``"metrics"`` or ``"baseline"``).
+    timezone : str, optional
+        IANA zone in which timestamps without a zone are read (default UTC).
 
     Returns
     -------
     frame : DataFrame
         Long frame sorted by service, metric, timestamp; missing values removed.
     issues : list of DataIssue
-        What was repaired (non-finite values, duplicate timestamps).
+        What was repaired or assumed (non-finite values, duplicate
+        timestamps, timestamps without a zone).
 
     Raises
     ------
@@ -237,13 +296,14 @@ def load_metrics(
     if data.empty:
         raise InvalidMetricsError(f"{field} are empty: no rows", field=field)
 
+    naive: list[int] = []
     lower = {str(c).strip().lower(): c for c in data.columns} if not isinstance(data.columns, pd.MultiIndex) else {}
     if set(LONG_COLUMNS) <= set(lower):
         # The columns as they are: every step below works on their arrays.
         long: dict[str, Any] = {k: data[lower[k]] for k in LONG_COLUMNS}
-        long["timestamp"] = _parse_timestamps(long["timestamp"], field=f"{field}.timestamp")
+        long["timestamp"] = _parse_timestamps(long["timestamp"], field=f"{field}.timestamp", timezone=timezone, naive=naive)
     elif isinstance(data.columns, pd.MultiIndex):
-        stacked = _from_wide(data, field=field)
+        stacked = _from_wide(data, field=field, timezone=timezone, naive=naive)
         long = {k: stacked[k] for k in LONG_COLUMNS}
     else:
         missing = [c for c in LONG_COLUMNS if c not in lower]
@@ -252,6 +312,8 @@ def load_metrics(
             field=f"{field}.{missing[0]}",
         )
 
+    if naive:
+        issues.append(_naive_issue(field, naive[0], timezone))
     for col in ("service", "metric"):
         s = long[col]
         if s.isna().any():

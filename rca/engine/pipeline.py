@@ -6,6 +6,7 @@ This is the only module that knows the order of the stages.
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -83,7 +84,7 @@ def _aligned_baseline(
             if hit is not None:
                 _BASELINE_CACHE.move_to_end(key)
                 return hit[0], list(hit[1])
-    long, issues = load_metrics(baseline, field="baseline")
+    long, issues = load_metrics(baseline, field="baseline", timezone=config.timezone)
     aligned = align_metrics(long, config, known_services=graph, step=step)
     out = (aligned.frame, issues + list(aligned.issues))
     if key is not None:
@@ -170,6 +171,24 @@ def _check_symptom_metric(long: pd.DataFrame, incident: Incident) -> None:
         f"({incident.service} has: {', '.join(own[:12]) or 'no series'})",
         field="incident.metric",
     )
+
+
+def _check_direction_patterns(long: pd.DataFrame, directions: Mapping[str, str]) -> None:
+    """A ``detect.directions`` pattern that no metric name matches is a typo: refuse it, naming the closest names."""
+    names = [str(n) for n in long["metric"].cat.categories]
+    for pattern in directions:
+        try:
+            rx = re.compile(pattern)
+        except re.error as exc:
+            raise InvalidConfigError(
+                f"detect.directions: {pattern!r} is not a regular expression ({exc})", field=f"detect.directions.{pattern}"
+            ) from None
+        if not any(rx.search(n.lower()) for n in names):
+            raise InvalidConfigError(
+                f"detect.directions: pattern {pattern!r} matches no metric name (searched in the lower-cased "
+                f"names){did_you_mean(pattern, names)} (metrics: {', '.join(names[:12])})",
+                field=f"detect.directions.{pattern}",
+            )
 
 
 def _orientation_hint(graph: ServiceGraph, symptom: str) -> list[DataIssue]:
@@ -290,8 +309,9 @@ def analyze(
             field="incident.service",
         )
 
-    long, issues = load_metrics(metrics, field="metrics")
+    long, issues = load_metrics(metrics, field="metrics", timezone=cfg.align.timezone)
     _check_symptom_metric(long, incident)
+    _check_direction_patterns(long, cfg.detect.directions)
     timings["ingest"] = time.perf_counter() - t0
     issues += _orientation_hint(g, incident.service)
 

@@ -34,10 +34,10 @@ __all__ = [
 TimeLike = str | int | float | datetime | pd.Timestamp | np.datetime64
 
 
-def to_utc(value: TimeLike, *, field: str = "timestamp") -> pd.Timestamp:
+def to_utc(value: TimeLike, *, field: str = "timestamp", timezone: str | None = None) -> pd.Timestamp:
     """Parse a time (ISO string, datetime, or unix seconds) as a UTC timestamp.
 
-    Naive values are taken as UTC.
+    Naive values are read in ``timezone`` (an IANA name; default UTC).
     """
     if isinstance(value, bool):
         raise InvalidIncidentError(f"{field} must be a time, got {value!r}", field=field)
@@ -45,7 +45,7 @@ def to_utc(value: TimeLike, *, field: str = "timestamp") -> pd.Timestamp:
         if isinstance(value, (int, float, np.integer, np.floating)):
             if not math.isfinite(float(value)):
                 raise ValueError("not finite")
-            ts = pd.Timestamp(float(value), unit="s")
+            ts = pd.Timestamp(float(value), unit="s", tz="UTC")  # an epoch: absolute, never local
         else:
             ts = pd.Timestamp(value)
     except (ValueError, TypeError, OverflowError):
@@ -54,6 +54,11 @@ def to_utc(value: TimeLike, *, field: str = "timestamp") -> pd.Timestamp:
         ) from None
     if ts is pd.NaT or pd.isna(ts):
         raise InvalidIncidentError(f"{field} must be a time, got {value!r}", field=field)
+    if ts.tzinfo is None and timezone is not None:
+        try:
+            ts = ts.tz_localize(timezone)
+        except (ValueError, TypeError) as exc:
+            raise InvalidIncidentError(f"{field} {value!r} cannot be read in {timezone}: {exc}", field=field) from None
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
@@ -122,7 +127,8 @@ class Incident:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Incident:
+    def from_dict(cls, data: Mapping[str, Any], *, timezone: str | None = None) -> Incident:
+        """From ``{service, metric, start, end?}``; times without a zone are read in ``timezone`` (default UTC)."""
         if not isinstance(data, Mapping):
             raise InvalidIncidentError("incident must be an object", field="incident")
         for key in ("service", "metric", "start"):
@@ -131,7 +137,15 @@ class Incident:
         unknown = sorted(set(data) - {"service", "metric", "start", "end"})
         if unknown:
             raise InvalidIncidentError(f"unknown incident field {unknown[0]!r}", field=f"incident.{unknown[0]}")
-        return cls(data["service"], data["metric"], data["start"], data.get("end"))
+        if timezone is None:
+            return cls(data["service"], data["metric"], data["start"], data.get("end"))
+        end = data.get("end")
+        return cls(
+            data["service"],
+            data["metric"],
+            to_utc(data["start"], field="incident.start", timezone=timezone),
+            None if end is None else to_utc(end, field="incident.end", timezone=timezone),
+        )
 
 
 @dataclass(frozen=True)
@@ -142,7 +156,8 @@ class DataIssue:
     ``gap``, ``non_finite``, ``duplicate_timestamps``, ``short_baseline``,
     ``baseline_incident``, ``clock_repair``, ``missing_symptom``,
     ``symptom_calls_nothing``, ``symptom_skipped`` (a symptom of a
-    multi-symptom analysis that could not be analysed); dataset loaders add their own (Nezha:
+    multi-symptom analysis that could not be analysed), ``naive_timestamps_read_as_utc``,
+    ``naive_timestamps_read_in_timezone``; dataset loaders add their own (Nezha:
     ``symptom_fallback``, ``fault_unobserved``).
     """
 

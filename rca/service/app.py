@@ -17,6 +17,7 @@ from rca.service.errors import install_error_handlers
 from rca.service.jobs import JobRunner
 from rca.service.limits import BodySizeLimitMiddleware
 from rca.service.metrics import MetricsMiddleware, Registry
+from rca.service.openapi import install_openapi
 from rca.service.routes import ROUTERS
 from rca.service.settings import Settings
 from rca.store import repository as repo
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, *, routers: Sequence[APIRouter]
     install_error_handlers(app)
     for router in ROUTERS if routers is None else routers:
         app.include_router(router)
+    install_openapi(app, settings)
     # Outermost first: count every request, refuse big bodies before anything reads them.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, registry=app.state.registry)

@@ -22,6 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from rca.engine.errors import (
     InvalidConfigError,
@@ -29,7 +30,9 @@ from rca.engine.errors import (
     InvalidInputError,
     InvalidMetricsError,
     InvalidTopologyError,
+    did_you_mean,
 )
+from rca.service.config_schema import config_names
 from topology.errors import TopologyError
 
 __all__ = ["ApiError", "error_body", "error_code_for", "install_error_handlers"]
@@ -104,16 +107,25 @@ def _loc_to_field(loc: tuple[Any, ...]) -> str | None:
 async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
     errors = exc.errors()
     first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": ""}
-    if first.get("type") == "json_invalid":
+    field = _loc_to_field(tuple(first.get("loc", ())))
+    if first.get("type") == "json_invalid" and field is None:  # the body itself; a JSON form part is a field
         return JSONResponse(
             error_body("malformed_json", f"the request body is not valid JSON: {first.get('msg')}"),
             status_code=400,
         )
-    field = _loc_to_field(tuple(first.get("loc", ())))
     detail = f"{field or 'request'}: {first.get('msg')}"
+    code = "validation_error"
+    parts = (field or "").split(".")
+    if "config" in parts[:2] and parts[-1] != "config":
+        # A parameter of the analysis configuration: named as the engine names it (``granger.max_lag``).
+        code, path = "invalid_config", parts[parts.index("config") + 1 :]
+        field = ".".join(path)
+        if first.get("type") == "extra_forbidden":
+            known = config_names(path[:-1])
+            detail += f"{did_you_mean(path[-1], known)} (known: {', '.join(known)})"
     if len(errors) > 1:
         detail += f" (and {len(errors) - 1} more problem(s))"
-    return JSONResponse(error_body("validation_error", detail, field), status_code=422)
+    return JSONResponse(error_body(code, detail, field), status_code=422)
 
 
 async def _input(_: Request, exc: Exception) -> JSONResponse:
@@ -127,11 +139,24 @@ async def _api(_: Request, exc: ApiError) -> JSONResponse:
     )
 
 
-async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+def _allowed_methods(request: Request) -> str:
+    """The methods the published OpenAPI document lists for this path (Starlette's ``Allow`` names only one route's)."""
+    path = request.url.path
+    methods: set[str] = set()
+    for template, item in request.app.openapi().get("paths", {}).items():
+        if compile_path(template)[0].match(path):
+            methods |= {m.upper() for m in item}
+    return ", ".join(sorted(methods))
+
+
+async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden", 413: "body_too_large"}
     code = codes.get(exc.status_code, f"http_{exc.status_code}")
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-    return JSONResponse(error_body(code, detail), status_code=exc.status_code, headers=getattr(exc, "headers", None))
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
+    return JSONResponse(error_body(code, detail), status_code=exc.status_code, headers=headers or None)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

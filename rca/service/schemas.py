@@ -15,6 +15,9 @@ from pydantic import (
     model_validator,
 )
 
+from rca.service.config_schema import ConfigBody
+from rca.service.params import DB_INT_MAX
+
 __all__ = [
     "ErrorBody",
     "TopologyPublic",
@@ -61,13 +64,28 @@ class TopologyList(BaseModel):
     items: list[TopologySummary]
 
 
-class TopologyRef(BaseModel):
-    """Which topology an analysis runs on: a stored one, or one sent inline."""
+def _given(name: str, kind: str) -> dict[str, Any]:
+    return {"required": [name], "properties": {name: {"type": kind}}}
 
-    model_config = ConfigDict(extra="forbid")
+
+# The rules of TopologyRef._one_source, in JSON Schema, so that a generated client knows them.
+_TOPOLOGY_REF_RULES: dict[str, Any] = {
+    "oneOf": [_given("name", "string"), _given("inline", "object"), _given("data", "string")],
+    "allOf": [
+        {"anyOf": [{"not": _given("data", "string")}, {"required": ["format"], "properties": {"format": {"type": "string", "minLength": 1}}}]},
+        {"anyOf": [{"not": _given("version", "integer")}, _given("name", "string")]},
+        {"anyOf": [{"not": _given("name", "string")}, {"not": {"required": ["edges"]}}, {"properties": {"edges": {"const": "calls"}}}]},
+    ],
+}
+
+
+class TopologyRef(BaseModel):
+    """Which topology an analysis runs on: a stored one (`name`), or one sent inline (`inline`, or `data` + `format`)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_TOPOLOGY_REF_RULES)
 
     name: str | None = Field(None, description="A stored topology.")
-    version: StrictInt | None = Field(None, ge=1, description="Its version; default: the latest.")
+    version: StrictInt | None = Field(None, ge=1, le=DB_INT_MAX, description="Its version; default: the latest.")
     inline: dict[str, Any] | None = Field(None, description="A graph in the JSON document form.")
     data: StrictStr | None = Field(None, description="A topology document as text, in `format`.")
     format: StrictStr | None = Field(None, description="The format of `data` (e.g. `yaml`, `edges-csv`).")
@@ -111,7 +129,7 @@ class AnalysisRequest(BaseModel):
         examples=[{"service": "frontend", "metric": "latency", "start": "2024-05-01T12:00:00Z"}],
     )
     topology: TopologyRef
-    config: dict[str, Any] | None = Field(None, description="Analysis configuration, as `rca.RCAConfig.from_dict`.")
+    config: ConfigBody | None = Field(None, description="Analysis configuration (`rca.RCAConfig`); omitted parameters keep their defaults.")  # type: ignore[valid-type]
 
 
 class AnalysisCreate(AnalysisRequest):

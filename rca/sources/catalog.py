@@ -32,7 +32,7 @@ from pydantic import (
     model_validator,
 )
 
-from rca.engine.errors import InvalidConfigError
+from rca.engine.errors import InvalidConfigError, did_you_mean
 
 __all__ = [
     "CatalogError",
@@ -146,7 +146,8 @@ class MetricsCatalog(BaseModel):
             return self.metrics[metric]
         except KeyError:
             raise CatalogError(
-                f"metrics catalog {self.source!r} has no entry {metric!r}; known: {sorted(self.metrics)}",
+                f"metrics catalog {self.source!r} has no entry {metric!r}{did_you_mean(str(metric), self.metrics)} "
+                f"(known: {', '.join(sorted(self.metrics))})",
                 field=f"metrics.{metric}",
             ) from None
 

@@ -87,6 +87,18 @@ def test_benjamini_hochberg_against_hand_computation():
     np.testing.assert_allclose(benjamini_hochberg(p), expected, equal_nan=True)
 
 
+def test_benjamini_hochberg_from_scipy_equals_the_former_hand_written_one():
+    """q-values the hand-written step-up procedure gave (before scipy.stats.false_discovery_control), to 1e-12."""
+    nan = np.nan
+    p = np.array([0.04916744239725702, 0.00791574306930773, 0.0006945266118005499, nan, 0.09691576223542887,
+                  0.00791574306930773, 0.6175300653077616, nan, 0.00013610424216489538, 0.17127302283698706,
+                  0.22416239885457692, 0.0001260627105136307])  # fmt: skip
+    former = [0.08194573732876169, 0.01583148613861546, 0.002315088706001833, nan, 0.13845108890775554,
+              0.01583148613861546, 0.6175300653077616, nan, 0.0006805212108244769, 0.21409127854623383,
+              0.24906933206064105, 0.0006805212108244769]  # fmt: skip
+    np.testing.assert_allclose(benjamini_hochberg(p), former, rtol=0, atol=1e-12, equal_nan=True)
+
+
 def test_benjamini_hochberg_clips_and_handles_empty():
     np.testing.assert_allclose(benjamini_hochberg(np.array([0.9, 0.95])), [0.95, 0.95])
     assert np.isnan(benjamini_hochberg(np.array([np.nan, np.nan]))).all()

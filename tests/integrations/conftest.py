@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import alerts_support as S
 import pytest
+from real_parts import missing_part
 
 
 @pytest.fixture(scope="session")
@@ -16,7 +17,7 @@ def incident() -> S.SyntheticIncident:
 @pytest.fixture(scope="session")
 def prometheus(tmp_path_factory: pytest.TempPathFactory, incident: S.SyntheticIncident) -> Iterator[S.PrometheusServer]:
     if not S.HAVE_PROMETHEUS:
-        pytest.skip(S.SKIP_REASON)
+        missing_part(S.SKIP_REASON)
     server = S.PrometheusServer(tmp_path_factory.mktemp("prometheus"), S.openmetrics_text(incident))
     try:
         yield server

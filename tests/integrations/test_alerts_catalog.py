@@ -74,8 +74,11 @@ def test_invalid_documents(data: object, match: str) -> None:
 
 
 def test_unknown_metric_names_the_known_ones() -> None:
-    with pytest.raises(CatalogError, match=r"no entry 'saturation'; known: \['latency'\]"):
+    with pytest.raises(CatalogError, match=r"no entry 'saturation' \(known: latency\)"):
         parse_catalog(doc()).render("saturation", ["a"])
+    with pytest.raises(CatalogError, match=r"no entry 'latncy'; did you mean 'latency'\? \(known: latency\)") as err:
+        parse_catalog(doc()).entry("latncy")
+    assert err.value.field == "metrics.latncy"
 
 
 def test_load_catalog_file_errors(tmp_path: Path) -> None:

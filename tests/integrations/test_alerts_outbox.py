@@ -14,6 +14,7 @@ from pathlib import Path
 import alerts_support as S
 import httpx
 import pytest
+from real_parts import missing_part
 from sqlalchemy import select, update
 
 from rca.integrations.alerts.signatures import verify_outbound_signature
@@ -42,7 +43,7 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         return
     base = S.postgres_url()
     if base is None:
-        pytest.skip(S.PG_SKIP)
+        missing_part(S.PG_SKIP)
     schema = f"t_outbox_{uuid.uuid4().hex[:10]}"
     admin = Database(base)
     with admin.engine.begin() as conn:

@@ -108,6 +108,10 @@ def test_unknown_metric_and_unknown_service_are_unmappable(env: Env) -> None:
     assert a["status"] == "unmappable" and "metric 'saturation' is not in the metrics catalog" in a["reason"]
     b = am(env, P.alertmanager(service="billing", fingerprint="m-2")).json()["alerts"][0]
     assert b["status"] == "unmappable" and "'billing' is not a node of topology 'shop' v1" in b["reason"]
+    c = am(env, P.alertmanager(service="payment", fingerprint="m-3")).json()["alerts"][0]  # a label typo: the closest node is named
+    assert c["status"] == "unmappable" and "'payment' is not a node of topology 'shop' v1; did you mean 'payments'?" in c["reason"]
+    d = am(env, P.alertmanager(service="frontend", fingerprint="m-4", rca_metric="latncy")).json()["alerts"][0]
+    assert d["status"] == "unmappable" and "did you mean 'latency'" in d["reason"]
 
 
 @pytest.mark.parametrize("header", ["X-Grafana-Alerting-Signature", "X-Grafana-Alert-Signature"])

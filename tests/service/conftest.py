@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from api_support import Server, launch, make_key
+from real_parts import missing_part
 
 from rca.store.migrate import upgrade_database
 from rca.store.session import Database
@@ -52,7 +53,7 @@ PG_SKIP = "PostgreSQL unavailable: RCA_TEST_POSTGRES_URL is unset and nothing an
 def pg_url() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
     if _PG is None:
-        pytest.skip(PG_SKIP)
+        missing_part(PG_SKIP)
     from sqlalchemy import text
 
     schema = f"t_{uuid.uuid4().hex[:12]}"

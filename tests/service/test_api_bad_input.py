@@ -95,7 +95,7 @@ def _files(request: Any, metrics: tuple[str, bytes, str] | None) -> dict[str, An
 GOOD_REQUEST = {"incident": INCIDENT, "topology": {"inline": TOPOLOGY}}
 MULTIPART_CASES = [
     ("no-request-part", None, ("m.csv", b"timestamp,service,metric,value\n", "text/csv"), 422, "validation_error", "request"),
-    ("request-not-json", "{oops", ("m.csv", b"a\n", "text/csv"), 400, "malformed_json", None),
+    ("request-not-json", "{oops", ("m.csv", b"a\n", "text/csv"), 422, "validation_error", "request"),  # a form field, not the body
     ("request-wrong-type", {"incident": 5, "topology": {"inline": TOPOLOGY}}, ("m.csv", b"a\n", "text/csv"), 422, "validation_error", "request.incident"),
     ("no-metrics-file", GOOD_REQUEST, None, 422, "validation_error", "metrics"),
     ("csv-missing-columns", GOOD_REQUEST, ("m.csv", b"time,svc,value\n1,a,2\n", "text/csv"), 422, "invalid_metrics", "metrics"),

@@ -92,9 +92,10 @@ def test_report_escapes_hostile_service_names(make_case, name: str) -> None:
 
 
 def _html_escape(s: str) -> str:
-    import html
+    """The escaping of the page's template (Jinja2's autoescape is markupsafe's)."""
+    from markupsafe import escape
 
-    return html.escape(s, quote=True)
+    return str(escape(s))
 
 
 def test_write_report_writes_utf8_and_returns_the_path(make_case, tmp_path: Path) -> None:
@@ -148,7 +149,7 @@ def test_report_without_the_symptom_in_the_graph_still_shows_the_ranking(make_ca
     result, _, metrics = make_case("db")
     page = render_report(result, ServiceGraph(calls=[("a", "b")]), metrics)
     assert 'id="top-cause">db<' in page
-    assert 'id="topology-missing"' in page and "symptom service &#x27;frontend&#x27; is not in the graph" in page
+    assert 'id="topology-missing"' in page and "symptom service &#39;frontend&#39; is not in the graph" in page
     assert len(_images(page)) == 2
     assert "no topology picture" in caplog.text
 
@@ -169,7 +170,7 @@ result, graph, metrics = pickle.loads(open({str(blob)!r}, "rb").read())
 from rca.views.report import render_report
 page = render_report(result, graph, metrics)
 assert 'id="top-cause">db<' in page and "<img" not in page, page
-assert "pip install &#x27;rca-engine[plot]&#x27;" in page, page
+assert "pip install &#39;rca-engine[plot]&#39;" in page, page
 from rca.views.plot import plot_topology
 try:
     plot_topology(result, graph)
@@ -221,7 +222,7 @@ def test_report_summary_shows_the_orientation_hint(make_case) -> None:
     note = DataIssue("symptom_calls_nothing", "frontend calls no other service ... edges='causal'", "frontend")
     page = render_report(replace(result, issues=(note,)), graph, metrics)
     summary = page[page.index('id="summary"'):page.index("</dl>")]
-    assert "<dt>Topology</dt><dd>frontend calls no other service ... edges=&#x27;causal&#x27;</dd>" in summary
+    assert "<dt>Topology</dt><dd>frontend calls no other service ... edges=&#39;causal&#39;</dd>" in summary
 
 
 @pytest.mark.parametrize(

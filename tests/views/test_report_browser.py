@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import tempfile
 import time
@@ -23,18 +22,19 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from real_parts import chromium_binary, missing_part
 from visual_support import api_service, static_site
 
 from rca.views.report import write_report
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM = chromium_binary()
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 ROOT = Path(__file__).resolve().parents[2]
 
 if CHROMIUM is None:
-    pytest.skip("headless Chromium is not installed (apt-get install chromium)", allow_module_level=True)
+    missing_part("headless Chromium is not installed (apt-get install chromium, or chromium-headless-shell)", allow_module_level=True)
 
 
 # -- browser --------------------------------------------------------------------------

@@ -8,7 +8,7 @@ same incidents, export them (``rca cases export``) and run ``rca bench``.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query
 from rca.evaluation.bench.metrics import ac_at_k, calibration, specificity
 from rca.evaluation.bench.results import CaseResult
 from rca.service.deps import ReadKey, SessionDep
+from rca.service.params import Since
 from rca.service.schemas import Accuracy, AccuracyGroup
 from rca.store import repository as repo
 from rca.store.models import AnalysisRow
@@ -46,7 +47,7 @@ def get_accuracy(
     s: SessionDep,
     _key: ReadKey,
     topology: Annotated[str | None, Query(description="Only analyses run on this stored topology.")] = None,
-    since: Annotated[datetime | None, Query(description="Only verdicts given at or after this time (ISO 8601).")] = None,
+    since: Annotated[Since | None, Query(description="Only verdicts given at or after this time (RFC 3339, with a zone).")] = None,
 ) -> Accuracy:
     if since is not None and since.tzinfo is not None:
         since = since.astimezone(UTC).replace(tzinfo=None)

@@ -10,13 +10,11 @@ worker starts it within ``RCA_SYNC_WAIT_SECONDS``, it answers 202 with a
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import json
 import logging
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import pandas as pd
@@ -30,6 +28,7 @@ from starlette.datastructures import UploadFile
 import rca
 from rca.engine.errors import InvalidInputError, InvalidMetricsError, did_you_mean
 from rca.integrations.alerts.reruns import follow_rerun
+from rca.service.config_schema import ConfigBody, config_dict
 from rca.service.deps import (
     DatabaseDep,
     ReadKey,
@@ -45,6 +44,8 @@ from rca.service.inputs import (
     metrics_from_records,
     metrics_from_upload,
 )
+from rca.service.openapi import ANALYSIS_CURSOR_PATTERN
+from rca.service.params import Since, check_pattern
 from rca.service.routes.topologies import topology_not_found
 from rca.service.schemas import (
     AnalysisCreate,
@@ -190,8 +191,8 @@ def _resolve_topology(db: Database, ref: Any) -> tuple[ServiceGraph, str | None,
 
 def _prepare(db: Database, settings: Settings, req: AnalysisRequest, frame: pd.DataFrame) -> AnalysisRow:
     """Check the inputs at the door (so an accepted job can run), then store job and inputs."""
-    incident = rca.Incident.from_dict(req.incident)
-    config = rca.RCAConfig.from_dict(req.config)
+    config = rca.RCAConfig.from_dict(config_dict(req.config))
+    incident = rca.Incident.from_dict(req.incident, timezone=config.align.timezone)
     graph, topo_name, topo_version = _resolve_topology(db, req.topology)
     if incident.service not in graph:
         raise ApiError(
@@ -310,7 +311,11 @@ _POST_RESPONSES: dict[int | str, dict[str, Any]] = {
                         "type": "object",
                         "required": ["request", "metrics"],
                         "properties": {
-                            "request": {"type": "string", "description": "JSON: incident, topology, config"},
+                            "request": {
+                                "type": "string",
+                                "contentMediaType": "application/json",
+                                "description": "JSON: incident, topology, config (the schema `AnalysisRequest`)",
+                            },
                             "metrics": {"type": "string", "format": "binary", "description": "CSV or Parquet, long format"},
                         },
                     }
@@ -409,7 +414,7 @@ def _copy_for_rerun(db: Database, analysis_id: str, config: dict[str, Any] | Non
 class RerunRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    config: dict[str, Any] | None = Field(None, description="A different configuration; default: the original one.")
+    config: ConfigBody | None = Field(None, description="A different configuration; default: the original one.")  # type: ignore[valid-type]
 
 
 @router.post(
@@ -429,22 +434,22 @@ async def rerun_analysis(
     wait: Annotated[bool, Query(description="Wait for the result (201); false: answer 202 at once.")] = True,
 ) -> Any:
     """The new analysis has the same input digests: compare its result with the original's."""
-    row = await run_in_threadpool(_copy_for_rerun, db, analysis_id, body.config if body else None)
+    row = await run_in_threadpool(_copy_for_rerun, db, analysis_id, config_dict(body.config) if body else None)
     await run_in_threadpool(follow_rerun, db, analysis_id, row.id)  # its alert's ticket gets the new answer
     return await _answer(db, settings, runner, row, wait)
 
 
+_EPOCH = datetime(1970, 1, 1)
+
+
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor.encode() + b"=" * (-len(cursor) % 4)).decode()
-        at, aid = raw.split("|", 1)
-        return datetime.fromisoformat(at), aid
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ApiError(422, "invalid_cursor", "cursor is not one this server returned; start again without it", field="cursor") from None
+    """``<microseconds since the epoch>.<id>``: any string of that pattern is a valid position."""
+    micros, aid = cursor.split(".", 1)
+    return _EPOCH + timedelta(microseconds=int(micros)), aid
 
 
 def _encode_cursor(row: AnalysisRow) -> str:
-    return base64.urlsafe_b64encode(f"{row.created_at.isoformat()}|{row.id}".encode()).decode().rstrip("=")
+    return f"{(row.created_at.replace(tzinfo=None) - _EPOCH) // timedelta(microseconds=1)}.{row.id}"
 
 
 @router.get("", response_model=AnalysisList, responses={422: {"model": ErrorBody}}, summary="List analyses, newest first")
@@ -454,10 +459,12 @@ def list_analyses(
     _key: ReadKey,
     service: Annotated[str | None, Query(description="The incident's service.")] = None,
     status: Annotated[Status | None, Query()] = None,
-    since: Annotated[datetime | None, Query(description="Created at or after this time (ISO 8601).")] = None,
+    since: Annotated[Since | None, Query(description="Created at or after this time (RFC 3339, with a zone).")] = None,
     limit: Annotated[int, Query(ge=1, description="Page size (at most RCA_PAGE_SIZE_MAX).")] = 50,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
 ) -> AnalysisList:
+    check_pattern(cursor, ANALYSIS_CURSOR_PATTERN, status=422, code="invalid_cursor", field="cursor",
+                  detail="cursor is not one this server returned; start again without it")
     if limit > settings.page_size_max:
         raise ApiError(422, "validation_error", f"limit must be at most {settings.page_size_max} (RCA_PAGE_SIZE_MAX)", field="limit")
     if since is not None and since.tzinfo is not None:

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from rca.service.deps import DatabaseDep, ReadKey, SessionDep, WriteKey
 from rca.service.errors import ApiError
 from rca.service.inputs import TOPOLOGY_FORMATS, load_topology, topology_format_for
+from rca.service.params import DB_INT_MAX
 from rca.service.schemas import ErrorBody, TopologyList, TopologyPublic, TopologySummary
 from rca.store import repository as repo
 from rca.store.documents import document_of
@@ -119,7 +120,7 @@ def list_topologies(s: SessionDep, _key: ReadKey) -> TopologyList:
 
 @router.get("/{name}", response_model=TopologyPublic, responses=_ERRORS, summary="One topology (latest or ?version=)")
 def get_topology(
-    name: Name, s: SessionDep, _key: ReadKey, version: Annotated[int | None, Query(ge=1)] = None
+    name: Name, s: SessionDep, _key: ReadKey, version: Annotated[int | None, Query(ge=1, le=DB_INT_MAX)] = None
 ) -> TopologyPublic:
     row = repo.get_topology(s, name, version)
     if row is None:

@@ -22,9 +22,9 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import select, update
@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 import rca
+from rca.engine.errors import did_you_mean
 from rca.integrations.alerts.parsers import AlertEvent, PayloadError, parse_alert
 from rca.integrations.alerts.signatures import (
     SignatureError,
@@ -42,6 +43,7 @@ from rca.integrations.alerts.signatures import (
 )
 from rca.service.deps import ReadKey, SessionDep
 from rca.service.errors import ApiError
+from rca.service.params import DB_INT_MAX
 from rca.service.schemas import ErrorBody
 from rca.sources.catalog import MetricsCatalog, load_catalog
 from rca.store.alerts import ALERT_STATUSES
@@ -188,7 +190,7 @@ def _mapping_problem(s: Any, settings: AlertSettings, catalog: MetricsCatalog, e
         return ev.reason or "the alert names no service"
     if ev.metric not in catalog.metrics:
         return (
-            f"metric {ev.metric!r} is not in the metrics catalog {catalog.source!r} "
+            f"metric {ev.metric!r} is not in the metrics catalog {catalog.source!r}{did_you_mean(str(ev.metric), catalog.metrics)} "
             f"(known: {', '.join(sorted(catalog.metrics))}); set the alert label {settings.alert_metric_label!r}"
         )
     loaded = load_alert_graph(s, settings.alert_topology)
@@ -197,8 +199,8 @@ def _mapping_problem(s: Any, settings: AlertSettings, catalog: MetricsCatalog, e
     graph, version = loaded
     if ev.service not in graph:
         return (
-            f"service {ev.service!r} is not a node of topology {settings.alert_topology!r} v{version}; "
-            "map it with RCA_ALERT_SERVICE_MAP or RCA_ALERT_SERVICE_LABELS"
+            f"service {ev.service!r} is not a node of topology {settings.alert_topology!r} v{version}"
+            f"{did_you_mean(ev.service, graph.services)}; map it with RCA_ALERT_SERVICE_MAP or RCA_ALERT_SERVICE_LABELS"
         )
     return None
 
@@ -377,16 +379,14 @@ async def opsgenie_webhook(request: Request) -> JSONResponse:
 def list_alerts(
     s: SessionDep,
     _key: ReadKey,
-    status: Annotated[str | None, Query(description=f"One of {', '.join(ALERT_STATUSES)}.")] = None,
+    status: Annotated[Literal[ALERT_STATUSES] | None, Query(description="The alert's state.")] = None,  # type: ignore[valid-type]
     source: Annotated[str | None, Query()] = None,
     service: Annotated[str | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[int | None, Query(description="`next_cursor` of the previous page.")] = None,
+    cursor: Annotated[int | None, Query(ge=1, le=DB_INT_MAX, description="`next_cursor` of the previous page.")] = None,
 ) -> AlertList:
     from rca.store.alerts import AlertRow
 
-    if status is not None and status not in ALERT_STATUSES:
-        raise ApiError(422, "validation_error", f"status must be one of {list(ALERT_STATUSES)}, got {status!r}", field="status")
     q = select(AlertRow)
     if status is not None:
         q = q.where(AlertRow.status == status)
@@ -403,7 +403,7 @@ def list_alerts(
 
 
 @router.get("/v1/alerts/{alert_id}", response_model=AlertDetail, responses={404: {"model": ErrorBody}}, summary="One alert")
-def get_alert(alert_id: int, s: SessionDep, _key: ReadKey) -> AlertDetail:
+def get_alert(alert_id: Annotated[int, Path(ge=1, le=DB_INT_MAX)], s: SessionDep, _key: ReadKey) -> AlertDetail:
     from rca.store.alerts import AlertRow
     from rca.store.deliveries import DeliveryRow
 

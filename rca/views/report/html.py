@@ -1,9 +1,8 @@
-"""Render an :class:`~rca.engine.types.RCAResult` as a self-contained HTML page."""
+"""Render an :class:`~rca.engine.types.RCAResult` as a self-contained HTML page (a Jinja2 template, autoescaped)."""
 
 from __future__ import annotations
 
 import base64
-import html
 import io
 import logging
 import math
@@ -12,6 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
 from rca.engine.errors import InvalidInputError, RCAError
 from rca.engine.types import (
@@ -32,6 +33,14 @@ __all__ = ["render_report", "write_report", "REPORT_MEDIA_TYPE"]
 log = logging.getLogger(__name__)
 
 REPORT_MEDIA_TYPE = "text/html; charset=utf-8"
+
+# The page's markup lives in templates/report.html.j2; autoescaping escapes every value put in it.
+_TEMPLATES = Environment(
+    loader=PackageLoader("rca.views.report", "templates"),
+    autoescape=True,
+    undefined=StrictUndefined,
+    keep_trailing_newline=True,
+)
 
 # Nothing may be fetched: images are data: URIs, styles are inline.
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
@@ -117,54 +126,47 @@ def render_report(
     if not isinstance(graph, ServiceGraph):
         raise TypeError(f"graph must be a topology.ServiceGraph, got {type(graph).__name__}")
     inc = result.incident
-    e = _esc
-    page_title = title or f"Incident report: {inc.service} · {inc.metric}"
-
-    parts: list[str] = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        '<meta name="referrer" content="no-referrer">',
-        f"<title>{e(page_title)}</title>",
-        f"<style>{_CSS}</style>",
-        "</head><body><main>",
-        f"<h1>{e(page_title)}</h1>",
-        f'<p class="sub">{e(inc.service)} · {e(inc.metric)} went bad at {e(_time(inc.start))}</p>',
-        _verdict(result),
-        _confirmed(result, confirmed),
-        _facts(result),
-        "<h2>Ranked causes</h2>",
-        _causes_table(result),
-        "<h2>Topology</h2>",
-        _figure(
-            "topology",
-            lambda: _plot("plot_topology", result, graph, max_nodes=max_nodes),
-            "The symptom (square, top) and its dependencies, one row per call hop; colour = anomaly score; "
-            "ranked causes ringed in red with their rank; the thick red chain is the top cause's propagation path.",
-        ),
-        "<h2>Metrics of the top causes</h2>",
-        _figure(
-            "metrics",
-            (lambda: _plot("plot_cause_metrics", result, metrics, top=top)) if metrics is not None else None,
-            "Each cause's anomalous metrics (left) beside the symptom (right) on one time axis; incident window "
-            "shaded orange, baseline blue; dashed = baseline median, dotted = anomaly onset.",
-            missing="No metrics were given to the report, so there are no charts.",
-        ),
-        "<h2>Granger evidence</h2>",
-        _figure(
-            "granger",
-            (lambda: _plot("plot_granger", result)) if result.granger else None,
-            "Granger tests along call edges (callee series → caller series): colour = −log10 p, label = metric "
-            "pair, lag, p and BH q-value; red outline = significant.",
-            missing="No Granger tests were run for this analysis.",
-        ),
-        _issues(result),
-        f"<footer>rca-engine {e(result.engine_version or __version__)} · analysis window "
-        f"{e(_time(result.window[0]))} – {e(_time(result.window[1]))} · step {e(_num(result.step_seconds))} s</footer>",
-        "</main></body></html>",
-    ]
-    return "\n".join(p for p in parts if p) + "\n"
+    page = _TEMPLATES.get_template("report.html.j2").render(
+        csp=Markup(_CSP),  # trusted constants: the only unescaped text on the page
+        css=Markup(_CSS),
+        title=title or f"Incident report: {inc.service} · {inc.metric}",
+        result=result,
+        inc=inc,
+        top=result.top,
+        confirmed=_confirmed(result, confirmed),
+        facts=_facts(result),
+        causes=[_cause_row(c) for c in result.causes],
+        figures={
+            "topology": _figure(
+                "topology",
+                lambda: _plot("plot_topology", result, graph, max_nodes=max_nodes),
+                "The symptom (square, top) and its dependencies, one row per call hop; colour = anomaly score; "
+                "ranked causes ringed in red with their rank; the thick red chain is the top cause's propagation path.",
+            ),
+            "metrics": _figure(
+                "metrics",
+                (lambda: _plot("plot_cause_metrics", result, metrics, top=top)) if metrics is not None else None,
+                "Each cause's anomalous metrics (left) beside the symptom (right) on one time axis; incident window "
+                "shaded orange, baseline blue; dashed = baseline median, dotted = anomaly onset.",
+                missing="No metrics were given to the report, so there are no charts.",
+            ),
+            "granger": _figure(
+                "granger",
+                (lambda: _plot("plot_granger", result)) if result.granger else None,
+                "Granger tests along call edges (callee series → caller series): colour = −log10 p, label = metric "
+                "pair, lag, p and BH q-value; red outline = significant.",
+                missing="No Granger tests were run for this analysis.",
+            ),
+        },
+        issue_groups=_issue_groups(result),
+        issue_total=len(result.issues),
+        issues_shown=_ISSUES_SHOWN,
+        version=__version__,
+        time=_time,
+        num=_num,
+        pct=_pct,
+    )
+    return page
 
 
 def write_report(
@@ -194,37 +196,17 @@ def write_report(
     return target
 
 
-# -- pieces ---------------------------------------------------------------------------
-
-
-def _verdict(result: RCAResult) -> str:
-    e = _esc
-    top = result.top
-    if top is None:
-        reason = result.reason or "no root cause named"
-        return (
-            '<section class="verdict none" id="verdict"><div class="big">No root cause found</div>'
-            f"<div>{e(reason)}</div>{_null_line(result)}</section>"
-        )
-    path = " → ".join(top.path) if top.path else top.service
-    return (
-        '<section class="verdict" id="verdict">'
-        f'<div>Most probable root cause</div><div class="big" id="top-cause">{e(top.service)}</div>'
-        f"<div>metric <b>{e(top.metric)}</b> · confidence <b>{e(_pct(top.confidence))}</b> · "
-        f"score {e(_num(top.score))} · onset {e(_time(top.evidence.onset))}</div>"
-        f'<div class="path">propagation: {e(path)}</div>{_null_line(result)}</section>'
-    )
+# -- pieces: plain values for the template (it escapes them) ------------------------------
 
 
 def _ordinal(n: int) -> str:
     return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
-def _confirmed(result: RCAResult, confirmed: Mapping[str, Any] | None) -> str:
+def _confirmed(result: RCAResult, confirmed: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """The confirmed root causes, and where the engine put them."""
     if not confirmed:
-        return ""
-    e = _esc
+        return None
     causes = [str(c) for c in confirmed.get("root_causes") or ()]
     named = [c.service for c in result.causes]
     if causes:
@@ -238,22 +220,10 @@ def _confirmed(result: RCAResult, confirmed: Mapping[str, Any] | None) -> str:
         what = "none (a false alarm)"
         how = "the engine named no cause either" if not named else f"the engine named {named[0]}"
     note = confirmed.get("note")
-    return (
-        '<section class="confirmed" id="confirmed">'
-        f"<div>Confirmed root cause: <b>{e(what)}</b> · {e(how)}</div>"
-        + (f'<div class="note">{e(str(note))}</div>' if note else "")
-        + "</section>"
-    )
+    return {"what": what, "how": how, "note": str(note) if note else None}
 
 
-def _null_line(result: RCAResult) -> str:
-    if result.no_cause_probability is None:
-        return ""
-    return f'<div id="no-cause">probability of no root cause (noise): {_esc(_pct(result.no_cause_probability))}</div>'
-
-
-def _facts(result: RCAResult) -> str:
-    e = _esc
+def _facts(result: RCAResult) -> list[tuple[str, str]]:
     inc = result.incident
     rows = [
         ("Symptom", f"{inc.service} · {inc.metric}"),
@@ -276,117 +246,75 @@ def _facts(result: RCAResult) -> str:
     rows.append(("Series scored", str(len(result.anomalies))))
     labels = {**HEADLINE_ISSUES, "baseline_incident": "Left out of the baseline"}
     rows += [(labels[i.kind], i.message) for i in result.issues if i.kind in labels]
-    body = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in rows)
-    return f'<dl class="facts" id="summary">{body}</dl>'
+    return rows
 
 
-def _causes_table(result: RCAResult) -> str:
-    e = _esc
-    if not result.causes:
-        return '<p class="note">No cause was ranked.</p>'
-    head = (
-        '<colgroup><col class="n"><col class="svc"><col class="met"><col class="conf"><col class="score">'
-        '<col class="path"><col></colgroup>'
-        "<tr><th>#</th><th>Service</th><th>Metric</th><th>Confidence</th><th>Score</th>"
-        "<th>Propagation path</th><th>Evidence</th></tr>"
-    )
-    rows = []
-    for c in result.causes:
-        width = int(round(80 * _clamp01(c.confidence)))
-        rows.append(
-            f'<tr class="cause" data-rank="{c.rank}"><td>{c.rank}</td><td><b>{e(c.service)}</b></td>'
-            f"<td>{e(c.metric)}</td>"
-            f'<td><span class="bar" style="width:{width}px"></span>{e(_pct(c.confidence))}</td>'
-            f"<td>{e(_num(c.score))}</td>"
-            f'<td class="path">{e(" → ".join(c.path))}</td>'
-            f'<td class="evidence">{_evidence(c)}</td></tr>'
-        )
-    return f'<table id="causes">{head}{"".join(rows)}</table>'
+def _cause_row(c: Cause) -> dict[str, Any]:
+    return {
+        "rank": c.rank,
+        "service": c.service,
+        "metric": c.metric,
+        "bar": int(round(80 * _clamp01(c.confidence))),
+        "confidence": _pct(c.confidence),
+        "score": _num(c.score),
+        "path": " → ".join(c.path),
+        "evidence": _evidence(c),
+    }
 
 
-def _evidence(c: Cause) -> str:
-    e = _esc
+def _evidence(c: Cause) -> list[str]:
     ev = c.evidence
-    items = [f"anomaly score {e(_num(ev.anomaly_score))} on {e(ev.anomaly_metric)}, onset {e(_time(ev.onset))}"]
-    for a in ev.anomalous_metrics[:5]:
-        items.append(_anomaly_line(a))
-    for g in ev.granger[:5]:
-        items.append(_granger_line(g))
+    items = [f"anomaly score {_num(ev.anomaly_score)} on {ev.anomaly_metric}, onset {_time(ev.onset)}"]
+    items += [_anomaly_line(a) for a in ev.anomalous_metrics[:5]]
+    items += [_granger_line(g) for g in ev.granger[:5]]
     if ev.rank_scores:
-        scores = ", ".join(f"{k} {_num(v)}" for k, v in ev.rank_scores.items())
-        items.append(f"rank scores: {e(scores)}")
-    return "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
+        items.append("rank scores: " + ", ".join(f"{k} {_num(v)}" for k, v in ev.rank_scores.items()))
+    return items
 
 
 def _anomaly_line(a: SeriesAnomaly) -> str:
-    e = _esc
-    return (
-        f"{e(a.metric)}: score {e(_num(a.score))}, baseline median {e(_num(a.baseline_median))} → "
-        f"{e(_num(a.incident_value))} ({e(a.direction)})"
-    )
+    return f"{a.metric}: score {_num(a.score)}, baseline median {_num(a.baseline_median)} → {_num(a.incident_value)} ({a.direction})"
 
 
 def _granger_line(g: GrangerTest) -> str:
-    e = _esc
     pair = f"Granger {g.cause_service}.{g.cause_metric} → {g.effect_service}.{g.effect_metric}"
     if g.p_value is None:
-        return f"{e(pair)}: skipped ({e(g.skipped or 'not run')})"
+        return f"{pair}: skipped ({g.skipped or 'not run'})"
     q = "" if g.q_value is None else f", q {_num(g.q_value)}"
     sig = "significant" if g.significant else "not significant"
-    return f"{e(pair)}: lag {e(g.lag)}, p {e(_num(g.p_value))}{e(q)} ({sig})"
+    return f"{pair}: lag {g.lag}, p {_num(g.p_value)}{q} ({sig})"
 
 
 _ISSUES_SHOWN = 5  # per kind, before "n more"
 
 
-def _issues(result: RCAResult) -> str:
-    """Data issues grouped by kind: a count and the first few in view, every one a click away.
+def _issue_groups(result: RCAResult) -> list[tuple[str, list[Any]]]:
+    """Data issues grouped by kind, largest group first: a count and the first few in view, every one a click away.
 
     Real data yields hundreds of them (a constant series, a gap each); a flat
     list would bury the analysis under them.
     """
-    e = _esc
-    if not result.issues:
-        return ""
-    by_kind: dict[str, list] = {}
+    by_kind: dict[str, list[Any]] = {}
     for i in result.issues:
         by_kind.setdefault(i.kind, []).append(i)
-
-    def item(i) -> str:
-        where = f" [{e(i.service)}{'.' + e(i.metric) if i.metric else ''}]" if i.service else ""
-        return f"<li><b>{e(i.kind)}</b>{where}: {e(i.message)}</li>"
-
-    groups = []
-    for kind, items in sorted(by_kind.items(), key=lambda kv: (-len(kv[1]), kv[0])):
-        shown = "".join(item(i) for i in items[:_ISSUES_SHOWN])
-        rest = items[_ISSUES_SHOWN:]
-        more = (
-            f"<details><summary>{len(rest)} more</summary><ul>{''.join(item(i) for i in rest)}</ul></details>"
-            if rest else ""
-        )
-        groups.append(f"<li><b>{e(kind)}</b> ({len(items)})<ul>{shown}</ul>{more}</li>")
-    total = len(result.issues)
-    return (
-        f'<h2>Data issues ({total})</h2><ul class="issues" id="issues">{"".join(groups)}</ul>'
-    )
+    return sorted(by_kind.items(), key=lambda kv: (-len(kv[1]), kv[0]))
 
 
-def _figure(name: str, make: Callable[[], Figure] | None, caption: str, *, missing: str = "") -> str:
-    e = _esc
+def _figure(name: str, make: Callable[[], Figure] | None, caption: str, *, missing: str = "") -> dict[str, Any]:
+    """A picture as base64 PNG, or why there is none."""
+    out: dict[str, Any] = {"name": name, "png": None, "caption": caption, "missing": missing}
     if make is None:
-        return f'<p class="note" id="{name}-missing">{e(missing)}</p>'
+        return out
     try:
         fig = make()
     except (ImportError, RCAError) as exc:
         # No matplotlib, or inputs that do not fit the picture (a graph without
         # the symptom...): the ranking is still worth a page.
         log.warning("report: no %s picture: %s", name, exc)
-        return f'<p class="note" id="{name}-missing">No {e(name)} picture: {e(str(exc))}</p>'
-    data = _png(fig)
-    return (
-        f'<figure id="{name}"><img src="data:image/png;base64,{data}" alt="{e(name)} chart">'
-        f"<figcaption>{e(caption)}</figcaption></figure>"
-    )
+        out["missing"] = f"No {name} picture: {exc}"
+        return out
+    out["png"] = _png(fig)
+    return out
 
 
 def _plot(func: str, *args: Any, **kwargs: Any) -> Figure:
@@ -399,10 +327,6 @@ def _png(fig: Figure) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, facecolor="white")
     return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def _esc(value: object) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
 
 
 def _time(ts: pd.Timestamp | None) -> str:
