@@ -47,7 +47,10 @@ def read_metrics_file(path: str | Path, *, field: str = "metrics") -> pd.DataFra
         if suffix in (".csv", ".txt", ".gz"):
             head = pd.read_csv(p, nrows=0)
             cols = {c.strip().lower() for c in head.columns}
-            if cols & set(LONG_COLUMNS):
+            first = pd.read_csv(p, header=None, nrows=2, usecols=[0], dtype=str).iloc[:, 0].str.strip().str.lower()
+            # pandas writes a wide frame's level names first: "service" above "metric".
+            wide_levels = list(first) == ["service", "metric"]
+            if cols & set(LONG_COLUMNS) and not wide_levels:
                 # Some long-format column names: read it as long, so a
                 # missing or misnamed column is named in the error.
                 return pd.read_csv(p)
