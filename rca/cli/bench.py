@@ -187,6 +187,8 @@ def bench(
     cluster = dask or scheduler
     if dask is not None and not dask.strip().startswith("local"):
         raise _fail(f"--dask {dask!r}: use local:N (N worker processes); a running cluster is --scheduler tcp://HOST:PORT")
+    if dask is not None and not dask.strip().partition(":")[2].isdigit():
+        raise _fail(f"--dask {dask!r}: 'local:N' needs N workers in 1..256")
     if scheduler is not None and "://" not in scheduler:
         raise _fail(f"--scheduler {scheduler!r}: use an address such as tcp://HOST:8786")
     specs = list(dataset or [])

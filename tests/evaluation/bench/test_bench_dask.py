@@ -86,6 +86,42 @@ def test_an_error_on_a_worker_is_raised_here_or_returned(client, cases):
     assert isinstance(out[0], rca.RCAResult) and isinstance(out[1], rca.InvalidIncidentError)
 
 
+def _bench(*args: str):
+    from typer.testing import CliRunner
+
+    from rca.cli import app
+
+    return CliRunner().invoke(app, ["bench", *args, "--no-progress"])
+
+
+def test_rca_bench_on_a_scheduler_writes_the_rows_of_jobs_1(client, tmp_path):
+    import pandas as pd
+
+    spec = ["-d", "synthetic:family=tree,n=12,cases=4,seed=5", "-m", "engine"]
+    local = _bench(*spec, "--jobs", "1", "--out", str(tmp_path / "local"))
+    remote = _bench(*spec, "--scheduler", client.scheduler.address, "--out", str(tmp_path / "remote"))
+    assert local.exit_code == 0 and remote.exit_code == 0, remote.output
+    assert "running on Dask: 2 worker(s)" in remote.output and "runs in" in remote.output
+    rows = [pd.read_csv(tmp_path / d / "cases.csv").drop(columns=["seconds"]) for d in ("local", "remote")]
+    pd.testing.assert_frame_equal(rows[0], rows[1], rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--dask", "local:2", "--scheduler", "tcp://127.0.0.1:1"], "not both"),
+        (["--dask", "tcp://127.0.0.1:8786"], "use local:N"),
+        (["--dask", "local:x"], "needs N workers in 1..256"),
+        (["--scheduler", "127.0.0.1:8786"], "use an address such as tcp://HOST:8786"),
+    ],
+)
+def test_cluster_mistakes_are_one_line_and_exit_2(tmp_path, args, message):
+    result = _bench("-d", "synthetic:family=tree,n=12,cases=2,seed=5", "-m", "engine", *args, "--out", str(tmp_path))
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], result.output
+
+
 def _attempt(position: int, task: AnalysisTask, marks: str) -> rca.RCAResult:
     """Record this attempt (position and worker pid); the first attempt of case 0 waits to be killed."""
     folder = Path(marks)
