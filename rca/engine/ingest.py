@@ -16,6 +16,12 @@ Timestamps may be ISO strings, datetimes (naive = UTC) or unix epochs in
 seconds, milliseconds, microseconds or nanoseconds (told apart by magnitude).
 Non-finite values are treated as missing and reported; nothing is dropped
 silently.
+
+Every step works on whole arrays, never series by series: a wide frame on a
+clean time index is cut straight from its value block
+(:func:`_load_wide_grid`), any other is laid out row by row in one pass
+(:func:`_from_wide`); a long frame listed series by series is ordered by
+moving whole runs (:func:`_run_order`), its name columns hashed once per run.
 """
 
 from __future__ import annotations
