@@ -8,6 +8,7 @@ Data flows one way: ingest -> align -> detect -> causal -> rank -> explain,
 in :mod:`rca.engine.pipeline`.
 """
 
+from rca.engine.batch import AnalysisTask, analyze_many
 from rca.engine.config import (
     AlignConfig,
     DetectConfig,
@@ -39,6 +40,8 @@ from rca.engine.version import __version__
 __all__ = [
     "__version__",
     "analyze",
+    "analyze_many",
+    "AnalysisTask",
     "Incident",
     "RCAConfig",
     "AlignConfig",

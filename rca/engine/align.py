@@ -170,6 +170,15 @@ def _fill_short_gaps(values: np.ndarray, fill_limit: int) -> None:
     columns laid end to end (x = column * rows + row), since the neighbours
     of an interior gap are in its own column.
     """
+    with_gaps = np.flatnonzero(np.isnan(values).any(axis=0))
+    if not with_gaps.size:
+        return
+    if with_gaps.size < values.shape[1]:
+        # Only the columns with a missing point need the gap search; filled, they go back in place.
+        part = values[:, with_gaps]
+        _fill_short_gaps(part, fill_limit)
+        values[:, with_gaps] = part
+        return
     missing = np.isnan(values)
     fill = _short_interior_gaps(missing, fill_limit)
     if not fill.any():

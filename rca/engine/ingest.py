@@ -18,6 +18,12 @@ Timestamps without a zone are read in ``timezone`` (default UTC) and reported
 (``naive_timestamps_read_as_utc`` / ``naive_timestamps_read_in_timezone``).
 Non-finite values are treated as missing and reported; nothing is dropped
 silently.
+
+Every step works on whole arrays, never series by series: a wide frame on a
+clean time index is cut straight from its value block
+(:func:`_load_wide_grid`), any other is laid out row by row in one pass
+(:func:`_from_wide`); a long frame listed series by series is ordered by
+moving whole runs (:func:`_run_order`), its name columns hashed once per run.
 """
 
 from __future__ import annotations
@@ -51,7 +57,10 @@ def read_metrics_file(path: str | Path, *, field: str = "metrics") -> pd.DataFra
         if suffix in (".csv", ".txt", ".gz"):
             head = pd.read_csv(p, nrows=0)
             cols = {c.strip().lower() for c in head.columns}
-            if cols & set(LONG_COLUMNS):
+            first = pd.read_csv(p, header=None, nrows=2, usecols=[0], dtype=str).iloc[:, 0].str.strip().str.lower()
+            # pandas writes a wide frame's level names first: "service" above "metric".
+            wide_levels = list(first) == ["service", "metric"]
+            if cols & set(LONG_COLUMNS) and not wide_levels:
                 # Some long-format column names: read it as long, so a
                 # missing or misnamed column is named in the error.
                 return pd.read_csv(p)
@@ -161,7 +170,10 @@ def _naive_issue(field: str, count: int, timezone: str | None) -> DataIssue:
     )
 
 
-def _from_wide(frame: pd.DataFrame, *, field: str, timezone: str | None = None, naive: list[int] | None = None) -> pd.DataFrame:
+def _wide_parts(
+    frame: pd.DataFrame, *, field: str, timezone: str | None = None, naive: list[int] | None = None
+) -> tuple[pd.DatetimeIndex, pd.Series, pd.Series]:
+    """A wide frame's parsed timestamps and the plain service and metric name of every column."""
     cols = frame.columns
     if not isinstance(cols, pd.MultiIndex) or cols.nlevels != 2:
         raise InvalidMetricsError(
@@ -171,14 +183,136 @@ def _from_wide(frame: pd.DataFrame, *, field: str, timezone: str | None = None, 
             field=field,
         )
     ts = _parse_timestamps(frame.index, field=f"{field}.index", timezone=timezone, naive=naive)
-    wide = frame.copy()
-    wide.index = ts
-    wide.index.name = "timestamp"
-    wide.columns = pd.MultiIndex.from_tuples(
-        [(str(s), str(m)) for s, m in cols], names=["service", "metric"]
-    )
-    long = wide.stack(level=[0, 1], future_stack=True).rename("value").reset_index()
+    names = []
+    for level in (0, 1):
+        # str() of every name, as the columns of a stacked frame were; once per distinct name.
+        level_names = [str(n) for n in cols.levels[level]]
+        codes = np.asarray(cols.codes[level])
+        if len(set(level_names)) == len(level_names):
+            per_column = pd.Categorical.from_codes(codes, categories=pd.Index(level_names, dtype=object))
+        else:  # distinct names with one str() (1 and "1"): merge them
+            per_column = pd.Categorical(np.asarray(level_names, dtype=object)[codes])
+        names.append(pd.Series(per_column))
+    return ts, names[0], names[1]
+
+
+def _numeric_block(frame: pd.DataFrame) -> np.ndarray | None:
+    """The frame's values as one float64 array, or None when a column is not numeric."""
+    dtypes = frame.dtypes
+    if all(pd.api.types.is_float_dtype(d) or (pd.api.types.is_integer_dtype(d) and not pd.api.types.is_bool_dtype(d))
+           for d in dict.fromkeys(dtypes)):
+        return frame.to_numpy(dtype=np.float64, na_value=np.nan)
+    return None
+
+
+def _from_wide(
+    frame: pd.DataFrame, *, field: str, timezone: str | None = None, naive: list[int] | None = None
+) -> dict[str, Any]:
+    """The long columns of a wide frame, row by row then column by column (as ``DataFrame.stack`` gives).
+
+    Built over whole blocks: the names once per column, the values in one
+    ``to_numpy`` call.  Used when the frame is not on a clean time index
+    (:func:`_load_wide_grid` handles that case without any long step).
+    """
+    ts, service, metric = _wide_parts(frame, field=field, timezone=timezone, naive=naive)
+    n_rows, n_cols = frame.shape
+    long: dict[str, Any] = {"timestamp": ts.repeat(n_cols)}
+    for col, per_column in (("service", service), ("metric", metric)):
+        plain = _plain_names(per_column)
+        codes = np.tile(plain.cat.codes.to_numpy(), n_rows)
+        long[col] = pd.Series(pd.Categorical.from_codes(codes, dtype=plain.dtype), name=col)
+    block = _numeric_block(frame)
+    long["value"] = pd.Series(block.ravel() if block is not None else frame.to_numpy(dtype=object).ravel())
     return long
+
+
+def _load_wide_grid(
+    frame: pd.DataFrame, *, field: str, timezone: str | None = None, naive: list[int] | None = None
+) -> tuple[pd.DataFrame, list[DataIssue]] | None:
+    """:func:`load_metrics` of a wide frame with numeric columns, distinct pairs and strictly rising timestamps.
+
+    The usual wide frame (a pivot, a Prometheus range query): nothing needs
+    sorting row by row or aggregating, so the long frame is cut straight
+    from the value block, columns in name order, missing points left out.
+    None when the frame is not of that kind (the general path takes it).
+    """
+    ts, service, metric = _wide_parts(frame, field=field, timezone=timezone, naive=naive)
+    if not (ts.is_monotonic_increasing and ts.is_unique):
+        return None
+    block = _numeric_block(frame)
+    if block is None:
+        return None
+    service, metric = _plain_names(service), _plain_names(metric)
+    for col, names in (("service", service), ("metric", metric)):
+        if names.isna().any():
+            raise InvalidMetricsError(
+                f"{field}.{col}: {int(names.isna().sum())} column(s) have no {col}", field=f"{field}.{col}"
+            )
+        if "" in names.cat.categories:
+            raise InvalidMetricsError(f"{field}.{col}: empty {col} name", field=f"{field}.{col}")
+    series = series_codes(service, metric)[0]
+    if len(np.unique(series)) != len(series):
+        return None  # a pair in several columns: its points are aggregated on the general path
+    issues: list[DataIssue] = []
+    infinite = np.isinf(block)
+    if infinite.any():
+        # In the order the points come row by row, as the general path reports them.
+        which = np.flatnonzero(infinite.any(axis=0))
+        first = infinite[:, which].argmax(axis=0)
+        for j in which[np.lexsort((which, first))].tolist():
+            svc, met = str(service.iat[j]), str(metric.iat[j])
+            issues.append(DataIssue("non_finite", f"{svc}/{met}: infinite values treated as missing", svc, met))
+        block = np.where(infinite, np.nan, block)
+    order = np.argsort(series, kind="stable")
+    present = ~np.isnan(block[:, order])
+    if not present.any():
+        raise InvalidMetricsError(f"{field}: no finite values at all", field=f"{field}.value")
+    # Column-major: every point of the first column (in name order), then of the next ...
+    keep = present.ravel(order="F")
+    n_rows = len(ts)
+    rows = np.flatnonzero(keep)
+    out = pd.DataFrame(
+        {
+            "timestamp": ts.take(rows % n_rows),
+            "service": service.array.take(np.repeat(order, n_rows)[keep]),
+            "metric": metric.array.take(np.repeat(order, n_rows)[keep]),
+            "value": block[:, order].ravel(order="F")[keep],
+        },
+        copy=False,
+    )
+    return out, issues
+
+
+def _factorize_runs(names: pd.Series) -> tuple[np.ndarray, Any]:
+    """``pd.factorize(names)``, hashing each run of equal neighbours once.
+
+    Long exports list a series' points together, so a name column is a few
+    thousand runs of one name: comparing neighbours is a cheap pass, hashing
+    every string is not.  Many short runs: plain factorize.
+    """
+    n = len(names)
+    if n < 1024:
+        return pd.factorize(names)
+    array = names.array
+    if isinstance(names.dtype, pd.StringDtype) or hasattr(array, "__arrow_array__"):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        data = pa.array(array)  # arrow-backed strings (pandas' default): no copy
+        heads_mask = np.ones(n, dtype=bool)
+        differs = pc.fill_null(pc.not_equal(data[1:], data[:-1]), True)
+        heads_mask[1:] = differs.to_numpy(zero_copy_only=False)
+    elif names.dtype == object:
+        values = names.to_numpy()
+        heads_mask = np.ones(n, dtype=bool)
+        heads_mask[1:] = values[1:] != values[:-1]
+    else:
+        return pd.factorize(names)
+    heads = np.flatnonzero(heads_mask)
+    if len(heads) > n // 8:
+        return pd.factorize(names)
+    run_codes, uniques = pd.factorize(names.take(heads))
+    return np.repeat(run_codes, np.diff(np.append(heads, n))), uniques
 
 
 def _plain_names(names: pd.Series) -> pd.Series:
@@ -193,7 +327,7 @@ def _plain_names(names: pd.Series) -> pd.Series:
         if uniques.is_monotonic_increasing and all(type(u) is str and u and u == u.strip() for u in uniques):
             return names  # already plain (as load_metrics and the dataset loaders leave them)
     else:
-        codes, uniques = pd.factorize(names)
+        codes, uniques = _factorize_runs(names)
     stripped = [str(u).strip() for u in uniques]
     categories = sorted(set(stripped))
     position = {name: i for i, name in enumerate(categories)}
@@ -210,9 +344,9 @@ def _name_codes(names: pd.Series) -> tuple[np.ndarray, pd.Index]:
     are factorized.
     """
     if isinstance(names.dtype, pd.CategoricalDtype) and names.cat.categories.is_monotonic_increasing:
-        return names.cat.codes.to_numpy(dtype=np.int64), names.cat.categories
+        return names.cat.codes.to_numpy(), names.cat.categories
     codes, uniques = names.factorize(sort=True)
-    return codes.astype(np.int64), uniques
+    return codes, uniques
 
 
 def series_codes(service: pd.Series, metric: pd.Series) -> tuple[np.ndarray, pd.Index, pd.Index]:
@@ -223,7 +357,31 @@ def series_codes(service: pd.Series, metric: pd.Series) -> tuple[np.ndarray, pd.
     """
     svc_codes, svc_names = _name_codes(service)
     met_codes, met_names = _name_codes(metric)
-    return svc_codes * len(met_names) + met_codes, svc_names, met_names
+    # The narrowest integers that hold every code: these arrays have a row per point.
+    dtype = np.int32 if len(svc_names) * max(len(met_names), 1) < 2**31 else np.int64
+    return svc_codes.astype(dtype) * len(met_names) + met_codes.astype(dtype), svc_names, met_names
+
+
+def _run_order(series: np.ndarray, d_series: np.ndarray, d_ts: np.ndarray) -> np.ndarray | None:
+    """The sorting order when every series is one run of rows in strict time order, else None.
+
+    That is how a wide frame's columns come out and how most long exports are
+    laid out (series by series, whatever the order of the names): the runs
+    are put in order whole, which costs one pass instead of a sort of every row.
+    """
+    change = np.flatnonzero(d_series != 0) + 1
+    if not ((d_ts > 0) | (d_series != 0)).all():
+        return None
+    starts = np.concatenate(([0], change))
+    keys = series[starts]
+    by_key = np.argsort(keys, kind="stable")
+    if (np.diff(keys[by_key]) == 0).any():  # a series in several runs: not this layout
+        return None
+    lengths = np.diff(np.append(starts, len(series)))
+    moved_starts, moved_lengths = starts[by_key], lengths[by_key]
+    # Row k of the output is row (start of its run) + (k - where its run begins in the output).
+    begin = np.cumsum(moved_lengths) - moved_lengths
+    return np.repeat(moved_starts - begin, moved_lengths) + np.arange(len(series))
 
 
 def _sort_order_and_duplicates(series: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -237,6 +395,9 @@ def _sort_order_and_duplicates(series: np.ndarray, ts: np.ndarray) -> tuple[np.n
     if (d_series >= 0).all() and ((d_series > 0) | (d_ts > 0)).all():
         # Sorted by series, then strictly by time (as load_metrics leaves it): nothing to do.
         return np.arange(len(series)), np.zeros(len(series), dtype=bool)
+    runs = _run_order(series, d_series, d_ts)
+    if runs is not None:
+        return runs, np.zeros(len(series), dtype=bool)
     if (d_ts >= 0).all():
         # Already in time order (as exported data usually is): a stable sort
         # by series keeps it, and integer codes this small sort by radix.
@@ -303,8 +464,12 @@ def load_metrics(
         long: dict[str, Any] = {k: data[lower[k]] for k in LONG_COLUMNS}
         long["timestamp"] = _parse_timestamps(long["timestamp"], field=f"{field}.timestamp", timezone=timezone, naive=naive)
     elif isinstance(data.columns, pd.MultiIndex):
-        stacked = _from_wide(data, field=field, timezone=timezone, naive=naive)
-        long = {k: stacked[k] for k in LONG_COLUMNS}
+        on_grid = _load_wide_grid(data, field=field, timezone=timezone, naive=naive)
+        if on_grid is not None:
+            frame, grid_issues = on_grid
+            return frame, ([_naive_issue(field, naive[0], timezone)] if naive else []) + list(grid_issues)
+        naive.clear()  # the general path parses the index again
+        long = _from_wide(data, field=field, timezone=timezone, naive=naive)
     else:
         missing = [c for c in LONG_COLUMNS if c not in lower]
         raise InvalidMetricsError(
@@ -350,8 +515,10 @@ def load_metrics(
         raise InvalidMetricsError(f"{field}: no finite values at all", field=f"{field}.value")
 
     service, metric = long["service"], long["metric"]
-    series = series_codes(service, metric)[0][kept]
-    ts = long["timestamp"].to_numpy(dtype="datetime64[ns]").view("int64")[kept]
+    series = series_codes(service, metric)[0]
+    ts = long["timestamp"].to_numpy(dtype="datetime64[ns]").view("int64")
+    if kept.size < len(values):  # else every row stays: no copy
+        series, ts = series[kept], ts[kept]
     order, dup = _sort_order_and_duplicates(series, ts)
     if dup.any():
         at = kept[dup]
@@ -365,13 +532,14 @@ def load_metrics(
                     met,
                 )
             )
-    rows = kept[order]
+    rows = kept[order] if kept.size < len(values) else order
     out = pd.DataFrame(
         {
             "timestamp": long["timestamp"].array.take(rows),
             "service": service.array.take(rows),
             "metric": metric.array.take(rows),
             "value": values[rows],
-        }
+        },
+        copy=False,  # every column is a fresh array already
     )
     return out, issues

@@ -6,6 +6,7 @@ This is the only module that knows the order of the stages.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 import time
 from collections import OrderedDict
@@ -55,6 +56,22 @@ _BASELINE_CACHE: OrderedDict[tuple, tuple[pd.DataFrame, list[DataIssue]]] = Orde
 _BASELINE_CACHE_SIZE = 4
 
 
+def _content_hash(frame: pd.DataFrame) -> int | str | None:
+    """A hash of the frame's cells and index (None when a cell cannot be hashed).
+
+    A numeric wide frame is hashed as one block of bytes (hundreds of columns
+    hashed one by one cost more than aligning them); other frames column by column.
+    """
+    if len(frame.columns) > 8 and all(pd.api.types.is_float_dtype(d) for d in dict.fromkeys(frame.dtypes)):
+        digest = hashlib.blake2b(frame.to_numpy(dtype="float64").tobytes(), digest_size=16)
+        digest.update(pd.util.hash_pandas_object(frame.index).to_numpy().tobytes())
+        return digest.hexdigest()
+    try:
+        return int(pd.util.hash_pandas_object(frame, index=True).sum())
+    except TypeError:  # unhashable cells: skip the cache
+        return None
+
+
 def _aligned_baseline(
     baseline: MetricsInput, config: AlignConfig, graph: ServiceGraph, step: pd.Timedelta
 ) -> tuple[pd.DataFrame, list[DataIssue]]:
@@ -67,10 +84,7 @@ def _aligned_baseline(
     """
     key = None
     if isinstance(baseline, pd.DataFrame):
-        try:
-            content = int(pd.util.hash_pandas_object(baseline, index=True).sum())
-        except TypeError:  # unhashable cells: skip the cache
-            content = None
+        content = _content_hash(baseline)
         if content is not None:
             key = (
                 content,
@@ -92,6 +106,21 @@ def _aligned_baseline(
         while len(_BASELINE_CACHE) > _BASELINE_CACHE_SIZE:
             _BASELINE_CACHE.popitem(last=False)
     return out[0], list(out[1])
+
+
+def _clock() -> tuple[float, float]:
+    """Wall and CPU seconds now."""
+    return time.perf_counter(), time.process_time()
+
+
+def _lap(timings: dict[str, float], stage: str, since: tuple[float, float]) -> None:
+    """Record ``stage``'s wall seconds since ``since`` and, as ``<stage>_cpu``, its CPU seconds.
+
+    The CPU time is what this process spent, whatever else the machine runs.
+    """
+    wall, cpu = _clock()
+    timings[stage] = wall - since[0]
+    timings[f"{stage}_cpu"] = cpu - since[1]
 
 
 def _coerce_config(config: Any) -> RCAConfig:
@@ -296,7 +325,7 @@ def analyze(
     if isinstance(incident, Sequence) and not isinstance(incident, str):
         return analyze_symptoms(analyze, graph, metrics, incident, config, baseline=baseline)
     timings: dict[str, float] = {}
-    t0 = time.perf_counter()
+    t0 = _clock()
     g = _coerce_graph(graph)
     cfg = _coerce_config(config)
     if isinstance(incident, Mapping):
@@ -312,10 +341,10 @@ def analyze(
     long, issues = load_metrics(metrics, field="metrics", timezone=cfg.align.timezone)
     _check_symptom_metric(long, incident)
     _check_direction_patterns(long, cfg.detect.directions)
-    timings["ingest"] = time.perf_counter() - t0
+    _lap(timings, "ingest", t0)
     issues += _orientation_hint(g, incident.service)
 
-    t = time.perf_counter()
+    t = _clock()
     aligned = align_metrics(long, cfg.align, known_services=g)
     issues += list(aligned.issues)
     base_frame = None
@@ -323,9 +352,9 @@ def analyze(
         base_frame, base_issues = _aligned_baseline(baseline, cfg.align, g, aligned.step)
         issues += base_issues
     frame = aligned.frame
-    timings["align"] = time.perf_counter() - t
+    _lap(timings, "align", t)
 
-    t = time.perf_counter()
+    t = _clock()
     windows = incident_windows(frame, aligned.step, incident, cfg.detect, baseline=base_frame)
     scores = score_anomalies(frame, windows, cfg.detect, baseline=base_frame, symptom=(incident.service, incident.metric))
     issues += list(scores.issues)
@@ -343,13 +372,13 @@ def analyze(
                 incident.metric,
             )
         )
-    timings["detect"] = time.perf_counter() - t
+    _lap(timings, "detect", t)
 
     no_cause: float | None = None  # set once candidates are weighed; result() reads it when called
     ranked: list = []  # every anomalous candidate, best first; result() reads it when called
 
     def result(status: str, reason: str, causes=(), granger: list[GrangerTest] | None = None) -> RCAResult:
-        timings["total"] = time.perf_counter() - t0
+        _lap(timings, "total", t0)
         return RCAResult(
             incident=incident,
             status=status,
@@ -391,7 +420,7 @@ def analyze(
     )
     candidate_threshold = decisive if quiet_symptom else threshold
 
-    t = time.perf_counter()
+    t = _clock()
     evidence = node_evidence(scores.table, threshold=threshold, exclude=symptom_key, config=cfg.rank)
     scope = {incident.service} | g.dependencies(incident.service, cfg.rank.max_depth)
     granger: list[GrangerTest] = []
@@ -400,15 +429,15 @@ def analyze(
         lo = windows.start - cfg.granger.context * aligned.step
         data = frame.loc[(frame.index >= lo) & (frame.index <= windows.end)]
         granger = granger_along_pairs(data, pairs, cfg.granger)
-    timings["causal"] = time.perf_counter() - t
+    _lap(timings, "causal", t)
 
-    t = time.perf_counter()
+    t = _clock()
     null = _null_log_score(cfg, symptom, threshold)
     ranked = rank_candidates(
         g, evidence, incident.service, granger, cfg.rank,
         threshold=threshold, candidate_threshold=candidate_threshold, null_log_score=null,
     )
-    timings["rank"] = time.perf_counter() - t
+    _lap(timings, "rank", t)
     if ranked:
         no_cause = max(0.0, 1.0 - sum(c.confidence for c in ranked))
     if ranked and ranked[0].log_score <= null:
@@ -442,12 +471,12 @@ def analyze(
             f"{threshold:g}). The cause may lie inside {incident.service} itself or outside the observed topology.",
             granger=granger,
         )
-    t = time.perf_counter()
+    t = _clock()
     causes = explain_causes(
         g, ranked, evidence, scores, granger, incident.service, threshold=threshold, top_k=cfg.rank.top_k
     )
     causes = tuple(dataclasses.replace(c, explains=(symptom_key,)) for c in causes)
-    timings["explain"] = time.perf_counter() - t
+    _lap(timings, "explain", t)
     top = causes[0]
     return result(
         "found",

@@ -10,6 +10,10 @@ every method on it; workers resolve methods by name from the registry of
 visible to them).  Workers are started with ``spawn``: the parent may hold
 threads (the progress bar), and forking a threaded process is unsafe.
 
+With a Dask ``client`` each case is sent to the cluster the same way (its
+workers import this module); a case whose worker dies is run again by the
+scheduler, and its rows are kept once.
+
 Seconds measured with ``jobs > 1`` include contention between workers (and
 their BLAS threads); measure speed targets with ``jobs=1``.
 """
@@ -106,6 +110,7 @@ def run_methods(
     progress: bool = True,
     console: Console | None = None,
     config: Mapping[str, Any] | None = None,
+    client: Any = None,
 ) -> list[CaseResult]:
     """Run every method on every case.
 
@@ -123,6 +128,9 @@ def run_methods(
     config : mapping, optional
         The engine's base configuration (an :class:`rca.RCAConfig` mapping);
         ablations switch their component off on top of it.
+    client : distributed.Client or str, optional
+        Run the cases on this Dask cluster (``"local:N"``, ``"tcp://HOST:PORT"``)
+        instead; ``jobs`` is then ignored.  Same rows as ``jobs=1``, case for case.
 
     Returns
     -------
@@ -149,7 +157,17 @@ def run_methods(
     )
     with bar:
         task = bar.add_task("bench", total=len(cases) * len(methods))
-        if jobs == 1 or len(cases) <= 1:
+        if client is not None:
+            from rca.engine.batch import map_on_client
+
+            args = [(case, methods, seed, None, config_json) for case in cases]
+
+            def done(i: int, rows: Any) -> None:
+                slots[i] = _failed_case(cases[i], methods, rows) if isinstance(rows, BaseException) else rows
+                bar.advance(task, len(methods))
+
+            map_on_client(run_case, args, client, on_result=done, errors="return")
+        elif jobs == 1 or len(cases) <= 1:
             for i, case in enumerate(cases):
                 slots[i] = run_case(case, methods, seed, on_done=lambda: bar.advance(task, 1), config_json=config_json)
         else:
