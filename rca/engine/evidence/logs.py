@@ -123,9 +123,15 @@ def _finish(frame: pd.DataFrame, source: str, field: str, issues: list[DataIssue
 
 def _read_nezha(text: str, source: str, field: str, to_service: PodNameMapper, issues: list[DataIssue]) -> pd.DataFrame:
     try:
-        df = pd.read_csv(io.StringIO(text), dtype={"PodName": str, "Log": str}, keep_default_na=False)
+        # Real files hold lines two writers interleaved; they are skipped, and counted below.
+        df = pd.read_csv(io.StringIO(text), dtype={"PodName": str, "Log": str}, keep_default_na=False,
+                         on_bad_lines="skip")
     except (pd.errors.ParserError, ValueError) as exc:
         raise InvalidInputError(f"{field}: {source}: malformed log CSV: {exc}", field=field) from None
+    lines = text.count("\n") + (0 if text.endswith("\n") else 1) - 1
+    if lines > len(df):
+        issues.append(DataIssue("log_parse", f"{source}: {lines - len(df)} of {lines} line(s) are not CSV records "
+                                "of the header's fields (interleaved writes); left out"))
     missing = [c for c in _NEZHA if c not in df.columns]
     time_col = "TimeUnixNano" if "TimeUnixNano" in df.columns else "Timestamp" if "Timestamp" in df.columns else None
     if missing or time_col is None:

@@ -13,15 +13,15 @@ service is one **call** ``parent's service -> child's service``; the parent is t
 Series (one value per service and ``step``, the bucket of the span's start), named ``span:...`` so the evidence
 says which operation or edge moved:
 
-``span:<operation> p90``, ``span:<operation> p50``, ``span:<operation> p99``
+``span:<operation> latency p90`` (and ``p50``, ``p99``)
     latency percentiles (ms) of the service's incoming spans of that operation;
 ``span:<operation> requests``
     how many incoming spans of that operation (0 in a bucket with spans but none of these);
 ``span:<operation> errors``
     failed incoming spans of that operation (only with an error column; Nezha's span files have none);
-``span:self time p90``
+``span:self latency p90``
     exclusive time (ms) of every span of the service: its duration minus its children's, at least 0;
-``span:client <callee> p90``, ``span:client <callee> errors``
+``span:client <callee> latency p90``, ``span:client <callee> errors``
     latency (ms) and failures of the calls the service makes to ``<callee>``, seen from the caller;
 ``span:calls to <callee>``
     how many calls the service makes to ``<callee>``.
@@ -38,7 +38,7 @@ import pandas as pd
 
 from rca.engine.errors import InvalidInputError
 
-__all__ = ["SPAN_PREFIX", "link_parents", "span_events", "span_series"]
+__all__ = ["EVENT_COLUMNS", "SPAN_PREFIX", "link_parents", "series_from_events", "span_events", "span_series"]
 
 SPAN_PREFIX = "span:"
 _REQUIRED = ("trace_id", "span_id", "parent_id", "service", "start", "duration_us")
@@ -47,7 +47,7 @@ _ROOT_MARKERS = ("", "root", "0", "none", "null", "nan", "<na>")
 _QUANTILES = (0.5, 0.9, 0.99)
 _COLUMNS = ["timestamp", "service", "metric", "value"]
 #: event columns: ``kind`` is ``"duration"`` (value in ms, tested by its distribution) or ``"count"`` (one
-#: event per row, value 1, tested by its rate); ``denominator`` names the count series a share is taken of
+#: event per row, value 1, tested by its rate); ``flag`` marks a failed span
 EVENT_COLUMNS = ("timestamp", "service", "metric", "kind", "value", "flag")
 
 
@@ -137,7 +137,7 @@ def _events(ts: np.ndarray, service: np.ndarray, metric: np.ndarray, kind: str, 
 def span_events(spans: pd.DataFrame, step: str | pd.Timedelta = "1min", *, field: str = "spans") -> pd.DataFrame:
     """One row per span and series it feeds (see the module docstring), bucketed by ``step``.
 
-    Columns: ``timestamp`` (bucket), ``service``, ``metric`` (``span:<operation> p90``...), ``kind``
+    Columns: ``timestamp`` (bucket), ``service``, ``metric`` (``span:<operation> latency p90``...), ``kind``
     (``"duration"``: ``value`` in ms; ``"count"``: ``value`` 1) and ``flag`` (the span failed).  Latency
     events carry the ``p90`` name; :func:`span_series` derives p50/p99 from the same events.
     """
@@ -158,20 +158,20 @@ def span_events(spans: pd.DataFrame, step: str | pd.Timedelta = "1min", *, field
     prefix = np.full(len(df), SPAN_PREFIX, dtype=object)
     parts = []
     i = incoming
-    parts.append(_events(ts[i], service[i], prefix[i] + op[i] + " p90", "duration", ms[i],
+    parts.append(_events(ts[i], service[i], prefix[i] + op[i] + " latency p90", "duration", ms[i],
                          None if errors is None else errors[i]))
     parts.append(_events(ts[i], service[i], prefix[i] + op[i] + " requests", "count", np.ones(int(i.sum()))))
     if errors is not None:
         e = i & errors
         parts.append(_events(ts[e], service[e], prefix[e] + op[e] + " errors", "count", np.ones(int(e.sum()))))
     self_ms = np.fmax(ms - df["children_us"].to_numpy(dtype=float) / 1000.0, 0.0)
-    parts.append(_events(ts, service, np.full(len(df), SPAN_PREFIX + "self time p90", dtype=object),
+    parts.append(_events(ts, service, np.full(len(df), SPAN_PREFIX + "self latency p90", dtype=object),
                          "duration", self_ms))
     c = cross
     caller = parent[c]
     callee = service[c]
     client_ms = df["parent_duration_us"].to_numpy(dtype=float)[c] / 1000.0
-    parts.append(_events(ts[c], caller, SPAN_PREFIX + "client " + callee + " p90", "duration", client_ms,
+    parts.append(_events(ts[c], caller, SPAN_PREFIX + "client " + callee + " latency p90", "duration", client_ms,
                          None if errors is None else errors[c]))
     parts.append(_events(ts[c], caller, SPAN_PREFIX + "calls to " + callee, "count", np.ones(int(c.sum()))))
     if errors is not None:
@@ -245,9 +245,9 @@ def span_series(spans: pd.DataFrame, step: str | pd.Timedelta = "1min") -> pd.Da
     ...     "service": ["web", "web", "db"], "operation": ["GET /", "query", "SELECT"],
     ...     "start": [t, t, t], "duration_us": [30_000, 20_000, 10_000]})
     >>> m = span_series(spans).set_index(["service", "metric"])["value"]
-    >>> float(m[("web", "span:GET / p90")]), float(m[("web", "span:calls to db")]), float(m[("web", "span:client db p90")])
+    >>> float(m[("web", "span:GET / latency p90")]), float(m[("web", "span:calls to db")]), float(m[("web", "span:client db latency p90")])
     (30.0, 1.0, 20.0)
-    >>> float(m[("web", "span:self time p90")])  # the handler 10 ms and the client span 10 ms of its 30 ms
+    >>> float(m[("web", "span:self latency p90")])  # the handler 10 ms and the client span 10 ms of its 30 ms
     10.0
     """
     return series_from_events(span_events(spans, step))
