@@ -70,18 +70,23 @@ def _timing(span: Mapping[str, Any], fmt: str) -> tuple[Any, Any, Any, Any]:
     (https://www.jaegertracing.io/docs/latest/apis/); Zipkin v2 has ``timestamp``/``duration`` in microseconds
     and an ``error`` tag (https://zipkin.io/zipkin-api/#/default/post_spans).
     """
-    def num(v: Any) -> float | None:
-        try:
-            return None if v is None or isinstance(v, bool) else float(v)
-        except (TypeError, ValueError):
+    def num(v: Any) -> int | float | None:
+        if v is None or isinstance(v, bool):
             return None
+        try:
+            return int(v)  # exact: epoch nanoseconds do not fit a float
+        except (TypeError, ValueError):
+            try:
+                return float(v)
+            except (TypeError, ValueError):
+                return None
 
     if fmt == "otlp":
         start, end = num(span.get("startTimeUnixNano")), num(span.get("endTimeUnixNano"))
         status = span.get("status") if isinstance(span.get("status"), Mapping) else {}
         code = status.get("code")
         error = code in (2, "2", "STATUS_CODE_ERROR")
-        dur = None if start is None or end is None else (end - start) / 1000.0
+        dur = None if start is None or end is None else (end - start) / 1000
         return span.get("name"), start, dur, error
     tags = span.get("tags")
     error = False
@@ -95,9 +100,9 @@ def _timing(span: Mapping[str, Any], fmt: str) -> tuple[Any, Any, Any, Any]:
         error = "error" in tags or (num(tags.get("http.status_code")) or 0) >= 500
     if fmt == "jaeger":
         start = num(span.get("startTime"))
-        return span.get("operationName"), None if start is None else start * 1000.0, num(span.get("duration")), error
+        return span.get("operationName"), None if start is None else start * 1000, num(span.get("duration")), error
     start = num(span.get("timestamp"))
-    return span.get("name"), None if start is None else start * 1000.0, num(span.get("duration")), error
+    return span.get("name"), None if start is None else start * 1000, num(span.get("duration")), error
 
 
 def _frame(rows: list[tuple], service_of: ServiceOf | None) -> pd.DataFrame:
@@ -434,7 +439,7 @@ def spans_from_json(text: str, *, service_of: ServiceOf | None = None, source: s
             k = int(bad.to_numpy().argmax())
             raise TopologyError(f"span {frame['span_id'].iloc[k]!r} of trace {frame['trace_id'].iloc[k]!r} has no "
                                 f"{'start time' if col == 'start' else 'duration'}", source=source, field=col)
-    frame["start"] = pd.to_datetime(pd.to_numeric(frame["start"]).astype("int64"), unit="ns", utc=True)
+    frame["start"] = pd.to_datetime(frame["start"].map(int).astype("int64"), unit="ns", utc=True)
     frame["duration_us"] = pd.to_numeric(frame["duration_us"]).astype(float)
     frame["operation"] = frame["operation"].astype("str").replace("None", "")
     frame["error"] = frame["error"].astype(bool)

@@ -100,13 +100,27 @@ def _levels(explicit: pd.Series | None, message: pd.Series) -> pd.Series:
     return word.fillna("info").astype("str")
 
 
+def _epoch(num: pd.Series) -> pd.Series:
+    """Epoch numbers to UTC times, the unit (s, ms, us, ns) told by magnitude."""
+    mag = num.abs()
+    out = pd.Series(pd.NaT, index=num.index, dtype="datetime64[ns, UTC]")
+    for unit, lo, hi in (("s", 0, 1e11), ("ms", 1e11, 1e14), ("us", 1e14, 1e17), ("ns", 1e17, np.inf)):
+        m = (mag >= lo) & (mag < hi)
+        if m.any():
+            vals = num[m].astype("int64") if unit == "ns" else num[m]
+            out[m] = pd.to_datetime(vals, unit=unit, utc=True, errors="coerce")
+    return out
+
+
 def _parse_time(values: pd.Series, source: str, column: str) -> pd.Series:
+    """ISO-8601 text or epoch numbers (mixed is fine) to UTC; NaT where neither."""
     num = pd.to_numeric(values, errors="coerce")
     if num.notna().all() and len(num):
-        mag = float(np.nanmedian(np.abs(num.to_numpy(dtype=float)))) if len(num) else 0.0
-        unit = "ns" if mag > 1e17 else "us" if mag > 1e14 else "ms" if mag > 1e11 else "s"
-        return pd.to_datetime(num, unit=unit, utc=True, errors="coerce")
-    return pd.to_datetime(values.astype("str"), utc=True, errors="coerce", format="ISO8601")
+        return _epoch(num)
+    out = pd.to_datetime(values.astype("str").where(num.isna(), None), utc=True, errors="coerce", format="ISO8601")
+    if num.notna().any():
+        out = out.where(num.isna(), _epoch(num.fillna(0)))
+    return out
 
 
 def _finish(frame: pd.DataFrame, source: str, field: str, issues: list[DataIssue]) -> pd.DataFrame:
