@@ -136,11 +136,13 @@ def build_evidence(inputs: EvidenceInputs, *, start: pd.Timestamp, end: pd.Times
             issues.extend(found)
             (given if field == "logs" else normal).append((field, ev))
     window_parts, before_parts = [], []
+    usable = []
     for field, ev in given:
         note = _clock_issue(ev, field, start, end)
         if note is not None:
             issues.append(note)
             continue
+        usable.append((field, ev))
         ts = ev["timestamp"]
         window_parts.append(ev[(ts >= start) & (ts <= end)])
         before_parts.append(ev[ts < start])
@@ -148,7 +150,7 @@ def build_evidence(inputs: EvidenceInputs, *, start: pd.Timestamp, end: pd.Times
     recent = pd.concat(before_parts, ignore_index=True) if before_parts else _empty_events()
     other = pd.concat([ev for _, ev in normal], ignore_index=True) if normal else _empty_events()
     tested = name_new_templates(combine_references(score_events(window, other), score_events(window, recent)))
-    series = series_from_events(pd.concat([ev for _, ev in given], ignore_index=True)) if given else series_from_events(_empty_events())
+    series = series_from_events(pd.concat([ev for _, ev in usable], ignore_index=True)) if usable else series_from_events(_empty_events())
     baseline_series = series_from_events(pd.concat([ev for _, ev in normal], ignore_index=True)) if normal else series_from_events(_empty_events())
     if given and window.empty and not any(i.kind == "clock_mismatch" for i in issues):
         issues.append(DataIssue("empty", "spans/logs: no span or log line falls in the incident window "

@@ -58,6 +58,9 @@ def evidence_frames(
 def join_evidence(frame: pd.DataFrame, series: pd.DataFrame, cfg: RCAConfig, g: ServiceGraph,
                    step: pd.Timedelta) -> tuple[pd.DataFrame, list[DataIssue]]:
     """``frame`` (aligned) with the span and log minute series aligned on its grid as more columns."""
+    if len(frame.index):
+        # only the minutes of the frame's grid: series elsewhere (normal data of another day) would stretch it
+        series = series[(series["timestamp"] >= frame.index.min()) & (series["timestamp"] <= frame.index.max())]
     if series.empty:
         return frame, []
     ev_long, _ = load_metrics(series, field="spans")
