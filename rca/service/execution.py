@@ -37,6 +37,7 @@ class Payload:
     topology: dict[str, Any]
     metrics_csv_gz: bytes
     delay_seconds: float = 0.0  # RCA_TEST_JOB_DELAY_SECONDS
+    evidence_gz: bytes | None = None  # uploaded span and log files (rca.service.evidence_uploads)
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,10 @@ def execute_analysis(payload: Payload) -> Outcome:
         metrics = read_canonical_metrics(payload.metrics_csv_gz)
         incident = rca.Incident.from_dict(payload.incident)
         config = rca.RCAConfig.from_dict(payload.config)
-        result = rca.analyze(graph, metrics, incident, config)
+        from rca.service.evidence_uploads import evidence_paths
+
+        with evidence_paths(payload.evidence_gz) as evidence:
+            result = rca.analyze(graph, metrics, incident, config, **evidence)
         return Outcome(
             "succeeded",
             result=json.dumps(result.to_dict(), allow_nan=False),
