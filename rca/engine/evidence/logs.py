@@ -135,7 +135,8 @@ def _finish(frame: pd.DataFrame, source: str, field: str, issues: list[DataIssue
     return frame.reset_index(drop=True)
 
 
-def _read_nezha(text: str, source: str, field: str, to_service: PodNameMapper, issues: list[DataIssue]) -> pd.DataFrame:
+def _read_nezha(text: str, source: str, field: str, issues: list[DataIssue]) -> pd.DataFrame:
+    """One Nezha log CSV, checked, as its raw columns (``time``, ``PodName``, ``Log``)."""
     try:
         # Real files hold lines two writers interleaved; they are skipped, and counted below.
         df = pd.read_csv(io.StringIO(text), dtype={"PodName": str, "Log": str}, keep_default_na=False,
@@ -153,33 +154,62 @@ def _read_nezha(text: str, source: str, field: str, to_service: PodNameMapper, i
         raise InvalidInputError(
             f"{field}: {source}: missing column(s) {', '.join(need)}; a Nezha log CSV has "
             "Timestamp,TimeUnixNano,Node,PodName,Container,TraceID,SpanID,Log", field=f"{field}.{need[0]}")
-    raw = df["Log"].astype("str")
-    # The container runtime's JSON record; its "log" key holds the line.  Decoded in one pass.
-    is_json = raw.str.startswith("{")
+    return pd.DataFrame({"time": df[time_col], "PodName": df["PodName"], "Log": df["Log"]})
+
+
+def _nezha_table(df: pd.DataFrame, source: str, field: str, to_service: PodNameMapper,
+                 issues: list[DataIssue]) -> pd.DataFrame:
+    """The log table of Nezha log CSVs' raw columns (every file of a folder at once: one pass per column)."""
+    message, broken = _decode_records(df["Log"].astype("str"))
+    if broken:
+        issues.append(DataIssue("log_parse", f"{source}: {broken} Log record(s) are not valid JSON; their raw "
+                                "text was used as the message"))
+    pods = df["PodName"].astype("str")
+    names = to_service.mapping_for(pods.unique())
+    frame = pd.DataFrame({
+        "timestamp": _parse_time(df["time"], source, "time"),
+        "service": pods.map(names).astype("str"),
+        "message": message.str.rstrip("\n"),
+    })
+    frame["level"] = _levels(None, frame["message"])
+    return _finish(frame[list(LOG_COLUMNS)], source, field, issues)
+
+
+_RECORD_HEAD = '{"log":"'
+_RECORD_TAIL = '","stream"'
+_SIMPLE_ESCAPES = (("\\n", "\n"), ("\\t", "\t"), ('\\"', '"'), ("\\/", "/"))
+
+
+def _decode_records(raw: pd.Series) -> tuple[pd.Series, int]:
+    """The ``log`` text of container-runtime JSON records (``{"log": "...", "stream": ...}``), and how many are broken.
+
+    The runtime's own shape (``{"log":"<text>","stream":...}``) is cut with string operations over the column;
+    records with other escapes (``\\uXXXX``, ``\\\\``) or another shape go through :func:`json.loads`; a record
+    that is not JSON keeps its raw text and is counted.
+    """
+    end = raw.str.rfind(_RECORD_TAIL)
+    head = raw.str.startswith(_RECORD_HEAD) & (end > len(_RECORD_HEAD))
+    cut = [r[len(_RECORD_HEAD):e] if h else "" for r, e, h in zip(raw.tolist(), end.tolist(), head.tolist(), strict=True)]
+    text = pd.Series(cut, index=raw.index, dtype="str")
+    simple = head & ~text.str.contains("\\\\[^nt\"/]", regex=True)
+    out = text.copy()
+    for a, b in _SIMPLE_ESCAPES:
+        out = out.str.replace(a, b, regex=False)
     message = raw.copy()
-    if is_json.any():
+    message[simple] = out[simple]
+    rest = raw[~simple]
+    broken = 0
+    if len(rest):
         decoded = []
-        broken = 0
-        for s in raw[is_json]:
+        for s in rest:
             try:
                 rec = json.loads(s)
                 decoded.append(str(rec.get("log", "")) if isinstance(rec, dict) else s)
             except ValueError:
                 broken += 1
                 decoded.append(s)
-        message.loc[is_json] = decoded
-        if broken:
-            issues.append(DataIssue("log_parse", f"{source}: {broken} Log record(s) are not valid JSON; their raw "
-                                    "text was used as the message"))
-    pods = df["PodName"].astype("str")
-    names = to_service.mapping_for(pods.unique())
-    frame = pd.DataFrame({
-        "timestamp": _parse_time(df[time_col], source, time_col),
-        "service": pods.map(names).astype("str"),
-        "message": message.str.rstrip("\n"),
-    })
-    frame["level"] = _levels(None, frame["message"])
-    return _finish(frame[list(LOG_COLUMNS)], source, field, issues)
+        message[~simple] = decoded
+    return message, broken
 
 
 def _pick(rec: dict, keys: tuple[str, ...]) -> object:
@@ -297,6 +327,7 @@ def read_logs(
         return LogTable(_finish(frame[list(LOG_COLUMNS)], "<DataFrame>", field, issues), tuple(issues))
     paths = [Path(p) for p in (source if isinstance(source, list | tuple) else [source])]
     frames = []
+    nezha: list[tuple[str, pd.DataFrame]] = []
     for p in [f for q in paths for f in _files(q)]:
         text = _open_text(p, field)
         head = text.lstrip()[:2000]
@@ -305,11 +336,14 @@ def read_logs(
             issues.append(DataIssue("log_parse", f"{p}: the log file is empty"))
             continue
         if all(c in first for c in _NEZHA):
-            frames.append(_read_nezha(text, str(p), field, to_service, issues))
+            nezha.append((str(p), _read_nezha(text, str(p), field, issues)))
         elif head.startswith("{"):
             frames.append(_read_json_lines(text, str(p), field, to_service, issues))
         else:
             frames.append(_read_plain(text, str(p), field, to_service, issues))
+    if nezha:
+        where = nezha[0][0] if len(nezha) == 1 else f"{len(nezha)} Nezha log files ({nezha[0][0]}...)"
+        frames.append(_nezha_table(pd.concat([f for _, f in nezha], ignore_index=True), where, field, to_service, issues))
     if not frames:
         raise InvalidInputError(f"{field}: no log line in {', '.join(map(str, paths))}", field=field)
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]

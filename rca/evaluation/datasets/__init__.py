@@ -41,7 +41,7 @@ __all__ = ["BenchCase", "DATASETS", "load_cases", "default_dataset_path", "spec_
 #: The dataset names a spec may start with, and what each one is.
 DATASETS: dict[str, str] = {
     "petshop": "PetShop (AWS microservices, 5-minute metrics; Hardt et al., CLeaR 2024, CC-BY-4.0)",
-    "nezha": "Nezha (Online Boutique and Train Ticket on Kubernetes, 1-minute metrics and spans; FSE 2023, MIT)",
+    "nezha": "Nezha (Online Boutique and Train Ticket on Kubernetes, 1-minute metrics, spans and logs; FSE 2023, MIT)",
     "cases": "Your own incidents: case folders with a case.yaml, metrics and a topology",
     "inject": "Faults injected into the normal windows of another dataset (inject:SOURCE|OPTIONS)",
     "synthetic": "Seeded synthetic incidents over generated topologies",

@@ -30,14 +30,22 @@ seconds, CPU in millicores, memory in MiB, rates in percent)
     ``keep_node_metrics=True`` (then ``node_cpu_usage_rate``...).
     ``front_service.csv`` becomes the entry service's ``latency_p50/p90/p95/p99``
     and ``success_rate`` (replacing that pod's own ``success_rate``: the entry
-    point's is the user-facing one).  With ``use_spans`` and trace files, the
-    span metrics of :func:`rca.evaluation.datasets.spans.span_metrics` are joined in
-    (``span_requests``, ``span_latency_*`` in ms, ``span_outgoing``); they
-    cover only the sampled minutes.  Where the day has per-edge latency files
+    point's is the user-facing one).  Where the day has per-edge latency files
     (``source_<q>.csv``, ``destination_<q>.csv``), each service gets
     ``network_latency_p<q>``: the median over its call edges of caller-side
     minus callee-side latency, i.e. time on the network.  Every timestamp is
     floored to the minute.
+
+Spans and logs (``trace/*.csv[.gz]``, ``log/*.csv[.gz]``, ``normal/trace``, ``normal/log``)
+    Not metrics: each case hands them to :func:`rca.analyze` as evidence
+    (``BenchCase.evidence``: ``spans`` and ``logs`` of the case's window and
+    kept history, the day's ``normal/`` ones as ``baseline_spans`` and
+    ``baseline_logs``).  Their history drops the other faults' abnormal
+    minutes ``[t', t' + abnormal)`` without the metrics' extra minute of margin:
+    span files cover only the minute before each fault and the two after it,
+    so the minute before a fault is often the only fresh normal data.
+    ``modalities="metrics+logs"`` (or the spec ``nezha:PATH|modalities=...``)
+    keeps a subset, grouped as ``"<system> (metrics+logs)"``.
 
 Topology
     From ``metric/dependency.csv`` when present; its IP-address nodes are the
