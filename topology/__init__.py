@@ -34,7 +34,13 @@ from topology.io_spans import (
     normalize_spans_csv,
     read_spans_csv,
 )
-from topology.io_trace_json import graph_from_jaeger, graph_from_otlp, graph_from_zipkin
+from topology.io_trace_json import (
+    JSON_SPAN_COLUMNS,
+    graph_from_jaeger,
+    graph_from_otlp,
+    graph_from_zipkin,
+    spans_from_json,
+)
 from topology.io_traces import TRACE_FORMATS, loads_traces, read_traces
 from topology.io_yaml import dumps_yaml, loads_yaml, read_yaml, write_yaml
 from topology.load import FORMATS, load, loads, sniff_format
@@ -91,6 +97,8 @@ __all__ = [
     "graph_from_otlp",
     "graph_from_jaeger",
     "graph_from_zipkin",
+    "JSON_SPAN_COLUMNS",
+    "spans_from_json",
     "read_traces",
     "loads_traces",
     # ServiceNow CMDB

@@ -14,7 +14,7 @@ from topology.io_json import _invalid_json
 from topology.io_spans import ServiceOf, graph_from_spans
 from topology.model import ServiceGraph
 
-__all__ = ["graph_from_otlp", "graph_from_jaeger", "graph_from_zipkin"]
+__all__ = ["JSON_SPAN_COLUMNS", "graph_from_otlp", "graph_from_jaeger", "graph_from_zipkin", "spans_from_json"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +57,57 @@ def _list(value: object, field: str, source: str | None) -> list[Any]:
     return value
 
 
-def _frame(rows: list[tuple[str, str, str | None, str]], service_of: ServiceOf | None) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=["trace_id", "span_id", "parent_id", "service"], dtype=object)
+#: columns of :func:`spans_from_json`: the span table of :mod:`topology.io_spans` plus ``error``
+JSON_SPAN_COLUMNS = ("trace_id", "span_id", "parent_id", "service", "operation", "start", "duration_us", "error")
+
+
+def _timing(span: Mapping[str, Any], fmt: str) -> tuple[Any, Any, Any, Any]:
+    """``(operation, start ns, duration us, error)`` of one span; None where the span does not say.
+
+    OTLP/JSON writes times as decimal strings of nanoseconds and ``status.code`` 2 (or
+    ``"STATUS_CODE_ERROR"``) for a failed span (https://opentelemetry.io/docs/specs/otlp/#json-protobuf-encoding);
+    Jaeger's JSON has ``startTime``/``duration`` in microseconds and an ``error`` tag
+    (https://www.jaegertracing.io/docs/latest/apis/); Zipkin v2 has ``timestamp``/``duration`` in microseconds
+    and an ``error`` tag (https://zipkin.io/zipkin-api/#/default/post_spans).
+    """
+    def num(v: Any) -> int | float | None:
+        if v is None or isinstance(v, bool):
+            return None
+        try:
+            return int(v)  # exact: epoch nanoseconds do not fit a float
+        except (TypeError, ValueError):
+            try:
+                return float(v)
+            except (TypeError, ValueError):
+                return None
+
+    if fmt == "otlp":
+        start, end = num(span.get("startTimeUnixNano")), num(span.get("endTimeUnixNano"))
+        status = span.get("status") if isinstance(span.get("status"), Mapping) else {}
+        code = status.get("code")
+        error = code in (2, "2", "STATUS_CODE_ERROR")
+        dur = None if start is None or end is None else (end - start) / 1000
+        return span.get("name"), start, dur, error
+    tags = span.get("tags")
+    error = False
+    if isinstance(tags, list):  # Jaeger: [{"key": "error", "type": "bool", "value": true}, ...]
+        for t in tags:
+            if isinstance(t, Mapping) and t.get("key") == "error":
+                error = str(t.get("value")).lower() in ("true", "1")
+            elif isinstance(t, Mapping) and t.get("key") == "http.status_code":
+                error = error or (num(t.get("value")) or 0) >= 500
+    elif isinstance(tags, Mapping):  # Zipkin: {"error": "...", "http.status_code": "500"}
+        error = "error" in tags or (num(tags.get("http.status_code")) or 0) >= 500
+    if fmt == "jaeger":
+        start = num(span.get("startTime"))
+        return span.get("operationName"), None if start is None else start * 1000, num(span.get("duration")), error
+    start = num(span.get("timestamp"))
+    return span.get("name"), None if start is None else start * 1000, num(span.get("duration")), error
+
+
+def _frame(rows: list[tuple], service_of: ServiceOf | None) -> pd.DataFrame:
+    width = len(rows[0]) if rows else 4
+    frame = pd.DataFrame(rows, columns=list(JSON_SPAN_COLUMNS[:width]), dtype=object)
     if service_of is not None:
         names = frame["service"].unique()
         frame["service"] = frame["service"].map({n: service_of(str(n)) for n in names})
@@ -125,8 +174,12 @@ def graph_from_otlp(
     >>> graph_from_otlp(doc).calls
     [Call(caller='web', callee='db', weight=None, calls=1)]
     """
+    return graph_from_spans(_otlp_spans(doc, service_of, source), include_internal=include_internal)
+
+
+def _otlp_spans(doc: object, service_of: ServiceOf | None, source: str | None) -> pd.DataFrame:
     docs = doc if isinstance(doc, list) else [doc]
-    rows: list[tuple[str, str, str | None, str]] = []
+    rows: list[tuple] = []
     for d, one in enumerate(docs):
         prefix = f"[{d}]." if isinstance(doc, list) else ""
         resource_spans = _list(
@@ -149,9 +202,10 @@ def graph_from_otlp(
                             _id(_require(span, "spanId", sp, source), f"{sp}.spanId", source),
                             _parent_id(span.get("parentSpanId"), f"{sp}.parentSpanId", source),
                             service,
+                            *_timing(span, "otlp"),
                         )
                     )
-    return graph_from_spans(_frame(rows, service_of), include_internal=include_internal)
+    return _frame(rows, service_of)
 
 
 def graph_from_jaeger(
@@ -193,7 +247,11 @@ def graph_from_jaeger(
     >>> graph_from_jaeger(doc).calls
     [Call(caller='web', callee='db', weight=None, calls=1)]
     """
-    rows: list[tuple[str, str, str | None, str]] = []
+    return graph_from_spans(_jaeger_spans(doc, service_of, source), include_internal=include_internal)
+
+
+def _jaeger_spans(doc: object, service_of: ServiceOf | None, source: str | None) -> pd.DataFrame:
+    rows: list[tuple] = []
     traces = _list(_require(doc, "data", "", source), "data", source)
     for i, trace in enumerate(traces):
         path = f"data[{i}]"
@@ -228,8 +286,8 @@ def graph_from_jaeger(
                         logger.debug("%s: parent in another trace; no call", sp)
                         parent = None
                     break
-            rows.append((trace_id, span_id, parent, service.strip()))
-    return graph_from_spans(_frame(rows, service_of), include_internal=include_internal)
+            rows.append((trace_id, span_id, parent, service.strip(), *_timing(span, "jaeger")))
+    return _frame(rows, service_of)
 
 
 def graph_from_zipkin(
@@ -277,6 +335,10 @@ def graph_from_zipkin(
     >>> graph_from_zipkin(doc).calls
     [Call(caller='web', callee='cart', weight=None, calls=1)]
     """
+    return graph_from_spans(_zipkin_spans(doc, service_of, source), include_internal=include_internal)
+
+
+def _zipkin_spans(doc: object, service_of: ServiceOf | None, source: str | None) -> pd.DataFrame:
     spans_in = _list(doc, "", source)
     flat: list[tuple[str, Any]] = []
     for i, item in enumerate(spans_in):
@@ -284,7 +346,7 @@ def graph_from_zipkin(
             flat.extend((f"[{i}][{k}]", span) for k, span in enumerate(item))
         else:
             flat.append((f"[{i}]", item))
-    parsed: list[tuple[str, str, str | None, str, bool]] = []
+    parsed: list[tuple] = []
     for sp, span in flat:
         trace_id = _id(_require(span, "traceId", sp, source), f"{sp}.traceId", source)
         span_id = _id(_require(span, "id", sp, source), f"{sp}.id", source)
@@ -297,20 +359,20 @@ def graph_from_zipkin(
                 source=source,
                 field=f"{sp}.localEndpoint.serviceName",
             )
-        parsed.append((trace_id, span_id, parent, service.strip(), bool(span.get("shared"))))
-    shared = {(t, s) for t, s, _, _, sh in parsed if sh}
-    unshared = {(t, s) for t, s, _, _, sh in parsed if not sh}
+        parsed.append((trace_id, span_id, parent, service.strip(), bool(span.get("shared")), _timing(span, "zipkin")))
+    shared = {(t, s) for t, s, _, _, sh, _ in parsed if sh}
+    unshared = {(t, s) for t, s, _, _, sh, _ in parsed if not sh}
     twins = shared & unshared
-    rows: list[tuple[str, str, str | None, str]] = []
-    for t, s, parent, service, is_shared in parsed:
+    rows: list[tuple] = []
+    for t, s, parent, service, is_shared, timing in parsed:
         if (t, s) in twins:
             if is_shared:
                 # The server half: child of the client half, parent of what follows.
                 parent = f"{s}~client"
             else:
                 s = f"{s}~client"
-        rows.append((t, s, parent, service))
-    return graph_from_spans(_frame(rows, service_of), include_internal=include_internal)
+        rows.append((t, s, parent, service, *timing))
+    return _frame(rows, service_of)
 
 
 # -- sniffing and dispatch ----------------------------------------------------
@@ -347,3 +409,38 @@ def _parse_json_or_lines(text: str, source: str | None) -> object:
 
 
 _JSON_READERS = {"otlp": graph_from_otlp, "jaeger": graph_from_jaeger, "zipkin": graph_from_zipkin}
+_JSON_SPANS = {"otlp": _otlp_spans, "jaeger": _jaeger_spans, "zipkin": _zipkin_spans}
+
+
+def spans_from_json(text: str, *, service_of: ServiceOf | None = None, source: str | None = None) -> pd.DataFrame:
+    """The span table (:data:`JSON_SPAN_COLUMNS`) of an OTLP, Jaeger or Zipkin JSON (or JSON lines) document.
+
+    ``start`` is UTC; ``duration_us`` in microseconds; ``error`` as the format marks a failed span.  A span
+    without a start or duration is an error naming it: its timing is what the table is for.
+
+    Examples
+    --------
+    >>> doc = '[{"traceId": "t", "id": "1", "name": "get /", "timestamp": 1700000000000000, "duration": 1500,'
+    >>> doc += ' "localEndpoint": {"serviceName": "web"}}]'
+    >>> spans_from_json(doc)[["service", "operation", "duration_us", "error"]].values.tolist()
+    [['web', 'get /', 1500.0, False]]
+    """
+    parsed = _parse_json_or_lines(text, source)
+    fmt = _sniff_json_traces(parsed)
+    if fmt is None:
+        raise TopologyError("cannot tell the trace format (expected OTLP 'resourceSpans', Jaeger 'data', or a "
+                            "Zipkin list of spans)", source=source)
+    frame = _JSON_SPANS[fmt](parsed, service_of, source)
+    if frame.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in JSON_SPAN_COLUMNS})
+    for col in ("start", "duration_us"):
+        bad = pd.to_numeric(frame[col], errors="coerce").isna()
+        if bad.any():
+            k = int(bad.to_numpy().argmax())
+            raise TopologyError(f"span {frame['span_id'].iloc[k]!r} of trace {frame['trace_id'].iloc[k]!r} has no "
+                                f"{'start time' if col == 'start' else 'duration'}", source=source, field=col)
+    frame["start"] = pd.to_datetime(frame["start"].map(int).astype("int64"), unit="ns", utc=True)
+    frame["duration_us"] = pd.to_numeric(frame["duration_us"]).astype(float)
+    frame["operation"] = frame["operation"].astype("str").replace("None", "")
+    frame["error"] = frame["error"].astype(bool)
+    return frame[list(JSON_SPAN_COLUMNS)]

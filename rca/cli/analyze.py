@@ -82,12 +82,22 @@ def _print_notes(result: Any, console: Console) -> None:
 @app.command("analyze")
 def analyze_cmd(
     graph: Path = typer.Option(..., "--graph", "-g", help="Topology file (JSON, YAML, edge-list or adjacency CSV, traces)."),
-    metrics: Path = typer.Option(..., "--metrics", "-m", help="Metrics CSV/Parquet, long (timestamp,service,metric,value) or wide."),
+    metrics: Path | None = typer.Option(
+        None, "--metrics", "-m", help="Metrics CSV/Parquet, long (timestamp,service,metric,value) or wide (optional with --spans/--logs)."
+    ),
     service: str = typer.Option(..., "--service", "-s", help="Symptom service."),
     metric: str = typer.Option(..., "--metric", help="Symptom metric, e.g. latency."),
     at: str = typer.Option(..., "--at", help="Incident start: ISO 8601 time or unix seconds."),
     end: str | None = typer.Option(None, "--end", help="Incident end (default: end of the data)."),
     baseline: Path | None = typer.Option(None, "--baseline", help="Separate normal-operation metrics."),
+    spans: list[Path] | None = typer.Option(
+        None, "--spans", help="Span file or folder (Nezha span CSV, OTLP/Jaeger/Zipkin JSON); repeatable."
+    ),
+    logs: list[Path] | None = typer.Option(
+        None, "--logs", help="Log file or folder (Nezha log CSV, JSON lines, '<time> <service> <message>' text); repeatable."
+    ),
+    baseline_spans: list[Path] | None = typer.Option(None, "--baseline-spans", help="Normal spans from another period."),
+    baseline_logs: list[Path] | None = typer.Option(None, "--baseline-logs", help="Normal log lines from another period."),
     graph_format: str | None = typer.Option(None, "--graph-format", help="Force the topology format."),
     edges: str = typer.Option(
         "calls", "--edges", help="What the graph's arrows mean: 'calls' (A -> B: A calls B) or 'causal' (A causes B)."
@@ -119,9 +129,15 @@ def analyze_cmd(
         )
         from rca.engine.ingest import read_metrics_file
 
-        frame = read_metrics_file(metrics)
+        if metrics is None and not spans and not logs:
+            fail("give --metrics, or --spans / --logs to analyze")
+        if report is not None and metrics is None:
+            fail("--report draws the metrics: give --metrics too")
+        frame = read_metrics_file(metrics) if metrics is not None else None
         base = read_metrics_file(baseline, field="baseline") if baseline is not None else None
-        result = rca.analyze(g, frame, incident, rcfg, baseline=base)
+        evidence = {k: list(v) for k, v in (("spans", spans), ("logs", logs), ("baseline_spans", baseline_spans),
+                                             ("baseline_logs", baseline_logs)) if v}
+        result = rca.analyze(g, frame, incident, rcfg, baseline=base, **evidence)
         if report is not None:
             from rca.views.report import write_report
 

@@ -25,9 +25,12 @@ from rca.engine.detect import incident_windows, score_anomalies
 from rca.engine.errors import (
     InvalidConfigError,
     InvalidIncidentError,
+    InvalidInputError,
     InvalidTopologyError,
     did_you_mean,
 )
+from rca.engine.evidence.build import SpanLogEvidence, merge_scores, read_evidence
+from rca.engine.evidence.stage import evidence_frames, join_evidence
 from rca.engine.explain import explain_causes
 from rca.engine.ingest import load_metrics
 from rca.engine.rank import anomaly_log_odds, node_evidence, rank_candidates
@@ -184,7 +187,7 @@ def _null_log_score(cfg: RCAConfig, symptom, threshold: float) -> float:
     return cfg.rank.null_log_score - max(odds, -cfg.rank.quiet_null_log_score)
 
 
-def _check_symptom_metric(long: pd.DataFrame, incident: Incident) -> None:
+def _check_symptom_metric(long: pd.DataFrame, incident: Incident, evidence: SpanLogEvidence | None = None) -> None:
     """A symptom metric that no series has at all is a typo, not a data gap: refuse it, naming the closest names.
 
     (A metric that other services have but the symptom service lacks stays a
@@ -192,7 +195,7 @@ def _check_symptom_metric(long: pd.DataFrame, incident: Incident) -> None:
     """
     metric = incident.metric
     names = long["metric"].cat.categories  # load_metrics returns names as sorted string categoricals
-    if metric in names:
+    if metric in names or (evidence is not None and metric in set(evidence.series["metric"])):
         return
     own = sorted(set(long.loc[long["service"] == incident.service, "metric"]))
     raise InvalidIncidentError(
@@ -278,11 +281,15 @@ def _short_data(scores, symptom, windows, cfg: RCAConfig) -> list[DataIssue]:
 
 def analyze(
     graph: ServiceGraph,
-    metrics: MetricsInput,
+    metrics: MetricsInput | None,
     incident: Incident | Mapping[str, Any] | Sequence[Incident | Mapping[str, Any]],
     config: RCAConfig | Mapping[str, Any] | None = None,
     *,
     baseline: MetricsInput | None = None,
+    spans: Any = None,
+    logs: Any = None,
+    baseline_spans: Any = None,
+    baseline_logs: Any = None,
 ) -> RCAResult:
     """Find the probable root causes of an incident.
 
@@ -302,6 +309,15 @@ def analyze(
         Defaults documented in :mod:`rca.engine.config`.
     baseline : DataFrame or path, optional
         Separate normal-operation data of the same services.
+    spans, logs : DataFrame, path, folder or list of paths, optional
+        Spans (Nezha span CSV, OTLP / Jaeger / Zipkin JSON, or the span table) and log lines (Nezha log CSV,
+        JSON lines, plain ``<time> <service> <message>`` lines, or the log table) of the incident window and
+        the time before it; with either, ``metrics`` may be None.  Their series (``span:<op> latency p90``,
+        ``log:errors``, ``log:error <template>``...) are tested event by event against the normal spans and
+        lines (:mod:`rca.engine.evidence`).
+    baseline_spans, baseline_logs : same as ``spans``, ``logs``, optional
+        Normal spans and lines from another period (with the given ones before the window, the tests'
+        reference).
 
     Returns
     -------
@@ -323,7 +339,10 @@ def analyze(
     True
     """
     if isinstance(incident, Sequence) and not isinstance(incident, str):
-        return analyze_symptoms(analyze, graph, metrics, incident, config, baseline=baseline)
+        return analyze_symptoms(
+            analyze, graph, metrics, incident, config, baseline=baseline,
+            spans=spans, logs=logs, baseline_spans=baseline_spans, baseline_logs=baseline_logs,
+        )
     timings: dict[str, float] = {}
     t0 = _clock()
     g = _coerce_graph(graph)
@@ -338,25 +357,40 @@ def analyze(
             field="incident.service",
         )
 
-    long, issues = load_metrics(metrics, field="metrics", timezone=cfg.align.timezone)
-    _check_symptom_metric(long, incident)
+    inputs = read_evidence(spans, logs, baseline_spans, baseline_logs)
+    if metrics is None and not inputs.given:
+        raise InvalidInputError("metrics: give metrics, or spans or logs to analyze", field="metrics")
+    long, issues = (
+        load_metrics(metrics, field="metrics", timezone=cfg.align.timezone) if metrics is not None else (None, [])
+    )
+    long, span_log, ev_step = evidence_frames(inputs, long, incident, cfg, g)
+    if span_log is not None:
+        issues += list(span_log.issues)
+    _check_symptom_metric(long, incident, span_log)
     _check_direction_patterns(long, cfg.detect.directions)
     _lap(timings, "ingest", t0)
     issues += _orientation_hint(g, incident.service)
 
     t = _clock()
-    aligned = align_metrics(long, cfg.align, known_services=g)
+    aligned = align_metrics(long, cfg.align, known_services=g, step=ev_step)
     issues += list(aligned.issues)
     base_frame = None
     if baseline is not None:
         base_frame, base_issues = _aligned_baseline(baseline, cfg.align, g, aligned.step)
         issues += base_issues
     frame = aligned.frame
+    if span_log is not None and metrics is not None:
+        frame, ev_issues = join_evidence(frame, span_log.series, cfg, g, aligned.step)
+        issues += ev_issues
+        if base_frame is not None:
+            base_frame, _ = join_evidence(base_frame, span_log.baseline_series, cfg, g, aligned.step)
     _lap(timings, "align", t)
 
     t = _clock()
     windows = incident_windows(frame, aligned.step, incident, cfg.detect, baseline=base_frame)
     scores = score_anomalies(frame, windows, cfg.detect, baseline=base_frame, symptom=(incident.service, incident.metric))
+    if span_log is not None:
+        scores = merge_scores(scores, span_log)
     issues += list(scores.issues)
     threshold = cfg.detect.threshold
     symptom_key = (incident.service, incident.metric)

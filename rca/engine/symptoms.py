@@ -122,8 +122,11 @@ def analyze_symptoms(
     config: RCAConfig | Mapping[str, Any] | None = None,
     *,
     baseline: Any = None,
+    **evidence: Any,
 ) -> RCAResult:
     """One ranking for several symptoms (see the module docstring).
+
+    ``evidence`` (spans, logs and their normal counterparts) goes to every symptom's analysis.
 
     Parameters
     ----------
@@ -156,7 +159,7 @@ def analyze_symptoms(
     skipped: list[tuple[Incident, InvalidIncidentError]] = []
     for inc in incidents:
         try:
-            per.append((inc, analyze_one(graph, metrics, inc, cfg, baseline=baseline)))
+            per.append((inc, analyze_one(graph, metrics, inc, cfg, baseline=baseline, **evidence)))
         except InvalidIncidentError as exc:
             skipped.append((inc, exc))
     if not per:

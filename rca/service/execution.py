@@ -37,6 +37,7 @@ class Payload:
     topology: dict[str, Any]
     metrics_csv_gz: bytes
     delay_seconds: float = 0.0  # RCA_TEST_JOB_DELAY_SECONDS
+    evidence_gz: bytes | None = None  # uploaded span and log files (rca.service.evidence_uploads)
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,10 @@ def execute_analysis(payload: Payload) -> Outcome:
         symptoms = data.pop("symptoms", None)  # an incident's analysis: all its symptoms (rca.engine.symptoms)
         incident = symptoms if symptoms else rca.Incident.from_dict(data)
         config = rca.RCAConfig.from_dict(payload.config)
-        result = rca.analyze(graph, metrics, incident, config)
+        from rca.service.evidence_uploads import evidence_paths
+
+        with evidence_paths(payload.evidence_gz) as evidence:
+            result = rca.analyze(graph, metrics, incident, config, **evidence)
         return Outcome(
             "succeeded",
             result=json.dumps(result.to_dict(), allow_nan=False),

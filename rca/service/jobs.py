@@ -206,6 +206,7 @@ class JobRunner:
                 topology=json.loads(inputs.topology_document),
                 metrics_csv_gz=inputs.metrics_csv_gz,
                 delay_seconds=self.settings.test_job_delay_seconds,
+                evidence_gz=inputs.evidence_gz,
             )
         if not repo.mark_execution(self.db, job_id, owner=self.owner):
             return None  # the lease is gone: someone else has the job now

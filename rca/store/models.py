@@ -96,6 +96,8 @@ class AnalysisInputRow(Base):
     )
     topology_document: Mapped[str] = mapped_column(Text, nullable=False)  # canonical JSON
     metrics_csv_gz: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)  # gzip of the canonical CSV
+    # uploaded span and log files, as sent (rca.service.evidence_uploads.pack_evidence); None without them
+    evidence_gz: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class ApiKeyRow(Base):

@@ -147,7 +147,7 @@ def _engine_factory(
 
         def run(case: BenchCase) -> list[str]:
             # Looked up at call time so that ``rca.analyze`` is the public entry point.
-            result = rca.analyze(case.graph, case.metrics, case.incident, config, baseline=case.baseline)
+            result = rca.analyze(case.graph, case.metrics, case.incident, config, baseline=case.baseline, **case.evidence)
             top = result.causes[0].confidence if result.causes else None
             # The whole ranking, not only the explained top_k: AC@5 and several root causes need it.
             ranking = result.ranking or result.causes

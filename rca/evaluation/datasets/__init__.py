@@ -6,7 +6,8 @@ command line:
 ``petshop:PATH``
     The PetShop directory format (:func:`rca.evaluation.datasets.petshop.load_petshop`).
 ``nezha:PATH``
-    The Nezha directory format (:func:`rca.evaluation.datasets.nezha.load_nezha`).
+    The Nezha directory format (:func:`rca.evaluation.datasets.nezha.load_nezha`);
+    ``nezha:PATH|modalities=metrics+logs`` hands the engine only those (the ablations).
 ``cases:PATH``
     Your own incidents: a folder of case folders, each with a ``case.yaml``
     manifest (:func:`rca.evaluation.datasets.cases.load_case_folders`).
@@ -40,7 +41,7 @@ __all__ = ["BenchCase", "DATASETS", "load_cases", "default_dataset_path", "spec_
 #: The dataset names a spec may start with, and what each one is.
 DATASETS: dict[str, str] = {
     "petshop": "PetShop (AWS microservices, 5-minute metrics; Hardt et al., CLeaR 2024, CC-BY-4.0)",
-    "nezha": "Nezha (Online Boutique and Train Ticket on Kubernetes, 1-minute metrics and spans; FSE 2023, MIT)",
+    "nezha": "Nezha (Online Boutique and Train Ticket on Kubernetes, 1-minute metrics, spans and logs; FSE 2023, MIT)",
     "cases": "Your own incidents: case folders with a case.yaml, metrics and a topology",
     "inject": "Faults injected into the normal windows of another dataset (inject:SOURCE|OPTIONS)",
     "synthetic": "Seeded synthetic incidents over generated topologies",
@@ -146,6 +147,14 @@ def load_cases(spec: str, **options: Any) -> list[BenchCase]:
         _check_options(name, inject_faults, options)
         return inject_faults(load_cases(source.strip()), **{**parse_inject_options(opts), **options})
     func = _loader(name)
+    if name != "synthetic" and "|" in rest:
+        # ``nezha:PATH|modalities=metrics+logs``: loader options after the path, as ``inject:`` takes them
+        rest, _, opts = rest.partition("|")
+        for item in filter(None, (o.strip() for o in opts.split(","))):
+            key, eq, value = item.partition("=")
+            if not eq or not key.strip():
+                raise InvalidInputError(f"dataset option {item!r} in spec {spec!r} must read key=value", field="dataset")
+            options.setdefault(key.strip(), value.strip())
     _check_options(name, func, options)
     if name == "synthetic":
         # the generator yields cases lazily; the registry's contract is a list

@@ -57,6 +57,9 @@ class BenchCase:
     issues : tuple of DataIssue
         What the loader repaired or noticed (clock fixes...).
     meta : dict
+    evidence : dict
+        Spans and logs for :func:`rca.analyze` (``spans``, ``logs``, ``baseline_spans``, ``baseline_logs``),
+        passed as keyword arguments; empty for datasets without them.
     """
 
     case_id: str
@@ -70,6 +73,7 @@ class BenchCase:
     fault_type: str | None = None
     issues: tuple[DataIssue, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)
+    evidence: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_normal(self) -> bool:

@@ -30,14 +30,22 @@ seconds, CPU in millicores, memory in MiB, rates in percent)
     ``keep_node_metrics=True`` (then ``node_cpu_usage_rate``...).
     ``front_service.csv`` becomes the entry service's ``latency_p50/p90/p95/p99``
     and ``success_rate`` (replacing that pod's own ``success_rate``: the entry
-    point's is the user-facing one).  With ``use_spans`` and trace files, the
-    span metrics of :func:`rca.evaluation.datasets.spans.span_metrics` are joined in
-    (``span_requests``, ``span_latency_*`` in ms, ``span_outgoing``); they
-    cover only the sampled minutes.  Where the day has per-edge latency files
+    point's is the user-facing one).  Where the day has per-edge latency files
     (``source_<q>.csv``, ``destination_<q>.csv``), each service gets
     ``network_latency_p<q>``: the median over its call edges of caller-side
     minus callee-side latency, i.e. time on the network.  Every timestamp is
     floored to the minute.
+
+Spans and logs (``trace/*.csv[.gz]``, ``log/*.csv[.gz]``, ``normal/trace``, ``normal/log``)
+    Not metrics: each case hands them to :func:`rca.analyze` as evidence
+    (``BenchCase.evidence``: ``spans`` and ``logs`` of the case's window and
+    kept history, the day's ``normal/`` ones as ``baseline_spans`` and
+    ``baseline_logs``).  Their history drops the other faults' abnormal
+    minutes ``[t', t' + abnormal)`` without the metrics' extra minute of margin:
+    span files cover only the minute before each fault and the two after it,
+    so the minute before a fault is often the only fresh normal data.
+    ``modalities="metrics+logs"`` (or the spec ``nezha:PATH|modalities=...``)
+    keeps a subset, grouped as ``"<system> (metrics+logs)"``.
 
 Topology
     From ``metric/dependency.csv`` when present; its IP-address nodes are the
@@ -93,6 +101,8 @@ from rca.evaluation.datasets.nezha_day import NezhaDay, read_nezha_day
 __all__ = ["load_nezha"]
 
 _MINUTE = pd.Timedelta(minutes=1)
+#: what a case may hand the engine; ``modalities=`` keeps a subset (the bench's ablations)
+MODALITIES = ("metrics", "spans", "logs")
 
 
 
@@ -163,7 +173,31 @@ def _subtract(
     return pieces
 
 
-def _day_cases(d: NezhaDay, abnormal: pd.Timedelta, history: pd.Timedelta) -> list[BenchCase]:
+def _cut(table: pd.DataFrame | None, column: str, pieces: list[tuple[pd.Timestamp, pd.Timestamp]]) -> pd.DataFrame | None:
+    """The rows of a time-sorted table whose ``column`` falls in one of the half-open ``pieces``."""
+    if table is None:
+        return None
+    ts = table[column]
+    parts = [table.iloc[int(ts.searchsorted(lo, "left")):int(ts.searchsorted(hi, "left"))] for lo, hi in pieces]
+    return pd.concat(parts, ignore_index=True) if parts else table.iloc[0:0]
+
+
+def _evidence(d: NezhaDay, pieces: list[tuple[pd.Timestamp, pd.Timestamp]], modalities: frozenset[str]) -> dict:
+    """The spans and logs of a case (its window and its kept history) and the day's normal ones."""
+    out: dict = {}
+    if "spans" in modalities and d.spans is not None:
+        out["spans"] = _cut(d.spans, "start", pieces)
+        if d.normal_spans is not None:
+            out["baseline_spans"] = d.normal_spans
+    if "logs" in modalities and d.logs is not None:
+        out["logs"] = _cut(d.logs, "timestamp", pieces)
+        if d.normal_logs is not None:
+            out["baseline_logs"] = d.normal_logs
+    return out
+
+
+def _day_cases(d: NezhaDay, abnormal: pd.Timedelta, history: pd.Timedelta,
+               modalities: frozenset[str] = frozenset(MODALITIES)) -> list[BenchCase]:
     cases: list[BenchCase] = []
     disturbed = [(f.inject - _MINUTE, f.inject + abnormal + _MINUTE) for f in d.faults]
     for k, f in enumerate(d.faults):
@@ -189,11 +223,16 @@ def _day_cases(d: NezhaDay, abnormal: pd.Timedelta, history: pd.Timedelta) -> li
                     ),
                 )
             )
+        # Spans and logs exist only around each fault, so the minute before this one is often all the fresh
+        # normal data they have: their history drops the other faults' abnormal spans without the minute of
+        # margin the metrics keep (which would swallow that minute whenever faults are six minutes apart).
+        holes = [(f2.inject, f2.inject + abnormal) for j, f2 in enumerate(d.faults) if j != k]
+        evidence = _evidence(d, [*_subtract(t - history, t, holes), (t, t + abnormal)], modalities)
         cases.append(
             BenchCase(
                 case_id=f"{d.system}/{d.day}/{k:02d}",
                 dataset="nezha",
-                group=d.system,
+                group=d.system if modalities == frozenset(MODALITIES) else f"{d.system} ({'+'.join(m for m in MODALITIES if m in modalities)})",
                 graph=d.graph,
                 metrics=window,
                 incident=Incident(d.entry, d.symptom_metric, t, t + abnormal),
@@ -211,6 +250,7 @@ def _day_cases(d: NezhaDay, abnormal: pd.Timedelta, history: pd.Timedelta) -> li
                     "baseline_removed": tuple(removed),
                     **{k2: v for k2, v in d.meta.items() if k2 != "pods"},
                 },
+                evidence=evidence,
             )
         )
     return cases
@@ -226,6 +266,17 @@ def _duration(value: str | pd.Timedelta, name: str) -> pd.Timedelta:
     return out
 
 
+def _modalities(value: str | Iterable[str]) -> frozenset[str]:
+    names = [v.strip() for v in (value.replace(",", "+").split("+") if isinstance(value, str) else value)]
+    unknown = [n for n in names if n not in MODALITIES]
+    if unknown:
+        raise InvalidInputError(f"unknown modality {unknown[0]!r}; use {', '.join(MODALITIES)} joined by '+'",
+                                field="dataset")
+    if "metrics" not in names:
+        raise InvalidInputError("modalities must include 'metrics' (the symptom is a metric)", field="dataset")
+    return frozenset(names)
+
+
 def _is_day(path: Path) -> bool:
     return path.is_dir() and ((path / "fault_list.json").is_file() or (path / "metric").is_dir())
 
@@ -239,6 +290,7 @@ def load_nezha(
     use_spans: bool = True,
     keep_node_metrics: bool = False,
     hosts: bool = False,
+    modalities: str | Iterable[str] = MODALITIES,
 ) -> list[BenchCase]:
     """Load every Nezha system and day under ``root``: one case per injected fault.
 
@@ -254,7 +306,12 @@ def load_nezha(
     history : duration
         Length of the normal window before each injection.
     use_spans : bool
-        Join span-derived metrics (:func:`rca.evaluation.datasets.spans.span_metrics`).
+        Read the span files (``False`` is ``modalities`` without ``spans``; the topology still comes from
+        them when the day has no dependency file).
+    modalities : str or iterable of str
+        What each case hands the engine: ``metrics`` always, ``spans`` and ``logs`` when the day has them
+        (a string joins names with ``+``: ``"metrics+logs"``).  A case of a subset is grouped as
+        ``"<system> (metrics+logs)"``, so a bench run shows what each modality earns.
     keep_node_metrics : bool
         Keep the ``Node*`` columns (Kubernetes node metrics, shared by pods).
     hosts : bool
@@ -274,6 +331,9 @@ def load_nezha(
     root = Path(root)
     if not root.is_dir():
         raise InvalidInputError(f"Nezha directory {str(root)!r} does not exist", field="dataset")
+    chosen = _modalities(modalities)
+    if not use_spans:
+        chosen = chosen - {"spans"}
     abnormal_td = _duration(abnormal, "abnormal")
     history_td = _duration(history, "history")
     # ``root`` is normally the folder of systems; a system folder or a single day works too
@@ -295,6 +355,7 @@ def load_nezha(
     cases: list[BenchCase] = []
     for system_dir in found:
         for day_dir in days_of[system_dir]:
-            day = read_nezha_day(day_dir, use_spans=use_spans, keep_node_metrics=keep_node_metrics, hosts=hosts)
-            cases.extend(_day_cases(day, abnormal_td, history_td))
+            day = read_nezha_day(day_dir, use_spans=True, use_logs="logs" in chosen,
+                                 keep_node_metrics=keep_node_metrics, hosts=hosts)
+            cases.extend(_day_cases(day, abnormal_td, history_td, chosen))
     return cases

@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 
 from rca.engine.errors import InvalidInputError
+from rca.engine.evidence.logs import read_logs
 from rca.engine.ingest import LONG_COLUMNS
 from rca.engine.types import DataIssue
 from rca.evaluation.datasets.base import compact_names
-from rca.evaluation.datasets.spans import span_metrics
 from topology import NodeKind, ServiceGraph
 from topology.io_csv import is_ip_address, read_edge_csv
 from topology.io_spans import graph_from_spans, normalize_spans_csv
@@ -162,6 +162,12 @@ class NezhaDay:
     symptom_metric: str = "latency_p90"
     issues: list[DataIssue] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    #: the day's spans (the span table, sorted by start) and log lines (the log table, sorted by time), and the
+    #: fault-free ones of ``normal/`` -- None where the day has none (or they were not asked for)
+    spans: pd.DataFrame | None = None
+    logs: pd.DataFrame | None = None
+    normal_spans: pd.DataFrame | None = None
+    normal_logs: pd.DataFrame | None = None
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -269,13 +275,22 @@ def _read_spans(trace_dir: Path, to_service: PodNameMapper) -> tuple[pd.DataFram
 
     Trace files may overlap (the same trace in two files): a span is kept once.
     """
-    files = sorted(trace_dir.glob("*.csv")) if trace_dir.is_dir() else []
+    files = sorted([*trace_dir.glob("*.csv"), *trace_dir.glob("*.csv.gz")]) if trace_dir.is_dir() else []
     if not files:
         return None, 0
     spans = normalize_spans_csv(files, service_of=to_service)
     before = len(spans)
-    spans = spans.drop_duplicates(["trace_id", "span_id"]).reset_index(drop=True)
+    spans = spans.drop_duplicates(["trace_id", "span_id"]).sort_values("start", kind="stable").reset_index(drop=True)
     return spans, before - len(spans)
+
+
+def _read_log_dir(log_dir: Path, to_service: PodNameMapper) -> tuple[pd.DataFrame | None, list[DataIssue]]:
+    """Every log file of a folder (``HH_MM_log.csv.gz``, raw ``.csv`` too) as one log table sorted by time."""
+    files = sorted([*log_dir.glob("*.csv"), *log_dir.glob("*.csv.gz")]) if log_dir.is_dir() else []
+    if not files:
+        return None, []
+    table = read_logs(files, field="dataset", pod_mapper=to_service)
+    return table.frame.sort_values("timestamp", kind="stable").reset_index(drop=True), list(table.issues)
 
 
 def _read_faults(path: Path, to_service: PodNameMapper, where: str) -> list[NezhaFault]:
@@ -477,11 +492,17 @@ def read_nezha_day(
     day_dir: str | Path,
     *,
     use_spans: bool = True,
+    use_logs: bool = True,
     keep_node_metrics: bool = False,
     hosts: bool = False,
     pod_mapper: PodNameMapper | None = None,
 ) -> NezhaDay:
-    """Parse one Nezha day directory (metrics, topology, faults) once; see the module docstring."""
+    """Parse one Nezha day directory (metrics, topology, faults, spans and logs) once; see the module docstring.
+
+    ``use_spans`` / ``use_logs``: keep the spans (``trace/``, ``normal/trace/``) and log lines (``log/``,
+    ``normal/log/``) for the cases, which hand them to the engine as evidence; the topology comes from the
+    spans whenever the day has no dependency file, whatever ``use_spans`` says.
+    """
     day_dir = Path(day_dir)
     system, day = day_dir.parent.name, day_dir.name
     where = f"{system}/{day}"
@@ -534,8 +555,6 @@ def read_nezha_day(
     edges, edge_issues = _read_edge_latency(metric_dir, with_metrics | set(graph.services), where)
     issues.extend(edge_issues)
     parts.append(edges)
-    if use_spans and spans is not None and not spans.empty:
-        parts.append(span_metrics(spans, "1min"))
     metrics = pd.concat([p.astype({"timestamp": _TS_DTYPE}) for p in parts if not p.empty], ignore_index=True)
     metrics["service"] = metrics["service"].astype("str")
     metrics["metric"] = metrics["metric"].astype("str")
@@ -551,6 +570,12 @@ def read_nezha_day(
         if f.service not in graph:
             graph.add_service(f.service)
     faults = [f if f.service in with_metrics else _unobserved(f, where) for f in faults]
+    normal_spans = _read_spans(day_dir / "normal" / "trace", to_service)[0] if use_spans else None
+    logs = normal_logs = None
+    if use_logs:
+        logs, log_issues = _read_log_dir(day_dir / "log", to_service)
+        normal_logs, normal_issues = _read_log_dir(day_dir / "normal" / "log", to_service)
+        issues.extend(log_issues + normal_issues)
     return NezhaDay(
         system=system,
         day=day,
@@ -567,5 +592,10 @@ def read_nezha_day(
             "span_files": len(list((day_dir / "trace").glob("*.csv"))) if (day_dir / "trace").is_dir() else 0,
             "spans": 0 if spans is None else len(spans),
             "duplicate_spans_dropped": dup_spans,
+            "log_lines": 0 if logs is None else len(logs),
         },
+        spans=spans if use_spans else None,
+        logs=logs,
+        normal_spans=normal_spans,
+        normal_logs=normal_logs,
     )

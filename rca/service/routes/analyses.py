@@ -61,6 +61,7 @@ from rca.service.schemas import (
 )
 from rca.service.settings import Settings
 from rca.store import repository as repo
+from rca.service.evidence_uploads import EVIDENCE_PARTS, check_evidence, pack_evidence, read_evidence_parts
 from rca.store.documents import canonicalise_metrics, document_of, graph_from_document
 from rca.store.models import AnalysisInputRow, AnalysisRow
 from rca.store.session import Database, utcnow
@@ -144,8 +145,8 @@ def _parse_json_request(body: bytes) -> tuple[AnalysisRequest, pd.DataFrame]:
     return req, frame
 
 
-async def _read_multipart(request: Request, settings: Settings) -> tuple[AnalysisRequest, pd.DataFrame]:
-    form = await request.form(max_files=2, max_fields=10, max_part_size=settings.max_body_bytes)
+async def _read_multipart(request: Request, settings: Settings) -> tuple[AnalysisRequest, pd.DataFrame, dict]:
+    form = await request.form(max_files=2 + len(EVIDENCE_PARTS), max_fields=10, max_part_size=settings.max_body_bytes)
     try:
         part = form.get("request")
         upload = form.get("metrics")
@@ -162,7 +163,9 @@ async def _read_multipart(request: Request, settings: Settings) -> tuple[Analysi
         frame = await run_in_threadpool(
             metrics_from_upload, data, filename=upload.filename, content_type=upload.content_type
         )
-        return req, frame
+        parts = await read_evidence_parts(form)
+        await run_in_threadpool(check_evidence, parts)
+        return req, frame, parts
     finally:
         await form.close()
 
@@ -189,7 +192,7 @@ def _resolve_topology(db: Database, ref: Any) -> tuple[ServiceGraph, str | None,
         raise TopologyError(exc.message, field=field, line=exc.line, source=exc.source) from None
 
 
-def _prepare(db: Database, settings: Settings, req: AnalysisRequest, frame: pd.DataFrame) -> AnalysisRow:
+def _prepare(db: Database, settings: Settings, req: AnalysisRequest, frame: pd.DataFrame, evidence: dict) -> AnalysisRow:
     """Check the inputs at the door (so an accepted job can run), then store job and inputs."""
     config = rca.RCAConfig.from_dict(config_dict(req.config))
     incident = rca.Incident.from_dict(req.incident, timezone=config.align.timezone)
@@ -238,16 +241,20 @@ def _prepare(db: Database, settings: Settings, req: AnalysisRequest, frame: pd.D
         attempts=0,
         executions=0,
     )
-    inputs = AnalysisInputRow(analysis_id=row.id, topology_document=document_of(graph), metrics_csv_gz=metrics.csv_gz)
+    inputs = AnalysisInputRow(
+        analysis_id=row.id, topology_document=document_of(graph), metrics_csv_gz=metrics.csv_gz, evidence_gz=pack_evidence(evidence)
+    )
     with db.session() as s:
         repo.add_analysis(s, row, inputs)
     return row
 
 
-def _prepare_safely(db: Database, settings: Settings, req: AnalysisRequest, frame: pd.DataFrame) -> AnalysisRow:
+def _prepare_safely(
+    db: Database, settings: Settings, req: AnalysisRequest, frame: pd.DataFrame, evidence: dict | None = None
+) -> AnalysisRow:
     """:func:`_prepare`, with any value problem a parser let through answered as 422, never 500."""
     try:
-        return _prepare(db, settings, req, frame)
+        return _prepare(db, settings, req, frame, evidence or {})
     except (ApiError, InvalidInputError, TopologyError):
         raise
     except (TypeError, ValueError, KeyError, OverflowError) as exc:
@@ -317,6 +324,8 @@ _POST_RESPONSES: dict[int | str, dict[str, Any]] = {
                                 "description": "JSON: incident, topology, config (the schema `AnalysisRequest`)",
                             },
                             "metrics": {"type": "string", "format": "binary", "description": "CSV or Parquet, long format"},
+                            **{p: {"type": "string", "format": "binary", "description": "optional: spans or logs (rca.analyze's formats)"}
+                               for p in EVIDENCE_PARTS},
                         },
                     }
                 },
@@ -337,8 +346,9 @@ async def create_analysis(
     if media == "application/json":
         body = await request.body()
         req, frame = await run_in_threadpool(_parse_json_request, body)
+        parts: dict = {}
     elif media == "multipart/form-data":
-        req, frame = await _read_multipart(request, settings)
+        req, frame, parts = await _read_multipart(request, settings)
     else:
         raise ApiError(
             415,
@@ -346,7 +356,7 @@ async def create_analysis(
             f"send application/json (inline metrics) or multipart/form-data (metrics file), not {media or '(none)'!r}",
             field="body",
         )
-    row = await run_in_threadpool(_prepare_safely, db, settings, req, frame)
+    row = await run_in_threadpool(_prepare_safely, db, settings, req, frame, parts)
     return await _answer(db, settings, runner, row, wait)
 
 
@@ -405,7 +415,8 @@ def _copy_for_rerun(db: Database, analysis_id: str, config: dict[str, Any] | Non
             executions=0,
         )
         copy = AnalysisInputRow(
-            analysis_id=row.id, topology_document=inputs.topology_document, metrics_csv_gz=inputs.metrics_csv_gz
+            analysis_id=row.id, topology_document=inputs.topology_document, metrics_csv_gz=inputs.metrics_csv_gz,
+            evidence_gz=inputs.evidence_gz,
         )
         repo.add_analysis(s, row, copy)
     return row

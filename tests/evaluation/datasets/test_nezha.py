@@ -166,9 +166,7 @@ def test_a_fault_on_a_pod_without_metrics_is_kept_and_reported(tmp_path: Path) -
 def test_metric_names_units_and_node_columns(cases: dict[str, BenchCase]) -> None:
     c = cases["shop/2022-08-22/03"]
     cart = set(c.metrics.loc[c.metrics.service == "cartservice", "metric"])
-    assert cart == POD_METRICS | {
-        "span_requests", "span_latency_p50", "span_latency_p90", "span_latency_p99", "network_latency_p50"
-    }
+    assert cart == POD_METRICS | {"network_latency_p50"}  # spans are evidence, not metrics
     assert not any(m.startswith("node_") for m in c.metrics["metric"])
     assert list(c.metrics.columns) == ["timestamp", "service", "metric", "value"]
     assert str(c.metrics["timestamp"].dt.tz) == "UTC"
@@ -204,15 +202,28 @@ def test_missing_values_are_absent(cases: dict[str, BenchCase]) -> None:
     assert len(cpu) == 39
 
 
-def test_span_metrics_joined_only_with_use_spans() -> None:
-    with_spans = read_nezha_day(FIXTURES / "shop" / "2022-08-22")
-    without = read_nezha_day(FIXTURES / "shop" / "2022-08-22", use_spans=False)
-    assert {"span_requests", "span_outgoing"} <= set(with_spans.metrics["metric"])
-    assert not any(m.startswith("span_") for m in without.metrics["metric"])
-    req = with_spans.metrics[(with_spans.metrics.metric == "span_requests") & (with_spans.metrics.service == "cartservice")]
-    # two GetCart calls, one of them listed twice in the span file
-    assert req.set_index("timestamp")["value"].to_dict() == {_ts("2022-08-22 04:02"): 1.0, _ts("2022-08-22 04:03"): 1.0}
-    assert with_spans.meta["duplicate_spans_dropped"] == 1
+def test_cases_carry_spans_and_logs_as_evidence(cases: dict[str, BenchCase]) -> None:
+    shop = cases["shop/2022-08-22/03"]
+    spans = shop.evidence["spans"]
+    assert set(spans.columns) >= {"trace_id", "span_id", "service", "start", "duration_us"}
+    lo, hi = shop.incident.start - pd.Timedelta("60min"), shop.incident.end
+    assert ((spans["start"] >= lo) & (spans["start"] < hi)).all()
+    assert "logs" not in shop.evidence  # Online Boutique published no logs
+    day = read_nezha_day(FIXTURES / "tickets" / "2023-01-29")
+    assert day.logs is not None and len(day.logs) == 162 and day.normal_logs is not None
+    assert day.logs["timestamp"].is_monotonic_increasing
+    assert read_nezha_day(FIXTURES / "tickets" / "2023-01-29", use_logs=False).logs is None
+
+
+def test_modalities_option_keeps_a_subset() -> None:
+    only = load_nezha(FIXTURES / "shop", modalities="metrics")
+    assert all(not c.evidence for c in only) and {c.group for c in only} == {"shop (metrics)"}
+    both = load_cases(f"nezha:{FIXTURES / 'shop'}|modalities=metrics+spans")
+    assert {c.group for c in both} == {"shop (metrics+spans)"} and any("spans" in c.evidence for c in both)
+    with pytest.raises(InvalidInputError, match="unknown modality 'traces'"):
+        load_nezha(FIXTURES / "shop", modalities="metrics+traces")
+    with pytest.raises(InvalidInputError, match="must include 'metrics'"):
+        load_nezha(FIXTURES / "shop", modalities="spans")
 
 
 # -- topology ------------------------------------------------------------------------
@@ -372,7 +383,8 @@ def test_real_nezha_smoke() -> None:
         assert c.baseline is not None and (c.baseline["timestamp"] < c.incident.start).all()
         window = c.metrics[c.metrics.timestamp >= c.incident.start]
         assert ((window.service == c.incident.service) & (window.metric == "latency_p90")).any()
-    assert seconds < 6, f"loading Nezha took {seconds:.1f} s of CPU"
+    # metrics and spans took about 4 s; the whole day's logs (168 files, 173,000 lines) add about 3
+    assert seconds < 12, f"loading Nezha took {seconds:.1f} s of CPU"
 
 
 # -- per-edge latency -------------------------------------------------------------
