@@ -209,8 +209,10 @@ _WORKER = textwrap.dedent(
     import topology
     from rca.integrations.alerts.grouping import GroupingRules, group_pending
     from rca.store.session import Database
-    url, graph_path, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    url, graph_path, seconds, ready = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
     db, graph = Database(url), topology.load(graph_path)
+    group_pending(db, GroupingRules(), graph, debounce=timedelta(0), max_delay=timedelta(0), limit=7)  # warm: nothing pending yet
+    open(ready, "w").close()
     n, deadline = 0, time.monotonic() + seconds
     while time.monotonic() < deadline:
         n += len(group_pending(db, GroupingRules(), graph, debounce=timedelta(0), max_delay=timedelta(0), limit=7))
@@ -239,9 +241,14 @@ def test_two_processes_on_one_postgres_group_like_one(pg_url: str, tmp_path: Pat
             conn.execute(text(f"DELETE FROM {table}"))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     graph_path = str(ROOT / "rca" / "data" / "demo" / "topology.yaml")
-    procs = [subprocess.Popen([sys.executable, "-c", _WORKER, ref_url, graph_path, "8"], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(2)]  # fmt: skip
+    ready = [tmp_path / f"ready{i}" for i in range(2)]
+    procs = [subprocess.Popen([sys.executable, "-c", _WORKER, ref_url, graph_path, "8", str(r)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for r in ready]  # fmt: skip
     try:
+        # both workers up (imports and connections take seconds on a loaded machine) before the storm starts
+        started = __import__("time").monotonic()
+        while not all(r.exists() for r in ready) and __import__("time").monotonic() - started < 60:
+            __import__("time").sleep(0.05)
         ids = []
         for k in range(6):
             ids += _add_alerts(one, storm[k * len(STORM):(k + 1) * len(STORM)], tag=f"two{k}")
