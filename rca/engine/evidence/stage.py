@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from rca.engine.align import align_metrics
+from rca.engine.align import align_metrics, infer_step
 from rca.engine.config import RCAConfig
 from rca.engine.errors import InvalidInputError
 from rca.engine.evidence.build import EvidenceInputs, SpanLogEvidence, build_evidence
@@ -32,7 +32,8 @@ def evidence_frames(
         return long, None, None
     if long is not None and len(long):
         ts = long["timestamp"].drop_duplicates().sort_values()
-        step = pd.Timedelta(cfg.align.step) if cfg.align.step else (ts.diff().median() if len(ts) > 1 else pd.Timedelta("1min"))
+        # the grid alignment will use: the same inference, rounded to whole seconds (clocks a little off the grid)
+        step = pd.Timedelta(cfg.align.step) if cfg.align.step else (infer_step(long) if len(ts) > 1 else pd.Timedelta("1min"))
         last = ts.iloc[-1]
     else:
         step = pd.Timedelta(cfg.align.step or "1min")
