@@ -30,6 +30,7 @@ def contract_server(tmp_path_factory: pytest.TempPathFactory):
     server = launch(
         tmp, url, max_body_bytes=200_000, max_metric_points=2_000, sync_max_points=500,
         alertmanager_tokens=key, grafana_tokens=key, opsgenie_tokens=key,
+        servicenow_tokens=key, jira_tokens=key, splunk_tokens=key, dynatrace_tokens=key,
     )  # fmt: skip
     yield server, key
     server.stop()

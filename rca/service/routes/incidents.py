@@ -8,14 +8,15 @@ analysis of all its symptoms (:mod:`rca.integrations.alerts.incident_worker`).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from rca.service.deps import ReadKey, SessionDep
 from rca.service.errors import ApiError
+from rca.service.params import DB_INT_MAX
 from rca.service.routes.analyses import public_of
 from rca.service.schemas import AnalysisPublic, ErrorBody
 from rca.store.alerts import AlertRow
@@ -113,10 +114,10 @@ def _summary(row: IncidentRow) -> dict[str, Any]:
 def list_incidents(
     s: SessionDep,
     _key: ReadKey,
-    status: Annotated[str | None, Query(description=f"One of {', '.join(INCIDENT_STATUSES)}.")] = None,
+    status: Annotated[Literal["open", "closed"] | None, Query(description=f"One of {', '.join(INCIDENT_STATUSES)}.")] = None,
     service: Annotated[str | None, Query(description="Only incidents with an alert on this service.")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[int | None, Query(description="`next_cursor` of the previous page.")] = None,
+    cursor: Annotated[int | None, Query(ge=0, le=DB_INT_MAX, description="`next_cursor` of the previous page.")] = None,
 ) -> IncidentList:
     if status is not None and status not in INCIDENT_STATUSES:
         raise ApiError(422, "validation_error", f"status must be one of {list(INCIDENT_STATUSES)}, got {status!r}", field="status")
@@ -142,7 +143,7 @@ def list_incidents(
     "/{incident_id}", response_model=IncidentDetail,
     responses={404: {"model": ErrorBody}}, summary="One incident: its alerts with the grouping decisions, and its analysis",
 )  # fmt: skip
-def get_incident(incident_id: int, s: SessionDep, _key: ReadKey) -> IncidentDetail:
+def get_incident(incident_id: Annotated[int, Path(ge=1, le=DB_INT_MAX)], s: SessionDep, _key: ReadKey) -> IncidentDetail:
     row = s.get(IncidentRow, incident_id)
     if row is None:
         raise ApiError(404, "incident_not_found", f"incident {incident_id} does not exist", field="incident_id")
