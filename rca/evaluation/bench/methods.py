@@ -305,11 +305,7 @@ def robust_z_scores(metrics: pd.DataFrame, incident: Incident, baseline: pd.Data
 
 def rank_robust_z(case: BenchCase) -> Ranking:
     """Services by :func:`robust_z_scores`, then unscored services by name."""
-    scores = robust_z_scores(case.metrics, case.incident, case.baseline)
-    scored = [str(s) for s in scores.index]
-    seen = set(scored)
-    rest = [s for s in _all_services(case) if s not in seen]
-    return Ranking(scored + rest, list(scores.to_numpy()) + [0.0] * len(rest))
+    return _scored_then_rest(case, robust_z_scores(case.metrics, case.incident, case.baseline))
 
 
 def rank_hypothesis_testing(case: BenchCase) -> Ranking:
@@ -317,7 +313,11 @@ def rank_hypothesis_testing(case: BenchCase) -> Ranking:
     from rca.evaluation.bench.hypothesis_testing import ht_scores
 
     base = None if case.baseline is None else _long_frame(case.baseline)
-    scores = ht_scores(case, _long_frame(case.metrics), base)
+    return _scored_then_rest(case, ht_scores(case, _long_frame(case.metrics), base))
+
+
+def _scored_then_rest(case: BenchCase, scores: pd.Series) -> Ranking:
+    """The services of ``scores`` in its order (descending), then every other service of the case by name, scored 0."""
     scored = [str(s) for s in scores.index]
     seen = set(scored)
     rest = [s for s in _all_services(case) if s not in seen]
