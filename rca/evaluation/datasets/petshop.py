@@ -276,6 +276,15 @@ def _scenario_cases(
     return cases
 
 
+def _normal_symptoms(
+    issues: Sequence[_Issue], normal: pd.DataFrame
+) -> tuple[str, list[tuple[str, str]], pd.DatetimeIndex]:
+    """What normal cases ask about: the issues' usual symptom node, their target metrics, the normal data's times."""
+    node = Counter(it.node for it in issues).most_common(1)[0][0]
+    metrics = list(dict.fromkeys((it.metric, it.agg) for it in issues))
+    return node, metrics, pd.DatetimeIndex(normal["timestamp"].drop_duplicates().sort_values())
+
+
 def _normal_cases(
     scenario: str,
     graph: ServiceGraph,
@@ -289,9 +298,7 @@ def _normal_cases(
     """Specificity windows cut from the scenario's normal data."""
     size = int(np.median(window_rows)) if window_rows else 5
     offset = pd.Timedelta(seconds=float(np.median(offsets)) if offsets else 0.0)
-    node = Counter(it.node for it in issues).most_common(1)[0][0]
-    metrics = list(dict.fromkeys((it.metric, it.agg) for it in issues))
-    stamps = pd.DatetimeIndex(normal["timestamp"].drop_duplicates().sort_values())
+    node, metrics, stamps = _normal_symptoms(issues, normal)
     all_series = _series_keys(normal)
     starts = _window_starts(len(stamps), size, per_metric)
     cases: list[BenchCase] = []
@@ -351,9 +358,7 @@ def _split_cases(
     window fails here.  Split points: ``n_splits`` evenly spaced from 10 % to
     90 % of the rows.
     """
-    node = Counter(it.node for it in issues).most_common(1)[0][0]
-    metrics = list(dict.fromkeys((it.metric, it.agg) for it in issues))
-    stamps = pd.DatetimeIndex(normal["timestamp"].drop_duplicates().sort_values())
+    node, metrics, stamps = _normal_symptoms(issues, normal)
     ts = normal["timestamp"]
     cases: list[BenchCase] = []
     for k, frac in enumerate(np.linspace(0.1, 0.9, n_splits)):
