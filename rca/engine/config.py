@@ -14,13 +14,14 @@ import dataclasses
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pandas as pd
 
 from rca.engine.errors import InvalidConfigError, did_you_mean
 
-__all__ = ["AlignConfig", "DetectConfig", "GrangerConfig", "RankConfig", "RCAConfig"]
+__all__ = ["AlignConfig", "DetectConfig", "GrangerConfig", "RCAConfig", "RankConfig"]
 
 
 def _fail(cls: str, name: str, rule: str, value: Any, path: str) -> InvalidConfigError:
@@ -65,6 +66,11 @@ class _Validated:
             elif kind == "timezone":
                 if not isinstance(value, str) or value not in zoneinfo.available_timezones():
                     raise _fail(cls, name, f"an IANA time zone name{did_you_mean(str(value), zoneinfo.available_timezones())}", value, path)
+            elif kind == "calibration":
+                if not isinstance(value, str) or not value:
+                    raise _fail(cls, name, "'default', 'none' or the path of a calibration file", value, path)
+                if value not in ("default", "none") and not Path(value).is_file():
+                    raise _fail(cls, name, "'default', 'none' or the path of an existing calibration file", value, path)
             elif kind == "duration":
                 try:
                     td = pd.Timedelta(value)
@@ -338,6 +344,12 @@ class RankConfig(_Validated):
     granger_weight : float
         Log-score added per significant Granger test from a candidate to a
         caller (and removed per test from a dependency to it).
+    calibration : str
+        What turns the ranking's posterior into a confidence that means a
+        probability: ``"default"`` (the map shipped with the engine, fitted
+        on every benchmark system), ``"none"`` (the raw posterior) or the
+        path of a file written by ``rca calibrate`` (a team's own incidents).
+        See :mod:`rca.engine.confidence`.
     """
 
     top_k: int = 5
@@ -357,6 +369,7 @@ class RankConfig(_Validated):
     walk_back: float = 0.2
     walk_weight: float = 0.5
     granger_weight: float = 1.0
+    calibration: str = "default"
 
     _RULES: ClassVar[dict[str, tuple]] = {
         "top_k": ("int", 1, 10_000),
@@ -376,6 +389,7 @@ class RankConfig(_Validated):
         "walk_back": ("float", 0.0, 10.0),
         "walk_weight": ("float", 0.0, 10.0),
         "granger_weight": ("float", 0.0, 100.0),
+        "calibration": ("calibration",),
     }
     _PATH: ClassVar[str] = "rank"
 

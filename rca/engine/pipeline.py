@@ -20,6 +20,7 @@ import pandas as pd
 from rca.engine.align import align_metrics
 from rca.engine.causal import granger_along_pairs
 from rca.engine.columns import name_mask
+from rca.engine.confidence_features import calibrate_ranking
 from rca.engine.config import AlignConfig, RCAConfig
 from rca.engine.detect import incident_windows, score_anomalies
 from rca.engine.errors import (
@@ -506,16 +507,29 @@ def analyze(
             granger=granger,
         )
     t = _clock()
+    ranked, no_cause, basis = calibrate_ranking(
+        ranked, no_cause, cfg.rank.calibration, graph=g, null_log_score=null, evidence=evidence,
+        table=scores.table, frame=frame, symptom=symptom, symptom_service=incident.service, threshold=threshold,
+        quiet_symptom=quiet_symptom, issues=issues, borrowed_baseline=baseline is not None,
+        window_points=len(scores.points.index),
+    )
+    _lap(timings, "calibrate", t)
+    t = _clock()
     causes = explain_causes(
         g, ranked, evidence, scores, granger, incident.service, threshold=threshold, top_k=cfg.rank.top_k
     )
     causes = tuple(dataclasses.replace(c, explains=(symptom_key,)) for c in causes)
     _lap(timings, "explain", t)
     top = causes[0]
-    return result(
-        "found",
-        f"{len(ranked)} anomalous candidate(s); most probable root cause: {top.service} "
-        f"({top.metric}, confidence {top.confidence:.2f}).",
-        causes,
-        granger,
+    weak = f" Weak evidence: {'; '.join(basis.weak)}." if basis.weak else ""
+    return dataclasses.replace(
+        result(
+            "found",
+            f"{len(ranked)} anomalous candidate(s); most probable root cause: {top.service} "
+            f"({top.metric}, confidence {top.confidence:.2f}: {basis.meaning}).{weak}",
+            causes,
+            granger,
+        ),
+        confidence=basis,
     )
+

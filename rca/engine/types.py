@@ -19,15 +19,16 @@ import pandas as pd
 from rca.engine.errors import InvalidIncidentError
 
 __all__ = [
-    "Incident",
-    "DataIssue",
     "HEADLINE_ISSUES",
-    "SeriesAnomaly",
-    "GrangerTest",
-    "Evidence",
     "Cause",
-    "RankedService",
+    "ConfidenceBasis",
+    "DataIssue",
+    "Evidence",
+    "GrangerTest",
+    "Incident",
     "RCAResult",
+    "RankedService",
+    "SeriesAnomaly",
     "to_utc",
 ]
 
@@ -318,6 +319,38 @@ class RankedService:
 
 
 @dataclass(frozen=True)
+class ConfidenceBasis:
+    """What the first cause's confidence rests on, and what it means.
+
+    ``raw`` is the ranking's posterior before calibration; ``features`` the
+    values the calibration read (:mod:`rca.engine.confidence`);
+    ``calibration`` the map's name (``"none"``: the raw posterior);
+    ``meaning`` the confidence in words ("right about 4 times in 5 on
+    incidents like this"); ``reliability`` how well the map held on systems
+    it was not fitted on; ``weak`` what makes this answer weak, in words.
+    """
+
+    value: float
+    raw: float
+    features: Mapping[str, float]
+    calibration: str
+    meaning: str
+    reliability: str
+    weak: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "value": _num(self.value),
+            "raw": _num(self.raw),
+            "features": {k: _num(v) for k, v in self.features.items()},
+            "calibration": self.calibration,
+            "meaning": self.meaning,
+            "reliability": self.reliability,
+            "weak": list(self.weak),
+        }
+
+
+@dataclass(frozen=True)
 class RCAResult:
     """The outcome of :func:`rca.analyze`.
 
@@ -328,10 +361,11 @@ class RCAResult:
     left to "there is no root cause, the anomalies are noise" (the causes'
     confidences and it sum to at most one; None when no candidate was
     weighed at all).  ``ranking`` holds every anomalous candidate, best
-    first; ``causes`` explains its first ``rank.top_k``.
-    weighed at all).  ``symptoms`` lists every symptom of a multi-symptom
+    first; ``causes`` explains its first ``rank.top_k``.  ``symptoms`` lists every symptom of a multi-symptom
     analysis (``rca.analyze(..., incident=[...])``; ``incident`` is then the
-    first of them), and is empty for a single symptom.
+    first of them), and is empty for a single symptom.  ``confidence`` says
+    what the first cause's confidence rests on and means (None when no
+    cause was named).
     """
 
     incident: Incident
@@ -351,6 +385,7 @@ class RCAResult:
     no_cause_probability: float | None = None
     ranking: tuple[RankedService, ...] = ()
     symptoms: tuple[Incident, ...] = ()
+    confidence: ConfidenceBasis | None = None
 
     @property
     def top(self) -> Cause | None:
@@ -367,6 +402,7 @@ class RCAResult:
             "no_cause_probability": None if self.no_cause_probability is None else _num(self.no_cause_probability),
             "causes": [c.to_dict() for c in self.causes],
             "ranking": [r.to_dict() for r in self.ranking],
+            "confidence": None if self.confidence is None else self.confidence.to_dict(),
             "symptom": None if self.symptom is None else self.symptom.to_dict(),
             "window": {"start": _iso(self.window[0]), "end": _iso(self.window[1])},
             "baseline_window": None

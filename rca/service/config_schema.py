@@ -34,7 +34,7 @@ from pydantic import (
 from rca.engine.config import RCAConfig
 from rca.engine.errors import did_you_mean
 
-__all__ = ["ConfigBody", "DURATION_PATTERN", "config_dict", "config_json_schema", "config_names"]
+__all__ = ["DURATION_PATTERN", "ConfigBody", "config_dict", "config_json_schema", "config_names"]
 
 DURATION_PATTERN = r"^[1-9][0-9]{0,4}(ns|us|ms|s|min|h|d)$"
 """Durations the schema admits (``30s``, ``5min``, ``2h``): positive, and small enough for a pandas Timedelta."""
@@ -48,7 +48,7 @@ def _descriptions(cls: type) -> dict[str, str]:
     """``name : type`` / indented text pairs of the class docstring's Attributes section."""
     doc = cls.__doc__ or ""
     out: dict[str, str] = {}
-    for m in re.finditer(r"^    (\w+) : [^\n]*\n((?:        [^\n]*\n?)+)", doc, flags=re.M):
+    for m in re.finditer(r"^    (\w+) : [^\n]*\n((?:        [^\n]*\n?)+)", doc, flags=re.MULTILINE):
         out[m.group(1)] = " ".join(line.strip() for line in m.group(2).splitlines())
     return out
 
@@ -89,6 +89,9 @@ def _annotation(rule: tuple) -> tuple[Any, dict[str, Any]]:
     elif kind == "timezone":
         zones = sorted(zoneinfo.available_timezones())
         ann = Annotated[StrictStr, AfterValidator(_zone), WithJsonSchema({"type": "string", "enum": zones})]
+    elif kind == "calibration":
+        # Over HTTP only the maps the server ships: a request must not name files on the server.
+        ann = Literal["default", "none"]
     else:
         raise TypeError(f"config rule kind {kind!r} has no schema; add it to rca.service.config_schema")
     return (ann | None) if optional else ann, extra
