@@ -19,6 +19,7 @@ app = typer.Typer(
 # Sub-commands register themselves on import.
 from rca.cli import analyze as _analyze  # noqa: E402,F401
 from rca.cli import bench as _bench  # noqa: E402,F401
+from rca.cli import calibrate as _calibrate  # noqa: E402,F401
 from rca.cli import cases as _cases  # noqa: E402,F401
 from rca.cli import serve as _serve  # noqa: E402,F401
 from rca.cli import topology_pull as _topology_pull  # noqa: E402,F401

@@ -132,6 +132,23 @@ def _methods_table() -> Table:
     return table
 
 
+def held_out_table(held: list[Any]) -> Table:
+    """The leave-one-system-out calibration rows as a terminal table (``rca bench``, ``rca calibrate``)."""
+    table = Table(title="leave one system out: fitted on the others, measured on this one")
+    for name in ("system", "n", "right", "raw conf", "raw ECE", "raw Brier", "cal conf", "cal ECE", "cal Brier",
+                 "no-cause Brier raw → cal"):
+        table.add_column(name, justify="left" if name == "system" else "right")
+
+    def f(x: float | None) -> str:
+        return "–" if x is None else f"{x:.3f}"
+
+    for h in held:
+        table.add_row(h.system, str(h.n), f(h.raw["accuracy"]), f(h.raw["confidence"]), f(h.raw["ece"]),
+                      f(h.raw["brier"]), f(h.calibrated["confidence"]), f(h.calibrated["ece"]),
+                      f(h.calibrated["brier"]), f"{f(h.no_cause_raw['brier'])} → {f(h.no_cause_calibrated['brier'])}")
+    return table
+
+
 @app.command("bench")
 def bench(
     dataset: Annotated[
@@ -304,6 +321,8 @@ def bench(
     except OSError as exc:
         raise _fail(f"--out {str(out)!r} could not be written: {exc.strerror or exc}") from None
     console.print(render_table(report, width=console.width))
+    if report.held_out:
+        console.print(held_out_table(list(report.held_out)))
     errors = sum(r.error is not None for r in results)
     if errors:
         first = next(r for r in results if r.error is not None)

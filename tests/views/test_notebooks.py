@@ -98,7 +98,8 @@ def test_petshop_notebook_compares_with_the_truth_and_benchmarks() -> None:
     text = _text(nb)
     assert "true root cause 'PetSearch_AWS::ECS::Fargate' is ranked" in text
     assert "recall1" in text or "rca.evaluation.bench) is not available" in text
-    assert _images(nb) == 2
+    assert "calibrated on" in text and "mean_confidence" in text
+    assert _images(nb) == 3  # topology, metrics, reliability diagram
 
 
 def test_petshop_notebook_skips_with_a_message_without_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

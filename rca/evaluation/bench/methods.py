@@ -65,15 +65,25 @@ __all__ = [
 
 
 class Ranking(list[str]):
-    """Services ranked most-likely first, with their scores (``None``: no scores) and the
-    probability that the first is the root cause (``confidence``; ``None``: not given)."""
+    """Services ranked most-likely first, with their scores (``None``: no scores), the
+    probability that the first is the root cause (``confidence``; ``None``: not given),
+    the probability of "no root cause" (``no_cause``) and the features the engine's
+    confidence was calibrated from (``features``, :mod:`rca.engine.confidence`)."""
 
     def __init__(
-        self, services: Iterable[str] = (), scores: Sequence[float] | None = None, confidence: float | None = None
+        self,
+        services: Iterable[str] = (),
+        scores: Sequence[float] | None = None,
+        confidence: float | None = None,
+        *,
+        no_cause: float | None = None,
+        features: Mapping[str, float] | None = None,
     ) -> None:
         super().__init__(services)
         self.scores: list[float] | None = None if scores is None else [float(s) for s in scores]
         self.confidence = confidence
+        self.no_cause = no_cause
+        self.features = None if features is None else dict(features)
         if self.scores is not None and len(self.scores) != len(self):
             raise ValueError(f"Ranking got {len(self)} services but {len(self.scores)} scores")
 
@@ -151,7 +161,11 @@ def _engine_factory(
             top = result.causes[0].confidence if result.causes else None
             # The whole ranking, not only the explained top_k: AC@5 and several root causes need it.
             ranking = result.ranking or result.causes
-            return Ranking([c.service for c in ranking], [c.score for c in ranking], top)
+            basis = result.confidence
+            return Ranking(
+                [c.service for c in ranking], [c.score for c in ranking], top,
+                no_cause=result.no_cause_probability, features=None if basis is None else basis.features,
+            )
 
         return run
 

@@ -51,6 +51,7 @@ __all__ = [
     "CALIBRATION_BINS",
     "CalibrationMetrics",
     "calibration",
+    "reliability",
     "summarize_groups",
     "summarize_fault_types",
     "summarize_calibration",
@@ -148,13 +149,50 @@ class FaultTypeMetrics:
         return asdict(self)
 
 
-#: Edges of the confidence bins of :func:`calibration` (the last bin includes 1).
-CALIBRATION_BINS: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 1.0)
+#: Edges of the confidence bins of :func:`calibration`: ten of equal width (the last includes 1).
+CALIBRATION_BINS: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(11))
+
+
+def reliability(confidence: Sequence[float] | np.ndarray, outcome: Sequence[float] | np.ndarray) -> dict[str, Any]:
+    """The reliability of probabilities against 0/1 outcomes, over :data:`CALIBRATION_BINS`.
+
+    ``ece`` (expected calibration error) is the gap between mean probability
+    and frequency per bin, weighted by the bin's share; ``mce`` the largest
+    gap of any bin; ``brier`` the mean squared error of the probabilities.
+
+    Examples
+    --------
+    >>> r = reliability([0.75, 0.75, 0.75, 0.75], [1, 1, 1, 0])
+    >>> (r["n"], r["ece"], r["mce"], r["brier"])
+    (4, 0.0, 0.0, 0.1875)
+    """
+    conf = np.asarray(confidence, dtype=float)
+    right = np.asarray(outcome, dtype=float)
+    if conf.size == 0:
+        return {"n": 0, "confidence": None, "accuracy": None, "ece": None, "mce": None, "brier": None, "bins": []}
+    edges = np.asarray(CALIBRATION_BINS)
+    which = np.clip(np.searchsorted(edges, conf, side="right") - 1, 0, len(edges) - 2)
+    bins: list[dict[str, float | int]] = []
+    ece = mce = 0.0
+    for b in range(len(edges) - 1):
+        sel = which == b
+        if sel.any():
+            gap = abs(float(right[sel].mean()) - float(conf[sel].mean()))
+            ece += float(sel.mean()) * gap
+            mce = max(mce, gap)
+            bins.append({"lo": float(edges[b]), "hi": float(edges[b + 1]), "n": int(sel.sum()),
+                         "confidence": float(conf[sel].mean()), "accuracy": float(right[sel].mean())})
+    return {"n": int(conf.size), "confidence": float(conf.mean()), "accuracy": float(right.mean()),
+            "ece": round(ece, 12), "mce": round(mce, 12), "brier": float(np.mean((conf - right) ** 2)), "bins": bins}
 
 
 @dataclass(frozen=True)
 class CalibrationMetrics:
-    """How well a method's top-1 confidence matches how often it is right, on one dataset."""
+    """How well a method's top-1 confidence matches how often it is right, on one dataset.
+
+    ``no_cause_*`` measure ``no_cause_probability`` against "this case is a
+    normal window", over every case that gave one.
+    """
 
     dataset: str
     method: str
@@ -163,6 +201,11 @@ class CalibrationMetrics:
     accuracy: float | None
     ece: float | None
     bins: tuple[dict[str, float | int], ...]
+    mce: float | None = None
+    brier: float | None = None
+    no_cause_n: int = 0
+    no_cause_ece: float | None = None
+    no_cause_brier: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -178,26 +221,19 @@ def calibration(results: Iterable[CaseResult], dataset: str = "", method: str = 
     >>> rows = [CaseResult.from_ranking(dataset="d", group="g", case_id=str(i), method="m", truth=["db"],
     ...                                 ranking=[top], confidence=0.75) for i, top in enumerate(["db", "db", "db", "api"])]
     >>> c = calibration(rows)
-    >>> (c.n, c.mean_confidence, c.accuracy, c.ece)
-    (4, 0.75, 0.75, 0.0)
+    >>> (c.n, c.mean_confidence, c.accuracy, c.ece, c.brier)
+    (4, 0.75, 0.75, 0.0, 0.1875)
     """
-    named = [r for r in results if r.confidence is not None and r.top]
+    rows = list(results)
+    named = [r for r in rows if r.confidence is not None and r.top]
+    null = [r for r in rows if r.no_cause is not None and r.error is None]
+    nc = reliability([float(r.no_cause) for r in null], [float(r.is_normal) for r in null])  # type: ignore[arg-type]
     if not named:
-        return CalibrationMetrics(dataset, method, 0, None, None, None, ())
-    conf = np.array([float(r.confidence) for r in named])  # type: ignore[arg-type]
-    right = np.array([r.top[0] in r.truth for r in named], dtype=float)
-    edges = np.asarray(CALIBRATION_BINS)
-    which = np.clip(np.searchsorted(edges, conf, side="right") - 1, 0, len(edges) - 2)
-    bins: list[dict[str, float | int]] = []
-    ece = 0.0
-    for b in range(len(edges) - 1):
-        sel = which == b
-        if sel.any():
-            gap = abs(float(right[sel].mean()) - float(conf[sel].mean()))
-            ece += sel.mean() * gap
-            bins.append({"lo": float(edges[b]), "hi": float(edges[b + 1]), "n": int(sel.sum()),
-                         "confidence": float(conf[sel].mean()), "accuracy": float(right[sel].mean())})
-    return CalibrationMetrics(dataset, method, len(named), float(conf.mean()), float(right.mean()), float(ece), tuple(bins))
+        return CalibrationMetrics(dataset, method, 0, None, None, None, (), no_cause_n=nc["n"],
+                                  no_cause_ece=nc["ece"], no_cause_brier=nc["brier"])
+    rel = reliability([float(r.confidence) for r in named], [float(r.top[0] in r.truth) for r in named])  # type: ignore[arg-type]
+    return CalibrationMetrics(dataset, method, rel["n"], rel["confidence"], rel["accuracy"], rel["ece"],
+                              tuple(rel["bins"]), rel["mce"], rel["brier"], nc["n"], nc["ece"], nc["brier"])
 
 
 def _grouped(results: Iterable[CaseResult], key: Callable[[CaseResult], Hashable]) -> dict[Any, list[CaseResult]]:

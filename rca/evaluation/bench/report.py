@@ -31,6 +31,8 @@ from rca.evaluation.bench.metrics import (
     summarize_fault_types,
     summarize_groups,
 )
+from rca.evaluation.bench.confidence_fit import HeldOut, leave_one_system_out, samples_from_results
+from rca.evaluation.bench.reliability_plot import write_reliability_diagram
 from rca.evaluation.bench.results import CaseResult
 from rca.evaluation.bench.robustness import (
     AS_GIVEN,
@@ -54,6 +56,8 @@ CASE_COLUMNS = [
     "seconds",
     "error",
     "confidence",
+    "no_cause",
+    "features",
 ]
 
 
@@ -66,6 +70,7 @@ class BenchReport:
     meta: Mapping[str, Any]
     calibration: tuple[CalibrationMetrics, ...] = ()
     robustness: tuple[RobustnessRow, ...] = ()
+    held_out: tuple[HeldOut, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -73,6 +78,7 @@ class BenchReport:
             "groups": [g.to_dict() for g in self.groups],
             "fault_types": [f.to_dict() for f in self.fault_types],
             "calibration": [c.to_dict() for c in self.calibration],
+            "calibration_held_out": [h.to_dict() for h in self.held_out],
             "robustness": [r.to_dict() for r in self.robustness],
         }
 
@@ -85,7 +91,16 @@ def build_report(results: Sequence[CaseResult], meta: Mapping[str, Any] | None =
         meta=dict(meta or {}),
         calibration=tuple(summarize_calibration(results)),
         robustness=tuple(summarize_robustness(results)),
+        held_out=tuple(_held_out(results)),
     )
+
+
+def _held_out(results: Sequence[CaseResult]) -> list[HeldOut]:
+    """The engine's confidence, fitted on every system but one and measured on it (two systems at least)."""
+    samples = samples_from_results(results)
+    if len({s.system for s in samples}) < 2:
+        return []
+    return leave_one_system_out(samples)
 
 
 def _json_safe(x: Any) -> Any:
@@ -113,6 +128,8 @@ def _case_row(r: CaseResult) -> dict[str, Any]:
         "seconds": "" if r.seconds is None else f"{r.seconds:.6f}",
         "error": r.error or "",
         "confidence": "" if r.confidence is None else f"{r.confidence:.4f}",
+        "no_cause": "" if r.no_cause is None else f"{r.no_cause:.4f}",
+        "features": "" if r.features is None else json.dumps(dict(r.features)),
     }
 
 
@@ -215,9 +232,35 @@ def render_markdown(report: BenchReport) -> str:
                 for c in report.calibration
             ],
         )
+    if report.held_out:
+        lines += _held_out_lines(report.held_out)
     if report.robustness:
         lines += _robustness_lines(report.robustness)
     return "\n".join(lines) + "\n"
+
+
+def _held_out_lines(held: Sequence[HeldOut]) -> list[str]:
+    lines = [
+        "",
+        "## Calibration on a system the fit never saw (leave one system out)",
+        "",
+        "The engine's first-cause confidence, with the calibration map fitted on every other system "
+        "(`rca.evaluation.bench.confidence_fit`), against how often that first cause was right; raw = the "
+        "ranking's own posterior. ECE over ten equal bins; Brier = mean squared error. No-cause: "
+        "`no_cause_probability` against \"this is a normal window\", on the same cases. "
+        "Diagram: `reliability.png`.",
+        "",
+    ]
+    rows = []
+    for h in held:
+        r, c, nr, nc = h.raw, h.calibrated, h.no_cause_raw, h.no_cause_calibrated
+        rows.append([h.system, str(h.n), _fmt(r["accuracy"]), _fmt(r["confidence"]), _fmt(r["ece"], 3),
+                     _fmt(r["brier"], 3), _fmt(c["confidence"]), _fmt(c["ece"], 3), _fmt(c["mce"], 3),
+                     _fmt(c["brier"], 3), f"{_fmt(nr['brier'], 3)} → {_fmt(nc['brier'], 3)}"])
+    lines += _md_table(["system", "cases named", "right", "raw confidence", "raw ECE", "raw Brier",
+                        "held-out confidence", "held-out ECE", "held-out MCE", "held-out Brier",
+                        "no-cause Brier raw → held-out"], rows)
+    return lines
 
 
 def _robustness_lines(rows: Sequence[RobustnessRow]) -> list[str]:
@@ -288,4 +331,6 @@ def write_report(results: Sequence[CaseResult], out_dir: str | Path, meta: Mappi
         writer.writerows(_case_row(r) for r in results)
     (out / "summary.json").write_text(json.dumps(_json_safe(report.to_dict()), indent=2) + "\n", encoding="utf-8")
     (out / "summary.md").write_text(render_markdown(report), encoding="utf-8")
+    if report.held_out:
+        write_reliability_diagram(report.held_out, out / "reliability.png")
     return report

@@ -8,7 +8,7 @@ back from worker processes, even for 2,000-service rankings.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +67,12 @@ class CaseResult:
     confidence : float or None
         The method's probability that its first service is the root cause
         (None: the method gives none, or named nobody).
+    no_cause : float or None
+        The method's probability that there is no root cause (None: not given).
+    features : dict or None
+        What the engine's confidence was calibrated from
+        (:data:`rca.engine.confidence.FEATURES`; None for other methods and
+        when no cause was weighed); ``rca calibrate`` refits from them.
     """
 
     dataset: str
@@ -82,6 +88,8 @@ class CaseResult:
     seconds: float | None
     error: str | None = None
     confidence: float | None = None
+    no_cause: float | None = None
+    features: Mapping[str, float] | None = None
 
     @classmethod
     def from_ranking(
@@ -98,6 +106,8 @@ class CaseResult:
         seconds: float | None = None,
         error: str | None = None,
         confidence: float | None = None,
+        no_cause: float | None = None,
+        features: Mapping[str, float] | None = None,
     ) -> CaseResult:
         """Build a result from a full ranking (duplicates keep their first place)."""
         if scores is not None and len(scores) == len(ranking):
@@ -124,6 +134,8 @@ class CaseResult:
             seconds=seconds,
             error=error,
             confidence=_float_or_none(confidence) if ranked else None,
+            no_cause=_float_or_none(no_cause),
+            features=None if not features else {str(k): float(v) for k, v in features.items()},
         )
 
     @classmethod
@@ -137,6 +149,8 @@ class CaseResult:
         seconds: float | None = None,
         error: str | None = None,
         confidence: float | None = None,
+        no_cause: float | None = None,
+        features: Mapping[str, float] | None = None,
     ) -> CaseResult:
         """Build a result for ``case`` from a method's full ranking."""
         return cls.from_ranking(
@@ -151,6 +165,8 @@ class CaseResult:
             seconds=seconds,
             error=error,
             confidence=confidence,
+            no_cause=no_cause,
+            features=features,
         )
 
     @property
@@ -196,4 +212,6 @@ class CaseResult:
             "seconds": self.seconds,
             "error": self.error,
             "confidence": self.confidence,
+            "no_cause": self.no_cause,
+            "features": None if self.features is None else dict(self.features),
         }

@@ -72,8 +72,10 @@ def _run_one(case: BenchCase, name: str, seed: int, config_json: str = "") -> Ca
         error = f"TypeError: method {name!r} must return a list of service names, got {answer!r:.80}"
         return CaseResult.from_case(case, name, [], seconds=seconds, error=error)
     scores = getattr(answer, "scores", None)
-    confidence = getattr(answer, "confidence", None)
-    return CaseResult.from_case(case, name, list(answer), scores=scores, seconds=seconds, confidence=confidence)
+    return CaseResult.from_case(
+        case, name, list(answer), scores=scores, seconds=seconds, confidence=getattr(answer, "confidence", None),
+        no_cause=getattr(answer, "no_cause", None), features=getattr(answer, "features", None),
+    )
 
 
 def run_case(

@@ -25,7 +25,7 @@ from typing import Any
 from rca.engine.types import HEADLINE_ISSUES, RCAResult
 from rca.integrations.alerts.signatures import OUTBOUND_SIGNATURE_HEADER, sign_outbound
 
-__all__ = ["NoteContext", "render_text", "slack_message", "webhook_body", "signed_webhook", "analysis_links"]
+__all__ = ["NoteContext", "analysis_links", "confidence_lines", "render_text", "signed_webhook", "slack_message", "webhook_body"]
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,7 @@ def render_text(
             if len(path) > 1:
                 lines.append("   path: " + " -> ".join(path))
             lines.append("   evidence: " + _evidence_line(c))
+        lines += confidence_lines(res)
     if res is not None and not error:
         if res.get("no_cause_probability") is not None:
             lines.append(f"Probability of no root cause (noise): {_num(res['no_cause_probability'], '.2f')}")
@@ -124,6 +125,17 @@ def render_text(
         ]
     lines.append(f"Full analysis: {url} (report: {report})")
     return "\n".join(lines)
+
+
+def confidence_lines(res: Mapping[str, Any]) -> list[str]:
+    """What the first cause's confidence means, and what makes the answer weak (nothing for older results)."""
+    basis = res.get("confidence") or {}
+    out = []
+    if basis.get("meaning"):
+        out.append(f"Confidence {_num(basis.get('value'), '.2f')}: {basis['meaning']}.")
+    if basis.get("weak"):
+        out.append("Weak evidence: " + "; ".join(str(w) for w in basis["weak"]) + ".")
+    return out
 
 
 def slack_message(result: RCAResult | Mapping[str, Any] | None, ctx: NoteContext, *, error: str | None = None) -> dict[str, Any]:

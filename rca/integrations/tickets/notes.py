@@ -23,6 +23,7 @@ from rca.integrations.alerts.messages import (
     _headline,
     _num,
     analysis_links,
+    confidence_lines,
     render_text,
 )
 
@@ -75,6 +76,7 @@ def jira_comment_adf(
             paras.append(_para(_text("evidence: " + _evidence_line(c))))
             items.append({"type": "listItem", "content": paras})
         content.append({"type": "orderedList", "content": items})
+        content += [_para(_text(line)) for line in confidence_lines(res)]
         if res.get("no_cause_probability") is not None:
             content.append(_para(_text(f"Probability of no root cause (noise): {_num(res['no_cause_probability'], '.2f')}")))
     content.append(_para(_text("Full analysis: "), _text(url, {"type": "link", "attrs": {"href": url}}),

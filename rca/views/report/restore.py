@@ -14,6 +14,7 @@ import pandas as pd
 from rca.engine.errors import InvalidInputError
 from rca.engine.types import (
     Cause,
+    ConfidenceBasis,
     DataIssue,
     Evidence,
     GrangerTest,
@@ -67,6 +68,7 @@ def result_from_dict(data: Mapping[str, Any]) -> RCAResult:
                 RankedService(str(r["service"]), float(r["score"]), float(r["confidence"])) for r in data.get("ranking") or ()
             ),
             symptoms=tuple(Incident.from_dict(x) for x in data.get("symptoms") or ()),
+            confidence=_basis(data.get("confidence")),
         )
     except KeyError as exc:
         raise InvalidInputError(f"the result document lacks the key {exc.args[0]!r}", field=f"result.{exc.args[0]}") from None
@@ -74,6 +76,16 @@ def result_from_dict(data: Mapping[str, Any]) -> RCAResult:
         if isinstance(exc, InvalidInputError):
             raise
         raise InvalidInputError(f"the result document is malformed: {exc}", field="result") from None
+
+
+def _basis(d: Mapping[str, Any] | None) -> ConfidenceBasis | None:
+    if d is None:
+        return None
+    return ConfidenceBasis(
+        value=_f(d.get("value")), raw=_f(d.get("raw")), features={str(k): _f(v) for k, v in (d.get("features") or {}).items()},
+        calibration=str(d.get("calibration") or ""), meaning=str(d.get("meaning") or ""),
+        reliability=str(d.get("reliability") or ""), weak=tuple(str(w) for w in d.get("weak") or ()),
+    )
 
 
 def _ts(v: Any) -> pd.Timestamp:
