@@ -232,3 +232,16 @@ def test_services_named_differently_in_prometheus_get_the_closest_label_values(
     assert "'demo_latency_seconds' has service='cart', 'checkout', 'frontend', 'payments', 'redis', none of them a " \
            "requested service (closest: 'chekout' -> 'checkout', 'frontnd' -> 'frontend')" in issue.message  # fmt: skip
 
+
+def test_the_default_error_ratio_is_zero_not_missing_without_5xx(
+    prometheus: S.PrometheusServer, incident: S.SyntheticIncident
+) -> None:
+    """The synthetic Istio traffic has only 200s: the ratio must be 0 for each service, not an empty entry."""
+    from rca.sources.catalog import load_catalog
+
+    with PrometheusClient(prometheus.url) as prom:
+        got = fetch_metrics(prom, load_catalog(), incident.graph, "frontend", incident.start, incident.end, "10min", None,
+                            metrics=["istio_error_rate"])  # fmt: skip
+    assert got.attrs["empty"] == [] and got.attrs["issues"] == []
+    assert sorted(got["service"].unique()) == sorted(incident.graph.services)
+    assert (got["value"].dropna() == 0).all() and got["value"].notna().any()
