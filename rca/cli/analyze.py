@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +92,9 @@ def analyze_cmd(
     service: str = typer.Option(..., "--service", "-s", help="Symptom service."),
     metric: str = typer.Option(..., "--metric", help="Symptom metric, e.g. latency."),
     at: str = typer.Option(..., "--at", help="Incident start: ISO 8601 time or unix seconds."),
-    end: str | None = typer.Option(None, "--end", help="Incident end (default: end of the data)."),
+    end: str | None = typer.Option(
+        None, "--end", help="Incident end (default: end of the data; with --prometheus: --at + --window, at most now)."
+    ),
     baseline: Path | None = typer.Option(None, "--baseline", help="Separate normal-operation metrics."),
     spans: list[Path] | None = typer.Option(
         None, "--spans", help="Span file or folder (Nezha span CSV, OTLP/Jaeger/Zipkin JSON); repeatable."
@@ -112,6 +115,18 @@ def analyze_cmd(
     tz: str | None = typer.Option(
         None, "--tz", help="IANA zone (Asia/Shanghai) of timestamps and --at/--end given without one; default UTC."
     ),
+    prometheus: str | None = typer.Option(
+        None, "--prometheus", help="Pull the metrics from this Prometheus (http://host:9090) instead of --metrics."
+    ),
+    catalog: Path | None = typer.Option(
+        None, "--catalog", envvar="RCA_METRICS_CATALOG", help="Metrics catalog YAML for --prometheus (default: the bundled one)."
+    ),
+    entries: list[str] | None = typer.Option(
+        None, "--entry", help="Catalog entry to pull (repeatable; default: all); each must select series."
+    ),
+    lookback: str = typer.Option("60m", "--lookback", help="With --prometheus: the baseline pulled before --at."),
+    window: str = typer.Option("15m", "--window", help="With --prometheus and no --end: the incident window after --at."),
+    step: float = typer.Option(15.0, "--step", help="With --prometheus: the smallest query step in seconds (your scrape interval)."),
 ) -> None:
     """Rank the probable root causes of an incident."""
     import rca
@@ -132,15 +147,28 @@ def analyze_cmd(
         )
         from rca.engine.ingest import read_metrics_file
 
-        if metrics is None and not spans and not logs:
-            fail("give --metrics, or --spans / --logs to analyze")
-        if report is not None and metrics is None:
-            fail("--report draws the metrics: give --metrics too")
-        frame = read_metrics_file(metrics) if metrics is not None else None
+        pulled = None
+        if prometheus is not None:
+            if metrics is not None:
+                fail("give --metrics or --prometheus, not both")
+            if baseline is not None:
+                fail("--baseline reads a file; with --prometheus the baseline is the --lookback before --at")
+            from rca.cli.prometheus_pull import pull_metrics
+
+            pulled = pull_metrics(prometheus, g, incident, catalog=catalog, entries=entries or (), lookback=lookback,
+                                  window=window, step=step, console=_err)  # fmt: skip
+            _err.print(pulled.summary, markup=False, soft_wrap=True)
+        elif metrics is None and not spans and not logs:
+            fail("give --metrics, or --spans / --logs to analyze (or pull the metrics with --prometheus URL)")
+        frame = pulled.frame if pulled is not None else read_metrics_file(metrics) if metrics is not None else None
+        if report is not None and frame is None:
+            fail("--report draws the metrics: give --metrics or --prometheus too")
         base = read_metrics_file(baseline, field="baseline") if baseline is not None else None
         evidence = {k: list(v) for k, v in (("spans", spans), ("logs", logs), ("baseline_spans", baseline_spans),
                                              ("baseline_logs", baseline_logs)) if v}
         result = rca.analyze(g, frame, incident, rcfg, baseline=base, **evidence)
+        if pulled is not None and pulled.issues:  # empty catalog entries nobody named: said with the answer
+            result = dataclasses.replace(result, issues=(*result.issues, *pulled.issues))
         if report is not None:
             from rca.views.report import write_report
 

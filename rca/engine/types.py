@@ -159,7 +159,8 @@ class DataIssue:
     ``symptom_calls_nothing``, ``symptom_skipped`` (a symptom of a
     multi-symptom analysis that could not be analysed), ``naive_timestamps_read_as_utc``,
     ``naive_timestamps_read_in_timezone``; dataset loaders add their own (Nezha:
-    ``symptom_fallback``, ``fault_unobserved``).
+    ``symptom_fallback``, ``fault_unobserved``), and a metrics fetch from
+    Prometheus ``catalog_no_series`` (a catalog entry that selected nothing).
     """
 
     kind: str
@@ -179,6 +180,7 @@ HEADLINE_ISSUES: dict[str, str] = {
     "missing_symptom": "Symptom",
     "short_baseline": "Data",
     "short_window": "Data",
+    "catalog_no_series": "Catalog",
 }
 
 

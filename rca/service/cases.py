@@ -41,7 +41,7 @@ def export_verdict_cases(db: Database, out: str | Path, *, fmt: str = "parquet")
                 group=group,
                 graph=graph_from_document(json.loads(inputs.topology_document)),
                 metrics=read_canonical_metrics(inputs.metrics_csv_gz),
-                incident=Incident.from_dict({k: v for k, v in json.loads(row.incident).items() if k != "symptoms"}),
+                incident=Incident.from_dict({k: v for k, v in json.loads(row.incident).items() if k not in ("symptoms", "fetch_issues")}),
                 root_causes=tuple(verdict.get("root_causes") or ()),
                 meta={"analysis_id": row.id, "note": verdict.get("note")},
             )

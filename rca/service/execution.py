@@ -13,6 +13,7 @@ dropped).  Either way the outcome is an :class:`Outcome`, never an exception.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import multiprocessing
@@ -67,12 +68,16 @@ def execute_analysis(payload: Payload) -> Outcome:
         metrics = read_canonical_metrics(payload.metrics_csv_gz)
         data = dict(payload.incident)
         symptoms = data.pop("symptoms", None)  # an incident's analysis: all its symptoms (rca.engine.symptoms)
+        # what the Prometheus fetch found (a catalog entry with no series): part of the answer, never dropped
+        fetched = [rca.DataIssue(**i) for i in data.pop("fetch_issues", None) or ()]
         incident = symptoms if symptoms else rca.Incident.from_dict(data)
         config = rca.RCAConfig.from_dict(payload.config)
         from rca.service.evidence_uploads import evidence_paths
 
         with evidence_paths(payload.evidence_gz) as evidence:
             result = rca.analyze(graph, metrics, incident, config, **evidence)
+        if fetched:
+            result = dataclasses.replace(result, issues=(*result.issues, *fetched))
         return Outcome(
             "succeeded",
             result=json.dumps(result.to_dict(), allow_nan=False),

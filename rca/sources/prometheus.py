@@ -9,7 +9,11 @@ Errors::
 
 Partial-data ``warnings`` (and ``infos``) in a successful answer are kept on
 the client (:attr:`PrometheusClient.warnings`) and in the fetched frame's
-``attrs["warnings"]``; they never raise.
+``attrs["warnings"]``; they never raise.  A catalog entry whose query selects
+no series of the requested services is never dropped in silence: it is a
+``DataIssue(kind="catalog_no_series")`` in ``attrs["issues"]`` naming the
+entry, the query and the closest names Prometheus has
+(:mod:`rca.sources.prometheus_hints`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -27,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from rca.engine.errors import AnalysisError, InvalidIncidentError
-from rca.engine.types import TimeLike, to_utc
+from rca.engine.types import DataIssue, TimeLike, to_utc
 from rca.sources.catalog import MetricsCatalog
 from topology import ServiceGraph
 
@@ -95,6 +99,9 @@ class PrometheusClient:
         Extra headers (e.g. ``Authorization``) for a protected Prometheus.
     transport : httpx.BaseTransport, optional
         For tests.
+    configured_by : str
+        Where ``base_url`` came from (a setting or a CLI option), named in
+        the "unreachable" error so the user knows what to fix.
 
     Examples
     --------
@@ -109,8 +116,10 @@ class PrometheusClient:
         timeout: float = 30.0,
         headers: Mapping[str, str] | None = None,
         transport: httpx.BaseTransport | None = None,
+        configured_by: str = "RCA_PROMETHEUS_URL",
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.configured_by = configured_by
         self.timeout = float(timeout)
         self.warnings: list[str] = []
         self._http = httpx.Client(
@@ -127,10 +136,13 @@ class PrometheusClient:
         self._http.close()
 
     # -- raw API ----------------------------------------------------------------
-    def _call(self, path: str, query: str, params: dict[str, Any]) -> dict[str, Any]:
+    def _call(self, path: str, query: str, params: dict[str, Any], *, method: str = "POST") -> Any:
         form = {"query": query, "timeout": f"{self.timeout:g}s", **params}
         try:
-            resp = self._http.post(path, data=form)
+            if method == "GET":  # the metadata endpoints (label values) take no form body
+                resp = self._http.get(path, params=params)
+            else:
+                resp = self._http.post(path, data=form)
         except httpx.TimeoutException:
             raise PrometheusUnavailableError(
                 f"Prometheus at {self.base_url} did not answer within {self.timeout:g}s for query {_short(query)!r}",
@@ -139,7 +151,7 @@ class PrometheusClient:
         except httpx.HTTPError as exc:
             raise PrometheusUnavailableError(
                 f"Prometheus at {self.base_url} is unreachable ({type(exc).__name__}: {exc}) "
-                f"for query {_short(query)!r}; check RCA_PROMETHEUS_URL",
+                f"for query {_short(query)!r}; check {self.configured_by}",
                 query=query,
             ) from None
         try:
@@ -166,7 +178,7 @@ class PrometheusClient:
                 query=query,
                 status=resp.status_code,
             )
-        if not isinstance(body, dict) or body.get("status") != "success" or not isinstance(body.get("data"), dict):
+        if not isinstance(body, dict) or body.get("status") != "success" or not isinstance(body.get("data"), (dict, list)):
             raise PrometheusQueryError(
                 f"Prometheus answered query {_short(query)!r} with an unexpected body: {resp.text[:200]!r}",
                 query=query,
@@ -209,6 +221,23 @@ class PrometheusClient:
                 query=query,
             )
         return [(dict(i.get("metric") or {}), float(i["value"][1])) for i in data.get("result") or []]
+
+    def label_values(
+        self, label: str, start: TimeLike | None = None, end: TimeLike | None = None, *, match: str | None = None
+    ) -> list[str]:
+        """The values of ``label`` (``__name__``: metric names) in ``[start, end]``, of series matching ``match``."""
+        params: dict[str, Any] = {}
+        if start is not None:
+            params["start"] = f"{_unix(start, 'start'):.3f}"
+        if end is not None:
+            params["end"] = f"{_unix(end, 'end'):.3f}"
+        if match is not None:
+            params["match[]"] = match
+        what = f"label values of {label}" + (f" for {match}" if match else "")
+        data = self._call(f"/api/v1/label/{label}/values", what, params, method="GET")
+        if not isinstance(data, list):
+            raise PrometheusQueryError(f"{what}: expected a list of values, got {type(data).__name__}", query=what)
+        return [str(v) for v in data]
 
 
 def choose_step(start: TimeLike, end: TimeLike, *, min_step: float = 15.0, max_points: int = MAX_POINTS_PER_SERIES) -> float:
@@ -259,6 +288,7 @@ def fetch_metrics(
     metrics: Iterable[str] | None = None,
     min_step: float = 15.0,
     max_points: int = MAX_POINTS_PER_SERIES,
+    on_query: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
     """Fetch what an analysis of ``symptom`` needs, as a long frame.
 
@@ -266,7 +296,8 @@ def fetch_metrics(
     (transitively, at most ``depth`` call hops; None = all), the window is
     ``[start - baseline, end]``, and each catalog metric costs one
     ``query_range`` with a regex matcher over those services, at a step that
-    keeps every series under ``max_points``.
+    keeps every series under ``max_points``.  ``on_query(metric)`` is called
+    before each query (a progress bar).
 
     Returns
     -------
@@ -274,8 +305,10 @@ def fetch_metrics(
         Columns ``timestamp`` (UTC), ``service``, ``metric``, ``value``.
         ``attrs`` holds ``step_seconds``, ``services``, ``queries``
         (metric -> PromQL), ``warnings`` (Prometheus partial-data warnings,
-        duplicate series merged) and ``missing`` (``service/metric`` pairs
-        with no data).
+        duplicate series merged), ``missing`` (``service/metric`` pairs
+        with no data), ``empty`` (entries whose query selected no series of
+        the services) and ``issues`` (one ``catalog_no_series``
+        :class:`~rca.engine.types.DataIssue` per empty entry, with hints).
     """
     if symptom not in graph:
         raise InvalidIncidentError(
@@ -296,9 +329,12 @@ def fetch_metrics(
     frames: list[pd.DataFrame] = []
     queries: dict[str, str] = {}
     wanted = set(services)
+    empty: list[str] = []
     for metric in names:
         q = catalog.render(metric, services)
         queries[metric] = q
+        if on_query is not None:
+            on_query(metric)
         label = catalog.metrics[metric].service_label
         per_service: dict[str, list[Series]] = {}
         for s in client.query_range(q, t0, t_end, step):
@@ -309,6 +345,8 @@ def fetch_metrics(
                 )
                 continue
             per_service.setdefault(svc, []).append(s)
+        if not per_service:
+            empty.append(metric)
         for svc, group in per_service.items():
             if len(group) > 1:
                 notes.append(
@@ -335,6 +373,12 @@ def fetch_metrics(
     )
     out = out[COLUMNS].sort_values(["service", "metric", "timestamp"], kind="stable").reset_index(drop=True)
     present = set(zip(out["service"], out["metric"], strict=True))
+    from rca.sources.prometheus_hints import no_series_message
+
+    issues = [
+        DataIssue("catalog_no_series", no_series_message(client, catalog, m, queries[m], services, t0, t_end), metric=m)
+        for m in empty
+    ]
     out.attrs.update(
         step_seconds=step,
         services=services,
@@ -342,5 +386,7 @@ def fetch_metrics(
         warnings=client.warnings[warn_from:] + notes,
         missing=[f"{s}/{m}" for m in names for s in services if (s, m) not in present],
         window=(t0.isoformat(), t_end.isoformat()),
+        empty=empty,
+        issues=issues,
     )
     return out

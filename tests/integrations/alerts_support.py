@@ -180,22 +180,30 @@ def openmetrics_text(inc: SyntheticIncident) -> str:
 
 
 class PrometheusServer:
-    """A real Prometheus on 127.0.0.1 with the given OpenMetrics loaded."""
+    """A real Prometheus on 127.0.0.1: with the given OpenMetrics loaded, or scraping what ``config`` says.
 
-    def __init__(self, workdir: Path, openmetrics: str) -> None:
+    ``config`` is the ``prometheus.yml`` text (scrape configs, rule files,
+    Alertmanagers); ``files`` are written beside it (e.g. ``rules.yml``).
+    """
+
+    def __init__(self, workdir: Path, openmetrics: str | None, *, config: str | None = None,
+                 files: dict[str, str] | None = None) -> None:  # fmt: skip
         self.workdir = Path(workdir)
         self.data = self.workdir / "tsdb"
         self.data.mkdir(parents=True, exist_ok=True)
-        src = self.workdir / "incident.om"
-        src.write_text(openmetrics)
-        subprocess.run(
-            [PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", str(src), str(self.data)],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
+        if openmetrics is not None:
+            src = self.workdir / "incident.om"
+            src.write_text(openmetrics)
+            subprocess.run(
+                [PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", str(src), str(self.data)],
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
+        for name, text in (files or {}).items():
+            (self.workdir / name).write_text(text)
         cfg = self.workdir / "prometheus.yml"
-        cfg.write_text("global:\n  scrape_interval: 1h\nscrape_configs: []\n")
+        cfg.write_text(config or "global:\n  scrape_interval: 1h\nscrape_configs: []\n")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(self.workdir / "prometheus.log", "wb")  # noqa: SIM115
@@ -239,6 +247,127 @@ class PrometheusServer:
 
     def close(self) -> None:
         self.stop()
+        self.log.close()
+
+
+# -- live parts: an exporter in the test process, a real Alertmanager ------------------------
+ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+ALERTMANAGER_SKIP = "needs Debian's prometheus-alertmanager binary (apt-get install prometheus-alertmanager; .ci/run installs it)"
+BASE_LATENCY = {"frontend": 0.30, "checkout": 0.20, "payments": 0.08, "cart": 0.06, "redis": 0.004}
+
+
+class Exporter:
+    """The shop's services as one scrape target on 127.0.0.1, in Prometheus text format, values changed live.
+
+    Each scrape serves ``demo_latency_seconds`` and ``demo_error_ratio`` per
+    service (the names :func:`catalog_doc` queries) with a little seeded
+    noise.  :meth:`inject` slows one service down; every service that depends
+    on it is slowed down too, ``hop_seconds`` later per call hop (0: at once,
+    as a slow dependency makes its synchronous callers slow).
+    """
+
+    def __init__(self, graph: ServiceGraph, *, seed: int = 11, hop_seconds: float = 0.0) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.graph, self.hop_seconds = graph, hop_seconds
+        self.rng = np.random.default_rng(seed)
+        self.faults: dict[str, tuple[float, float]] = {}  # service -> (unix start, added latency)
+        self.scrapes = 0
+        self.lock = threading.Lock()
+        exporter = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = exporter.render().encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.port = free_port()
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, name="exporter", daemon=True)
+        self.thread.start()
+        self.target = f"127.0.0.1:{self.port}"
+
+    def inject(self, service: str, added_latency: float = 1.5) -> float:
+        """Slow ``service`` down from now on; the unix time of the fault."""
+        t = time.time()
+        with self.lock:
+            self.faults[service] = (t, added_latency)
+        return t
+
+    def _hops(self, caller: str, callee: str) -> int | None:
+        import networkx as nx
+
+        try:
+            return int(nx.shortest_path_length(self.graph.to_networkx(), caller, callee))
+        except (nx.NetworkXNoPath, nx.NodeNotFound):
+            return None
+
+    def render(self) -> str:
+        now = time.time()
+        lines = ["# TYPE demo_latency_seconds gauge", "# TYPE demo_error_ratio gauge"]
+        with self.lock:
+            self.scrapes += 1
+            for svc in sorted(self.graph.services):
+                lat = BASE_LATENCY.get(svc, 0.1) * (1 + 0.05 * self.rng.standard_normal())
+                err = abs(0.002 + 0.001 * self.rng.standard_normal())
+                for root, (t0, added) in self.faults.items():
+                    hops = self._hops(svc, root)
+                    if hops is not None and now >= t0 + hops * self.hop_seconds:
+                        lat += added * (1 + 0.05 * self.rng.standard_normal())
+                        err += 0.05
+                lines.append(f'demo_latency_seconds{{service="{svc}"}} {lat:.6f}')
+                lines.append(f'demo_error_ratio{{service="{svc}"}} {err:.6f}')
+        return "\n".join(lines) + "\n"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class AlertmanagerServer:
+    """Debian's ``prometheus-alertmanager`` on 127.0.0.1 (no cluster port), with the given ``alertmanager.yml``."""
+
+    def __init__(self, workdir: Path, config: str, port: int | None = None) -> None:
+        self.workdir = Path(workdir)
+        (self.workdir / "am-data").mkdir(parents=True, exist_ok=True)
+        (self.workdir / "alertmanager.yml").write_text(config)
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(self.workdir / "alertmanager.log", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [ALERTMANAGER, f"--config.file={self.workdir / 'alertmanager.yml'}",
+             f"--storage.path={self.workdir / 'am-data'}", f"--web.listen-address=127.0.0.1:{self.port}",
+             "--cluster.listen-address=", "--log.level=warn"],
+            stdout=self.log, stderr=self.log,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"alertmanager exited: {(self.workdir / 'alertmanager.log').read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("alertmanager did not become ready in 30 s")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
         self.log.close()
 
 

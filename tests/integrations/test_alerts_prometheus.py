@@ -193,3 +193,55 @@ def test_the_bundled_demo_incident_round_trips_through_prometheus(prometheus: S.
         got = fetch_metrics(prom, catalog, graph, "frontend", S.DEMO_START, end, "60m", None, min_step=S.DEMO_STEP)
     assert got.attrs["step_seconds"] == S.DEMO_STEP and got.attrs["missing"] == []
     pd.testing.assert_frame_equal(got, want, check_dtype=False, check_exact=True)
+
+
+def _entry(query: str, label: str = "service") -> dict:
+    return {"query": query, "service_label": label}
+
+
+def test_an_entry_matching_no_series_is_an_issue_naming_it_the_query_and_the_closest_names(
+    prometheus: S.PrometheusServer, incident: S.SyntheticIncident
+) -> None:
+    cat = parse_catalog({"metrics": {
+        "latency": _entry('max by (service) (demo_latency_seconds{service=~"{services}"})'),
+        "typo": _entry('max by (service) (demo_latncy_seconds{service=~"{services}"})'),
+        "label": _entry('max by (svc) (demo_latency_seconds{svc=~"{services}"})', "svc"),
+        "filtered": _entry('max by (service) (demo_latency_seconds{service=~"{services}"} > 1000)'),
+    }}, source="mine.yaml")  # fmt: skip
+    with PrometheusClient(prometheus.url) as prom:
+        got = fetch_metrics(prom, cat, incident.graph, "frontend", incident.start, incident.end, "10min", None)
+    assert set(got["metric"]) == {"latency"}
+    assert got.attrs["empty"] == ["typo", "label", "filtered"]
+    issues = {i.metric: i for i in got.attrs["issues"]}
+    assert {i.kind for i in issues.values()} == {"catalog_no_series"} and all(i.service is None for i in issues.values())
+    typo = issues["typo"].message
+    assert typo.startswith("metrics catalog 'mine.yaml': entry 'typo' matched no series of the 5 services ('cart', ")
+    assert "Prometheus has no metric 'demo_latncy_seconds' in that window; did you mean 'demo_latency_seconds'?" in typo
+    assert typo.endswith(f"; query: {got.attrs['queries']['typo']}")
+    assert "no series of 'demo_latency_seconds' has the label 'svc' (service_label of the entry)" in issues["label"].message
+    assert "its metrics and services exist, so a matcher or an operator" in issues["filtered"].message
+
+
+def test_services_named_differently_in_prometheus_get_the_closest_label_values(
+    prometheus: S.PrometheusServer, incident: S.SyntheticIncident
+) -> None:
+    graph = ServiceGraph(calls=[("frontnd", "chekout")])
+    with PrometheusClient(prometheus.url) as prom:
+        got = fetch_metrics(prom, CATALOG, graph, "frontnd", incident.start, incident.end, "5min", None, metrics=["latency"])
+    [issue] = got.attrs["issues"]
+    assert "'demo_latency_seconds' has service='cart', 'checkout', 'frontend', 'payments', 'redis', none of them a " \
+           "requested service (closest: 'chekout' -> 'checkout', 'frontnd' -> 'frontend')" in issue.message  # fmt: skip
+
+
+def test_the_default_error_ratio_is_zero_not_missing_without_5xx(
+    prometheus: S.PrometheusServer, incident: S.SyntheticIncident
+) -> None:
+    """The synthetic Istio traffic has only 200s: the ratio must be 0 for each service, not an empty entry."""
+    from rca.sources.catalog import load_catalog
+
+    with PrometheusClient(prometheus.url) as prom:
+        got = fetch_metrics(prom, load_catalog(), incident.graph, "frontend", incident.start, incident.end, "10min", None,
+                            metrics=["istio_error_rate"])  # fmt: skip
+    assert got.attrs["empty"] == [] and got.attrs["issues"] == []
+    assert sorted(got["service"].unique()) == sorted(incident.graph.services)
+    assert (got["value"].dropna() == 0).all() and got["value"].notna().any()

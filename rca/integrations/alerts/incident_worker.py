@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 import rca
 from rca.engine.errors import RCAError
+from rca.engine.types import DataIssue
 from rca.integrations.alerts.grouping import GroupingRules, group_pending
 from rca.integrations.alerts.incident_notes import incident_notes
 from rca.integrations.notify.outbox import enqueue_delivery
@@ -177,6 +178,7 @@ class IncidentWorker:
         frames: list[pd.DataFrame] = []
         warnings: list[str] = []
         missing: list[str] = []
+        issues: list[DataIssue] = []
         for svc in order:
             if svc in covered:
                 continue
@@ -185,6 +187,7 @@ class IncidentWorker:
             frames.append(frame)
             warnings += frame.attrs.get("warnings", [])
             missing += frame.attrs.get("missing", [])
+            issues += frame.attrs.get("issues", [])
             covered |= {svc} | graph.dependencies(svc, depth)
         out = pd.concat(frames, ignore_index=True).drop_duplicates(["timestamp", "service", "metric"], ignore_index=True)
         have = set(zip(out["service"], out["metric"], strict=True))
@@ -192,6 +195,8 @@ class IncidentWorker:
             "warnings": sorted(set(warnings)),
             "missing": sorted({m for m in missing if tuple(m.split("/", 1)) not in have}),
             "window": frames[0].attrs.get("window"),
+            # an entry empty for one fetch's services may have data for another's: only the wholly empty ones
+            "issues": list({i.metric: i for i in issues if i.metric not in set(out["metric"])}.values()),
         }
         return out
 
@@ -227,11 +232,9 @@ class IncidentWorker:
         have = set(zip(frame["service"], frame["metric"], strict=True))
         with_data = [i for i in symptoms if (i.service, i.metric) in have]
         if not with_data:
-            first = symptoms[0]
-            detail = (
-                f"Prometheus returned no data for {first.service!r} {first.metric!r} between "
-                f"{frame.attrs.get('window')}; check the metrics catalog query for {first.metric!r}"
-            )
+            from rca.integrations.alerts.worker import no_symptom_data
+
+            detail = no_symptom_data(frame, symptoms[0])
             self._record(iid, revision, members, symptoms, (graph, version), failure=("no_metrics", detail))
             return
         self._record(iid, revision, members, with_data, (graph, version), frame=frame)
@@ -271,6 +274,9 @@ class IncidentWorker:
             df["timestamp"] = df["timestamp"].map(lambda t: t.isoformat())
             metrics = canonicalise_metrics(df)
             row.metrics_digest, row.metrics_points = metrics.digest, metrics.points
+            from rca.integrations.alerts.worker import with_fetch_issues
+
+            row.incident = with_fetch_issues(row.incident, frame)
             inputs = AnalysisInputRow(analysis_id=row.id, topology_document=document_of(graph[0]), metrics_csv_gz=metrics.csv_gz)
             notes = [f"Prometheus: {w}" for w in frame.attrs.get("warnings", [])]
             missing = frame.attrs.get("missing", [])

@@ -58,7 +58,7 @@ from rca.store.polling import PollingThread, owner_id
 from rca.store.session import Database, utcnow
 from topology import ServiceGraph
 
-__all__ = ["AlertWorker", "deliveries_for", "load_alert_graph"]
+__all__ = ["AlertWorker", "deliveries_for", "load_alert_graph", "no_symptom_data", "with_fetch_issues"]
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +73,22 @@ def load_alert_graph(s: Session, name: str) -> tuple[ServiceGraph, int] | None:
     if row is None:
         return None
     return graph_from_document(json.loads(row.document)), row.version
+
+
+def with_fetch_issues(incident_json: str, frame: pd.DataFrame) -> str:
+    """The stored incident with the fetch's data issues (``fetch_issues``), which the job adds to the result."""
+    issues = [i.to_dict() for i in frame.attrs.get("issues", [])]
+    return json.dumps({**json.loads(incident_json), "fetch_issues": issues}) if issues else incident_json
+
+
+def no_symptom_data(frame: pd.DataFrame, incident: rca.Incident) -> str:
+    """Why an analysis cannot run: Prometheus gave nothing for the symptom (with the catalog's own reason when known)."""
+    detail = (
+        f"Prometheus returned no data for {incident.service!r} {incident.metric!r} between "
+        f"{frame.attrs.get('window')}; check the metrics catalog query for {incident.metric!r}"
+    )
+    why = [i.message for i in frame.attrs.get("issues", []) if i.metric == incident.metric]
+    return f"{detail} ({why[0]})" if why else detail
 
 
 def deliveries_for(
@@ -229,11 +245,7 @@ class AlertWorker:
             self._fail(alert, incident, (graph, version), "invalid_input", str(exc))
             return
         if not ((frame["service"] == incident.service) & (frame["metric"] == incident.metric)).any():
-            self._fail(
-                alert, incident, (graph, version), "no_metrics",
-                f"Prometheus returned no data for {incident.service!r} {incident.metric!r} between "
-                f"{frame.attrs.get('window')}; check the metrics catalog query for {incident.metric!r}",
-            )
+            self._fail(alert, incident, (graph, version), "no_metrics", no_symptom_data(frame, incident))
             return
         self._queue(alert, incident, graph, version, frame)
 
@@ -286,6 +298,7 @@ class AlertWorker:
         df["timestamp"] = df["timestamp"].map(lambda t: t.isoformat())
         metrics = canonicalise_metrics(df)
         row = self._analysis_row(incident, (graph, version), alert)
+        row.incident = with_fetch_issues(row.incident, frame)
         row.metrics_digest, row.metrics_points = metrics.digest, metrics.points
         inputs = AnalysisInputRow(analysis_id=row.id, topology_document=document_of(graph), metrics_csv_gz=metrics.csv_gz)
         notes = [f"Prometheus: {w}" for w in frame.attrs.get("warnings", [])]
