@@ -136,7 +136,7 @@ def test_a_worker_killed_mid_job_finishes_the_job_exactly_once(
 ) -> None:
     cluster.scheduler.allowed_failures = allowed_failures  # the in-process scheduler's own setting
     try:
-        server = start_server(sqlite_url, auth_disabled=True, test_job_delay_seconds=2,
+        server = start_server(sqlite_url, auth_disabled=True, test_job_delay_seconds=3,
                               dask_scheduler=client.scheduler.address)  # fmt: skip
         with httpx.Client(base_url=server.url, timeout=60) as c:
             r = c.post("/v1/analyses", params={"wait": "false"}, json=analysis_body())
