@@ -9,6 +9,8 @@
     routes/       topologies, analyses, report, accuracy, webhooks, ops
     inputs.py     request bodies checked at the door (the stored forms live in rca.store)
     jobs.py       worker pool, leases and heartbeat
+    execution.py  one analysis within the time limit, in a child process or a thread
+    cluster.py    or on a Dask cluster (RCA_DASK_SCHEDULER), a lost run re-queued
     security.py   API keys (hashed at rest), scopes
     metrics.py    Prometheus exposition
     errors.py     the one place where exceptions become {error, detail, field}

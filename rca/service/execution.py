@@ -20,11 +20,11 @@ import multiprocessing
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-__all__ = ["Payload", "Outcome", "AnalysisProcess", "execute_analysis", "run_with_limit", "warm_up"]
+__all__ = ["Payload", "Outcome", "AnalysisProcess", "analyze_payload", "execute_analysis", "run_with_limit", "timed_out", "warm_up"]
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +98,18 @@ def execute_analysis(payload: Payload) -> Outcome:
     )  # fmt: skip
 
 
-def _timeout(limit: float) -> Outcome:
+def analyze_payload(payload: Payload) -> dict[str, Any]:
+    """:func:`execute_analysis` as plain data: the task a Dask worker runs (``RCA_DASK_SCHEDULER``).
+
+    It never raises for the analysis' own failures (bad input, engine
+    errors): those are a failed outcome, the same on any worker, so an
+    exception out of the task can only mean the cluster lost the run.
+    """
+    return asdict(execute_analysis(payload))
+
+
+def timed_out(limit: float) -> Outcome:
+    """The outcome of a run past the time limit."""
     return Outcome(
         "failed",
         error_code="analysis_timeout",
@@ -194,7 +205,7 @@ class AnalysisProcess:
             if not self._conn.poll(limit):
                 self._proc.kill()
                 self.close()
-                return _timeout(limit)
+                return timed_out(limit)
             return self._conn.recv()  # type: ignore[no-any-return]
         except (EOFError, OSError):
             self._proc.join(5)
@@ -212,7 +223,7 @@ def _in_thread(payload: Payload, limit: float) -> Outcome:
     t = threading.Thread(target=lambda: box.setdefault("out", execute_analysis(payload)), daemon=True, name="rca-analysis")
     t.start()
     t.join(limit)
-    return _timeout(limit) if t.is_alive() else box["out"]
+    return timed_out(limit) if t.is_alive() else box["out"]
 
 
 def run_with_limit(payload: Payload, limit: float, mode: str, process: AnalysisProcess | None = None) -> Outcome:

@@ -19,6 +19,10 @@ Life of a job::
 * **Time limit**: ``RCA_ANALYSIS_TIMEOUT_SECONDS``; past it the job fails with
   ``analysis_timeout``.  Each worker thread runs the engine in its own child
   process, killed at the limit (or in a thread, see :mod:`rca.service.execution`).
+* **On a Dask cluster** (``RCA_DASK_SCHEDULER``): each worker thread claims a
+  job as above and hands the run to the cluster (:mod:`rca.service.cluster`);
+  a run the cluster lost (its worker died) is re-queued here like a run of a
+  dead server, counted in ``attempts``, and the outcome is written as above.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import logging
 import threading
 import time
 
+from rca.service.cluster import DaskExecutor, WorkerLost
 from rca.service.execution import (
     AnalysisProcess,
     Outcome,
@@ -62,10 +67,15 @@ class JobRunner:
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._waiters: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]]] = {}
+        self.executor: DaskExecutor | None = None
 
     # -- life cycle -----------------------------------------------------------
     def start(self) -> None:
-        if self.settings.workers:  # in the background: the forkserver imports the engine
+        if self.settings.dask_scheduler:  # connect first: a scheduler that does not answer stops the start-up
+            executor = DaskExecutor(self.settings.dask_scheduler)
+            executor.start()
+            self.executor = executor
+        elif self.settings.workers:  # in the background: the forkserver imports the engine
             threading.Thread(target=warm_up, args=(self.settings.analysis_isolation,), daemon=True).start()
         self._reap()
         for i in range(self.settings.workers):
@@ -90,6 +100,14 @@ class JobRunner:
                 logger.info("re-queued %d running job(s) at shutdown", n)
         except Exception:
             logger.exception("could not re-queue running jobs at shutdown")
+        if self.executor is not None:
+            self.executor.close()
+
+    def describe_executor(self) -> dict[str, object]:
+        """Where analyses run: ``{"kind": "process"|"thread"}`` or the Dask scheduler and its workers."""
+        if self.executor is None:
+            return {"kind": self.settings.analysis_isolation, "scheduler": None, "workers": self.settings.workers}
+        return {"kind": "dask", "scheduler": self.executor.address, "workers": self.executor.worker_count()}
 
     def notify(self) -> None:
         """A job was queued: wake one idle worker now rather than at the next poll."""
@@ -121,7 +139,8 @@ class JobRunner:
 
     # -- threads ----------------------------------------------------------------
     def _worker_loop(self) -> None:
-        child = AnalysisProcess() if self.settings.analysis_isolation == "process" else None
+        local_process = self.executor is None and self.settings.analysis_isolation == "process"
+        child = AnalysisProcess() if local_process else None
         try:
             self._work(child)
         finally:
@@ -130,6 +149,9 @@ class JobRunner:
 
     def _work(self, child: AnalysisProcess | None) -> None:
         while not self._stop.is_set():
+            if self.executor is not None and not self.executor.ready():
+                self._stop.wait(self.settings.job_poll_seconds)  # the cluster is away: keep the jobs queued
+                continue
             try:
                 job_id = repo.claim_next_job(self.db, owner=self.owner, lease_seconds=self.settings.job_lease_seconds)
             except Exception:
@@ -173,7 +195,11 @@ class JobRunner:
 
     # -- one job ----------------------------------------------------------------
     def _execute(self, job_id: str, child: AnalysisProcess | None = None) -> None:
-        outcome = self.run_job(job_id, child)
+        try:
+            outcome = self.run_job(job_id, child)
+        except WorkerLost as lost:
+            self._give_back(job_id, str(lost))
+            return
         if outcome is None:
             return
         recorded = repo.finish_job(
@@ -193,8 +219,24 @@ class JobRunner:
         else:
             logger.warning("job %s: lease lost before the outcome was recorded; outcome dropped", job_id)
 
+    def _give_back(self, job_id: str, reason: str) -> None:
+        """A run the cluster lost: queue the job again, or fail it once its attempts are used up."""
+        state = repo.release_lost_job(
+            self.db, job_id, owner=self.owner, max_attempts=self.settings.job_max_attempts, reason=reason
+        )
+        if state == "queued":
+            logger.warning("job %s: %s; re-queued", job_id, reason)
+            self.notify()
+        elif state == "failed":
+            logger.warning("job %s: %s too often; marked failed", job_id, reason)
+            self.registry.observe_analysis("failed", None)
+
     def run_job(self, job_id: str, child: AnalysisProcess | None = None) -> Outcome | None:
-        """Load the stored inputs of ``job_id``, run the engine within the time limit."""
+        """Load the stored inputs of ``job_id``, run the engine within the time limit (here or on the cluster).
+
+        None when the lease is lost or the server stops first; raises
+        :class:`~rca.service.cluster.WorkerLost` when the cluster lost the run.
+        """
         with self.db.session() as s:
             row = repo.get_analysis(s, job_id)
             inputs = repo.get_analysis_inputs(s, job_id)
@@ -208,8 +250,12 @@ class JobRunner:
                 delay_seconds=self.settings.test_job_delay_seconds,
                 evidence_gz=inputs.evidence_gz,
             )
+            attempt = row.attempts
         if not repo.mark_execution(self.db, job_id, owner=self.owner):
             return None  # the lease is gone: someone else has the job now
+        if self.executor is not None:
+            key = f"rca-analysis-{job_id}-{attempt}"  # one task per attempt: a rerun never meets a stale result
+            return self.executor.run(payload, key=key, limit=self.settings.analysis_timeout_seconds, stop=self._stop)
         return run_with_limit(payload, self.settings.analysis_timeout_seconds, self.settings.analysis_isolation, child)
 
 

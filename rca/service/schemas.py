@@ -218,7 +218,18 @@ class Accuracy(BaseModel):
     groups: list[AccuracyGroup]
 
 
+class ExecutorPublic(BaseModel):
+    kind: Literal["process", "thread", "dask"] = Field(
+        description="Where analyses run: child processes or threads of this server, or a Dask cluster (`RCA_DASK_SCHEDULER`)."
+    )
+    scheduler: str | None = Field(description="The Dask scheduler's address (a `local:N` cluster's too); null without Dask.")
+    workers: int | None = Field(
+        description="Dask workers the scheduler knows now (null when it does not answer); without Dask, this server's worker threads."
+    )
+
+
 class Health(BaseModel):
     status: str
     engine_version: str | None = None
     database: str | None = None
+    executor: ExecutorPublic | None = None

@@ -44,6 +44,13 @@ class Settings(FileBackedSettings):
     job_lease_seconds: float = Field(30.0, gt=0, description="A running job's lease; renewed by a heartbeat, expired leases are re-queued.")
     job_max_attempts: int = Field(2, ge=1, le=100, description="Runs of a job whose worker died before it is marked failed.")
     job_poll_seconds: float = Field(1.0, gt=0, description="How often idle workers look for queued jobs from other processes.")
+    dask_scheduler: str | None = Field(
+        None,
+        description=(
+            "Run claimed jobs on a Dask cluster: a scheduler address `tcp://HOST:PORT`, or `local:N` for a "
+            "LocalCluster of N worker processes owned by the server. Unset: in this server, as `RCA_ANALYSIS_ISOLATION` says."
+        ),
+    )
     page_size_max: int = Field(200, ge=1, description="Largest `limit` of list endpoints.")
     log_level: str = Field("info", description="Log level of `rca serve`.")
     test_job_delay_seconds: float = Field(
@@ -56,6 +63,20 @@ class Settings(FileBackedSettings):
         v = v.lower()
         if v not in {"critical", "error", "warning", "info", "debug"}:
             raise ValueError("must be one of critical, error, warning, info, debug")
+        return v
+
+    @field_validator("dask_scheduler")
+    @classmethod
+    def _scheduler(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        v = v.strip()
+        if v.startswith("local:"):
+            count = v.partition(":")[2]
+            if not count.isdigit() or not 1 <= int(count) <= 256:
+                raise ValueError(f"'local:N' needs N worker processes in 1..256, got {v!r}")
+        elif "://" not in v:
+            raise ValueError(f"use a scheduler address such as 'tcp://HOST:8786' or 'local:N', got {v!r}")
         return v
 
     @property

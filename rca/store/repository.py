@@ -31,6 +31,7 @@ __all__ = [
     "count_analyses_by_status",
     "claim_next_job",
     "renew_leases",
+    "release_lost_job",
     "finish_job",
     "requeue_owned_jobs",
     "reap_expired_leases",
@@ -288,6 +289,34 @@ def requeue_owned_jobs(db: Database, *, owner: str) -> int:
             .values(status="queued", lease_owner=None, lease_expires_at=None, started_at=None)
         )
         return _count(res)
+
+
+def release_lost_job(db: Database, job_id: str, *, owner: str, max_attempts: int, reason: str) -> str | None:
+    """A run of ``job_id`` was lost while ``owner`` held it (its cluster worker died): queue it again.
+
+    Returns ``"queued"``, or ``"failed"`` (``worker_lost``) once it has run
+    ``max_attempts`` times; None when ``owner`` no longer holds the lease.
+    """
+    with db.session() as s:
+        attempts = s.scalar(
+            select(AnalysisRow.attempts).where(
+                AnalysisRow.id == job_id, AnalysisRow.status == "running", AnalysisRow.lease_owner == owner
+            )
+        )
+        if attempts is None:
+            return None
+        held = (AnalysisRow.id == job_id, AnalysisRow.status == "running", AnalysisRow.lease_owner == owner)
+        if attempts < max_attempts:
+            values: dict[str, Any] = {"status": "queued", "started_at": None}
+        else:
+            values = {
+                "status": "failed",
+                "finished_at": utcnow(),
+                "error_code": "worker_lost",
+                "error_detail": f"{reason}, {attempts} time(s); giving up after RCA_JOB_MAX_ATTEMPTS={max_attempts}",
+            }
+        res = s.execute(update(AnalysisRow).where(*held).values(lease_owner=None, lease_expires_at=None, **values))
+        return str(values["status"]) if _count(res) == 1 else None
 
 
 @dataclass(frozen=True)

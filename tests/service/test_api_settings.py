@@ -123,3 +123,22 @@ def test_cli_creates_a_working_key(tmp_path: Path) -> None:
         row = repo.find_api_key(s, hash_token(token))
         assert row is not None and row.scopes == "read write"
     db.dispose()
+
+
+@pytest.mark.parametrize(
+    ("value", "match"),
+    [
+        ("127.0.0.1:8786", "use a scheduler address such as 'tcp://HOST:8786' or 'local:N'"),
+        ("local:0", "'local:N' needs N worker processes in 1..256"),
+        ("local:x", "'local:N' needs N worker processes in 1..256"),
+    ],
+)
+def test_a_bad_scheduler_setting_is_refused_with_the_fix(value: str, match: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(match)):
+        Settings(dask_scheduler=value)
+
+
+def test_no_dask_scheduler_keeps_jobs_in_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RCA_DASK_SCHEDULER", raising=False)
+    assert Settings(dask_scheduler="  ").dask_scheduler is None
+    assert Settings().dask_scheduler is None

@@ -112,6 +112,22 @@ def test_expired_leases_are_requeued_then_failed(database: Database) -> None:
         assert "RCA_JOB_MAX_ATTEMPTS=2" in (row.error_detail or "")
 
 
+def test_a_run_lost_on_the_cluster_is_requeued_then_failed_by_its_lease_owner_only(database: Database) -> None:
+    (job,) = _queue(database, 1)
+    assert repo.claim_next_job(database, owner="a", lease_seconds=60) == job
+    assert repo.release_lost_job(database, job, owner="b", max_attempts=2, reason="lost") is None  # not b's
+    assert repo.release_lost_job(database, job, owner="a", max_attempts=2, reason="the worker died") == "queued"
+    assert repo.release_lost_job(database, job, owner="a", max_attempts=2, reason="again") is None  # given back already
+    assert repo.claim_next_job(database, owner="a", lease_seconds=60) == job
+    assert repo.release_lost_job(database, job, owner="a", max_attempts=2, reason="the worker died") == "failed"
+    assert not repo.finish_job(database, job, owner="a", status="succeeded", result="{}")  # nothing written after
+    with database.session() as s:
+        row = repo.get_analysis(s, job)
+        assert row is not None
+        assert (row.status, row.error_code, row.attempts, row.lease_owner) == ("failed", "worker_lost", 2, None)
+        assert row.error_detail == "the worker died, 2 time(s); giving up after RCA_JOB_MAX_ATTEMPTS=2"
+
+
 def test_live_leases_are_renewed_not_reaped(database: Database) -> None:
     (job,) = _queue(database, 1)
     repo.claim_next_job(database, owner="alive", lease_seconds=0.2)

@@ -1,4 +1,4 @@
-"""Operations: ``/healthz`` (the process), ``/readyz`` (the database), ``/metrics`` (Prometheus)."""
+"""Operations: ``/healthz`` (the process and where it runs analyses), ``/readyz`` (the database), ``/metrics`` (Prometheus)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
 import rca
-from rca.service.deps import DatabaseDep, RegistryDep
+from rca.service.deps import DatabaseDep, RegistryDep, RunnerDep
 from rca.service.errors import ApiError
-from rca.service.schemas import ErrorBody, Health
+from rca.service.schemas import ErrorBody, ExecutorPublic, Health
 from rca.store import repository as repo
 
 __all__ = ["router"]
@@ -20,9 +20,10 @@ logger = logging.getLogger(__name__)
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", response_model=Health, summary="The process is up")
-def healthz() -> Health:
-    return Health(status="ok", engine_version=rca.__version__)
+@router.get("/healthz", response_model=Health, summary="The process is up, and where it runs analyses")
+def healthz(runner: RunnerDep) -> Health:
+    executor = ExecutorPublic.model_validate(runner.describe_executor())
+    return Health(status="ok", engine_version=rca.__version__, executor=executor)
 
 
 @router.get(
