@@ -27,6 +27,9 @@ feature                what it measures
 ``missing_share``      share of missing values of the measured series (not span or log series)
 ``baseline_points``    log(1 + median baseline points per series)
 ``window_points``      log(1 + points in the incident window)
+``agreement``          share of the ranking's pieces of evidence that alone would also put the cause first
+``same_kind``          1 when the cause moved in the symptom's kind of signal (latency, errors, ...)
+``symptom_is_cause``   1 when the first cause is the symptom's own service
 =====================  ==============================================================
 
 A :class:`CalibrationMap` (logistic regressions over the standardized
@@ -85,6 +88,9 @@ FEATURES: tuple[str, ...] = (
     "missing_share",
     "baseline_points",
     "window_points",
+    "agreement",
+    "same_kind",
+    "symptom_is_cause",
 )
 
 #: The ``format`` field of a calibration file, and the version this engine reads.

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from rca.engine.confidence import calibrated, load_map, logit, plain_odds
-from rca.engine.rank import Candidate, NodeEvidence
+from rca.engine.rank import Candidate, NodeEvidence, metric_kind
 from rca.engine.types import ConfidenceBasis, DataIssue, SeriesAnomaly
 from topology import ServiceGraph
 
@@ -72,6 +72,7 @@ def confidence_features(
     values = frame[measured].to_numpy(dtype=float, na_value=np.nan) if measured else np.zeros((0, 0))
     kinds = {i.kind for i in issues}
     ev = evidence.get(top.service)
+    sym_kind = metric_kind(symptom.metric) if symptom is not None else None
     return {
         "raw_logit": logit(top.confidence),
         "null_logit": logit(no_cause),
@@ -94,7 +95,24 @@ def confidence_features(
         "missing_share": float(np.isnan(values).mean()) if values.size else 0.0,
         "baseline_points": math.log1p(float(np.median(points))) if points.size else 0.0,
         "window_points": math.log1p(window_points),
+        "agreement": _agreement(ranked),
+        "same_kind": float(ev is not None and sym_kind is not None and metric_kind(ev.metric) == sym_kind),
+        "symptom_is_cause": float(top.service == symptom_service),
     }
+
+
+def _agreement(ranked: Sequence[Candidate]) -> float:
+    """Share of the ranking's separate pieces of evidence (own anomaly, what it explains, the random walk)
+    that, each alone, would also put the first cause first."""
+    if len(ranked) < 2:
+        return 1.0
+    votes = []
+    for part in ("anomaly", "explained", "pagerank"):
+        values = [c.components.get(part) for c in ranked]
+        if any(v is None for v in values):
+            continue
+        votes.append(float(values[0] >= max(values[1:])))
+    return float(np.mean(votes)) if votes else 1.0
 
 
 def weak_evidence(features: Mapping[str, float], n_series: int) -> tuple[str, ...]:

@@ -29,7 +29,8 @@ from typing import Any
 
 from rca.engine.config import RCAConfig
 from rca.engine.errors import InvalidConfigError, InvalidIncidentError
-from rca.engine.types import Cause, DataIssue, Incident, RankedService, RCAResult
+from rca.engine.confidence import plain_odds
+from rca.engine.types import Cause, ConfidenceBasis, DataIssue, Incident, RankedService, RCAResult
 
 __all__ = ["analyze_symptoms", "coerce_symptoms"]
 
@@ -206,6 +207,20 @@ def analyze_symptoms(
         no_cause_probability=sum(null) / len(null) if null else None,
         symptoms=tuple(incidents),
         ranking=_combined_ranking(per) if causes else (),
+        confidence=_combined_basis(per, causes[0]) if causes else None,
+    )
+
+
+def _combined_basis(per: Sequence[tuple[Incident, RCAResult]], top: Cause) -> ConfidenceBasis | None:
+    """The basis of the symptom whose analysis backs the combined first cause best, with its combined value."""
+    backing = [r for _, r in per if r.confidence is not None and r.top is not None and r.top.service == top.service]
+    if not backing:
+        return None
+    best = max(backing, key=lambda r: r.top.confidence)  # type: ignore[union-attr]
+    weak = tuple(dict.fromkeys(w for r in backing for w in r.confidence.weak))  # type: ignore[union-attr]
+    return dataclasses.replace(
+        best.confidence, value=top.confidence, meaning=f"right {plain_odds(top.confidence)} on incidents like this",
+        weak=weak,
     )
 
 

@@ -65,6 +65,7 @@ SIGNS: dict[str, int] = {
     "symptom_strength": 1, "quiet_symptom": -1, "symptom_missing": -1, "deepest": 1, "explained_share": 1,
     "own_strength": 1, "granger": 1, "modalities": 1, "short_baseline": -1, "short_window": -1,
     "borrowed_baseline": 0, "missing_share": -1, "baseline_points": 1, "window_points": 0,
+    "agreement": 1, "same_kind": 0, "symptom_is_cause": 0,
 }
 #: Features whose coefficient is held at or above zero (the monotonicity the tests pin).
 MONOTONE: tuple[str, ...] = tuple(f for f, sign in SIGNS.items() if sign > 0)

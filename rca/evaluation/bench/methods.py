@@ -161,10 +161,11 @@ def _engine_factory(
             top = result.causes[0].confidence if result.causes else None
             # The whole ranking, not only the explained top_k: AC@5 and several root causes need it.
             ranking = result.ranking or result.causes
-            basis = result.confidence
+            basis = getattr(result, "confidence", None)
             return Ranking(
                 [c.service for c in ranking], [c.score for c in ranking], top,
-                no_cause=result.no_cause_probability, features=None if basis is None else basis.features,
+                no_cause=getattr(result, "no_cause_probability", None),
+                features=None if basis is None else basis.features,
             )
 
         return run

@@ -171,11 +171,13 @@ def test_calibration_compares_confidence_with_how_often_the_first_answer_is_righ
     assert (c.dataset, c.method, c.n) == ("d", "m", 5)
     assert c.mean_confidence == pytest.approx((0.95 + 0.92 + 0.91 + 0.5 + 0.45) / 5)
     assert c.accuracy == pytest.approx(3 / 5)
-    high, middle = c.bins[-1], c.bins[0]
-    assert (high["lo"], high["hi"], high["n"]) == (0.9, 1.0, 3) and high["accuracy"] == pytest.approx(2 / 3)
-    assert (middle["lo"], middle["n"], middle["accuracy"]) == (0.4, 2, 0.5)
-    gaps = 3 / 5 * abs(2 / 3 - (0.95 + 0.92 + 0.91) / 3) + 2 / 5 * abs(0.5 - 0.475)
+    assert [(b["lo"], b["hi"], b["n"]) for b in c.bins] == [(0.4, 0.5, 1), (0.5, 0.6, 1), (0.9, 1.0, 3)]  # ten equal bins
+    high = c.bins[-1]
+    assert high["accuracy"] == pytest.approx(2 / 3)
+    gaps = 3 / 5 * abs(2 / 3 - (0.95 + 0.92 + 0.91) / 3) + 1 / 5 * abs(1 - 0.45) + 1 / 5 * abs(0 - 0.5)
     assert c.ece == pytest.approx(gaps)
+    assert c.mce == pytest.approx(0.55) and c.brier == pytest.approx(
+        (0.05**2 + 0.08**2 + 0.91**2 + 0.5**2 + 0.55**2) / 5)
     assert calibration([res(["a"], ["a"])]).n == 0 and calibration([]).ece is None
     assert res(["a"], [], confidence=0.9).confidence is None  # an empty answer carries no confidence
 
