@@ -3,11 +3,16 @@
 Usage (a server running, e.g. ``rca serve --port 8080``)::
 
     python scripts/load_analyses.py --url http://127.0.0.1:8080 --key "$KEY" --clients 20 --requests 200
+    python scripts/load_analyses.py --url http://127.0.0.1:8080 --key "$KEY" --clients 20 --duration 60
 
 Each client posts the demo analysis (incident ``frontend``/``latency`` at 13:00,
 topology ``demo`` by name, ``rca/data/demo/metrics.csv`` as a multipart
-upload) and waits for the result (201), then posts the next one.  Prints the
-latency percentiles of the whole request (upload, queue, analysis, answer).
+upload) and waits for the result (201), then posts the next one, until
+``--requests`` were sent or ``--duration`` seconds have passed.  Prints the
+latency percentiles of the whole request (upload, queue, analysis, answer) and
+the errors: every answer other than 201 with a succeeded analysis, and every
+request that got no answer.  ``tests/service/test_api_load.py`` runs it
+against a real server.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import json
 import statistics
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -37,22 +43,40 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
-async def _client(client: httpx.AsyncClient, jobs: asyncio.Queue[int], metrics: bytes, out: list[tuple[int, float]]) -> None:
-    while True:
-        try:
-            jobs.get_nowait()
-        except asyncio.QueueEmpty:
-            return
+async def _client(client: httpx.AsyncClient, more: Callable[[], bool], metrics: bytes, out: list[tuple[str, float]]) -> None:
+    while more():
         files = {
             "request": (None, json.dumps(REQUEST), "application/json"),
             "metrics": ("metrics.csv", metrics, "text/csv"),
         }
         t0 = time.perf_counter()
-        r = await client.post("/v1/analyses", files=files)
-        out.append((r.status_code, time.perf_counter() - t0))
+        try:
+            r = await client.post("/v1/analyses", files=files)
+            ok = r.status_code == 201 and r.json().get("status") == "succeeded"
+            outcome = "201" if ok else f"{r.status_code} {r.text[:200]}"
+        except httpx.HTTPError as exc:  # no answer at all: an error too
+            outcome = f"{type(exc).__name__}: {exc}"
+        out.append((outcome, time.perf_counter() - t0))
 
 
-async def run(url: str, key: str | None, clients: int, requests: int, warmup: int) -> dict[str, float | int | dict[str, int]]:
+def _counter(n: int) -> Callable[[], bool]:
+    """True ``n`` times in all, whichever client asks."""
+    left = [n]
+
+    def more() -> bool:
+        left[0] -= 1
+        return left[0] >= 0
+
+    return more
+
+
+def _until(deadline: float) -> Callable[[], bool]:
+    return lambda: time.perf_counter() < deadline
+
+
+async def run(url: str, key: str | None, clients: int, requests: int = 200, warmup: int = 2,
+              duration: float | None = None) -> dict[str, object]:  # fmt: skip
+    """Post from ``clients`` concurrent clients: ``requests`` in all, or for ``duration`` seconds when given."""
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     metrics = (DEMO / "metrics.csv").read_bytes()
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
@@ -64,17 +88,21 @@ async def run(url: str, key: str | None, clients: int, requests: int, warmup: in
         )
         r.raise_for_status()
         for _ in range(warmup):
-            await _client(client, _queue(1), metrics, [])
-        jobs = _queue(requests)
-        results: list[tuple[int, float]] = []
+            await _client(client, _counter(1), metrics, [])
+        results: list[tuple[str, float]] = []
         t0 = time.perf_counter()
-        await asyncio.gather(*(_client(client, jobs, metrics, results) for _ in range(clients)))
+        more = _counter(requests) if duration is None else _until(t0 + duration)
+        await asyncio.gather(*(_client(client, more, metrics, results) for _ in range(clients)))
         wall = time.perf_counter() - t0
     lat = [s for _, s in results]
+    status = Counter(c.split(" ", 1)[0].split(":", 1)[0] for c, _ in results)
     return {
         "clients": clients,
+        "seconds": round(wall, 1),
         "requests": len(results),
-        "status": dict(Counter(str(c) for c, _ in results)),
+        "status": dict(status),
+        "errors": sum(n for c, n in status.items() if c != "201"),
+        "first_errors": [c for c, _ in results if c != "201"][:3],
         "p50_s": round(_percentile(lat, 0.50), 3),
         "p95_s": round(_percentile(lat, 0.95), 3),
         "mean_s": round(statistics.fmean(lat), 3),
@@ -83,22 +111,17 @@ async def run(url: str, key: str | None, clients: int, requests: int, warmup: in
     }
 
 
-def _queue(n: int) -> asyncio.Queue[int]:
-    q: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(n):
-        q.put_nowait(i)
-    return q
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--url", default="http://127.0.0.1:8080")
     p.add_argument("--key", default=None, help="API key with read and write scopes (omit if RCA_AUTH_DISABLED=true)")
     p.add_argument("--clients", type=int, default=20)
     p.add_argument("--requests", type=int, default=200)
+    p.add_argument("--duration", type=float, default=None, help="post for this many seconds instead of --requests")
     p.add_argument("--warmup", type=int, default=2)
     args = p.parse_args()
-    print(json.dumps(asyncio.run(run(args.url, args.key, args.clients, args.requests, args.warmup)), indent=2))
+    out = asyncio.run(run(args.url, args.key, args.clients, args.requests, args.warmup, args.duration))
+    print(json.dumps(out, indent=2))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -497,3 +498,30 @@ def postgres_url() -> str | None:
     except Exception:
         return None
     return PG_DEFAULT
+
+
+def pg_schema_url() -> Iterator[str]:
+    """A fresh schema of the test PostgreSQL, dropped afterwards (a generator: ``next`` it, ``close`` it).
+
+    Skips on a developer's machine without PostgreSQL, fails where real parts are required.
+    """
+    import uuid
+
+    from real_parts import missing_part
+    from sqlalchemy import text
+
+    from rca.store.session import Database
+
+    base = postgres_url()
+    if base is None:
+        missing_part(PG_SKIP)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = Database(base)
+    with admin.engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

@@ -37,35 +37,11 @@ class Stack:
     api: httpx.Client
 
 
-def _pg_schema_url() -> Iterator[str]:
-    """A fresh schema of the test PostgreSQL (dropped afterwards); fails in CI, skips elsewhere, when there is none."""
-    import os
-    import uuid
-
-    from sqlalchemy import text
-
-    base = S.postgres_url()
-    if base is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(S.PG_SKIP)
-        pytest.skip(S.PG_SKIP)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = Database(base)
-    with admin.engine.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.engine.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
           prometheus: S.PrometheusServer) -> Iterator[Stack]:  # fmt: skip
     tmp = tmp_path_factory.mktemp("incidents")
-    pg = _pg_schema_url() if request.param == "postgres" else None
+    pg = S.pg_schema_url() if request.param == "postgres" else None
     url = next(pg) if pg is not None else f"sqlite:///{tmp / 'rca.db'}"
     db = Database(url)
     upgrade_database(db)
