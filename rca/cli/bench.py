@@ -134,18 +134,20 @@ def _methods_table() -> Table:
 
 def held_out_table(held: list[Any]) -> Table:
     """The leave-one-system-out calibration rows as a terminal table (``rca bench``, ``rca calibrate``)."""
-    table = Table(title="leave one system out: fitted on the others, measured on this one")
-    for name in ("system", "n", "right", "raw conf", "raw ECE", "raw Brier", "cal conf", "cal ECE", "cal Brier",
-                 "no-cause Brier raw → cal"):
-        table.add_column(name, justify="left" if name == "system" else "right")
+    table = Table(title="confidence on a system the fit never saw (leave one system out)")
+    for name in ("system", "cases", "n", "right", "raw conf / ECE / Brier", "held-out conf / ECE / Brier",
+                 "no-cause Brier"):
+        table.add_column(name, justify="left" if name in ("system", "cases") else "right")
 
     def f(x: float | None) -> str:
-        return "–" if x is None else f"{x:.3f}"
+        return "–" if x is None else f"{x:.2f}"
+
+    def triple(r: dict[str, Any]) -> str:
+        return f"{f(r['confidence'])} / {f(r['ece'])} / {f(r['brier'])}"
 
     for h in held:
-        table.add_row(h.system, str(h.n), f(h.raw["accuracy"]), f(h.raw["confidence"]), f(h.raw["ece"]),
-                      f(h.raw["brier"]), f(h.calibrated["confidence"]), f(h.calibrated["ece"]),
-                      f(h.calibrated["brier"]), f"{f(h.no_cause_raw['brier'])} → {f(h.no_cause_calibrated['brier'])}")
+        table.add_row(h.system, h.cases, str(h.n), f(h.raw["accuracy"]), triple(h.raw), triple(h.calibrated),
+                      f"{f(h.no_cause_raw['brier'])} → {f(h.no_cause_calibrated['brier'])}")
     return table
 
 

@@ -36,8 +36,10 @@ A :class:`CalibrationMap` (logistic regressions over the standardized
 features, fitted by :mod:`rca.evaluation.calibration` with statsmodels and
 shipped as ``calibration.json`` beside this module) gives the probability
 that the first cause is right and that there is no root cause at all.  The
-other candidates keep their share of the rest in the ranking's proportions,
-so every answer's confidences and ``no_cause_probability`` sum to one.
+"no root cause" keeps the ranking's own share (a first cause less likely
+right does not make the incident less real), and the other candidates share
+the rest in the ranking's proportions: every answer's confidences and
+``no_cause_probability`` sum to at most one.
 
 Inference is a dot product and a logistic function in numpy; only fitting
 needs statsmodels, so the engine imports nothing heavier.
@@ -274,24 +276,25 @@ def calibrated(
 ) -> tuple[list[float], float]:
     """Calibrated confidences of the ranked candidates (best first) and of "no root cause".
 
-    The first cause gets the map's probability; "no root cause" its own
-    (bounded so the two sum to at most one); the other candidates share the
-    rest in the ranking's proportions.  Without a map the raw values return.
+    The first cause gets the map's probability; "no root cause" the map's own
+    model's or else the ranking's share (bounded so the two sum to at most
+    one); the other candidates share the rest in the ranking's proportions
+    (when it gave them nothing, what is left is belief in a cause the ranking
+    did not name, and the sum stays below one).  Without a map the raw
+    values return.
     """
     raw = [float(r) for r in raw]
     if cmap is None or not raw:
         return raw, float(raw_no_cause)
     top = cmap.top.probability(features)
     rest_raw = sum(raw[1:])
-    if cmap.no_cause is not None:
-        null = min(cmap.no_cause.probability(features), 1.0 - top)
-    else:
-        share = rest_raw + raw_no_cause
-        null = (1.0 - top) * (raw_no_cause / share) if share > 0 else 1.0 - top
+    # A first cause that is less likely right does not make "no root cause" likelier: the belief it loses
+    # goes to the other causes (named or not), and "no root cause" keeps the ranking's own share.
+    null_p = cmap.no_cause.probability(features) if cmap.no_cause is not None else float(raw_no_cause)
+    null = min(null_p, 1.0 - top)
     left = max(0.0, 1.0 - top - null)
+    # With nothing ranked beside the first cause, what is left is belief in a cause the ranking did not name.
     others = [left * r / rest_raw for r in raw[1:]] if rest_raw > 0 else [0.0] * (len(raw) - 1)
-    if rest_raw <= 0:
-        null = 1.0 - top
     return [top, *others], null
 
 

@@ -64,8 +64,8 @@ SIGNS: dict[str, int] = {
     "raw_logit": 1, "null_logit": -1, "margin": 1, "candidates": -1, "moved_share": -1,
     "symptom_strength": 1, "quiet_symptom": -1, "symptom_missing": -1, "deepest": 1, "explained_share": 1,
     "own_strength": 1, "granger": 1, "modalities": 1, "short_baseline": -1, "short_window": -1,
-    "borrowed_baseline": 0, "missing_share": -1, "baseline_points": 1, "window_points": 0,
-    "agreement": 1, "same_kind": 0, "symptom_is_cause": 0,
+    "borrowed_baseline": 0, "missing_share": -1, "baseline_points": 1, "window_points": 1,
+    "agreement": 1, "same_kind": 1, "symptom_is_cause": 0,
 }
 #: Features whose coefficient is held at or above zero (the monotonicity the tests pin).
 MONOTONE: tuple[str, ...] = tuple(f for f, sign in SIGNS.items() if sign > 0)
@@ -115,9 +115,11 @@ def samples_from_results(
 ) -> list[CalibrationSample]:
     """The calibration samples of ``method``'s results (rows without features are skipped)."""
     out: list[CalibrationSample] = []
+    seen: set[tuple[str, str]] = set()
     for r in results:
-        if r.method != method or not r.features or not r.top:
-            continue
+        if r.method != method or not r.features or not r.top or (r.dataset, r.case_id) in seen:
+            continue  # the same case in two runs (a bench and its --robustness run) counts once
+        seen.add((r.dataset, r.case_id))
         f = {k: float(r.features.get(k, 0.0)) for k in FEATURES}
         raw = 1.0 / (1.0 + math.exp(-f["raw_logit"]))
         raw_null = 1.0 / (1.0 + math.exp(-f["null_logit"]))
@@ -211,10 +213,18 @@ def _matrix(samples: Sequence[CalibrationSample]) -> np.ndarray:
 
 
 def _system_weights(samples: Sequence[CalibrationSample]) -> np.ndarray:
-    counts: dict[str, int] = {}
+    """Every system weighs the same; within one, its cases as given and re-presented (``rca bench
+    --robustness``: ``dataset[presentation]``) weigh half each, so the many re-presented copies teach
+    what short or gappy data does without outvoting the cases as they came."""
+    counts: dict[tuple[str, bool], int] = {}
     for s in samples:
-        counts[s.system] = counts.get(s.system, 0) + 1
-    return np.array([1.0 / counts[s.system] for s in samples])
+        key = (s.system, "[" in s.dataset)
+        counts[key] = counts.get(key, 0) + 1
+    out = []
+    for s in samples:
+        both = (s.system, True) in counts and (s.system, False) in counts
+        out.append((0.5 if both else 1.0) / counts[(s.system, "[" in s.dataset)])
+    return np.array(out)
 
 
 def _fit(samples: Sequence[CalibrationSample], penalty: float) -> CalibrationMap:
@@ -235,7 +245,11 @@ def apply_map(cmap: CalibrationMap | None, sample: CalibrationSample) -> tuple[f
 
 @dataclass(frozen=True)
 class HeldOut:
-    """A system's samples scored by a map fitted without them, beside the raw confidence."""
+    """A system's samples scored by a map fitted without them, beside the raw confidence.
+
+    ``cases`` says which of its samples: ``"as given"`` (the cases as their loader gives them) or
+    ``"re-presented"`` (the same cases handed over the other ways of ``rca bench --robustness``).
+    """
 
     system: str
     n: int
@@ -243,10 +257,12 @@ class HeldOut:
     calibrated: dict[str, Any]
     no_cause_raw: dict[str, Any]
     no_cause_calibrated: dict[str, Any]
+    cases: str = "as given"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"system": self.system, "n": self.n, "raw": self.raw, "calibrated": self.calibrated,
-                "no_cause_raw": self.no_cause_raw, "no_cause_calibrated": self.no_cause_calibrated}
+        return {"system": self.system, "cases": self.cases, "n": self.n, "raw": self.raw,
+                "calibrated": self.calibrated, "no_cause_raw": self.no_cause_raw,
+                "no_cause_calibrated": self.no_cause_calibrated}
 
 
 def _scored(samples: Sequence[CalibrationSample], cmap: CalibrationMap | None) -> tuple[np.ndarray, np.ndarray]:
@@ -254,24 +270,27 @@ def _scored(samples: Sequence[CalibrationSample], cmap: CalibrationMap | None) -
     return np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
 
 
+def _held_out(system: str, cases: str, test: Sequence[CalibrationSample], cmap: CalibrationMap | None) -> HeldOut:
+    right = np.array([s.right for s in test], dtype=float)
+    normal = np.array([s.normal for s in test], dtype=float)
+    raw_c, raw_n = _scored(test, None)
+    cal_c, cal_n = _scored(test, cmap)
+    return HeldOut(system, len(test), reliability(raw_c, right), reliability(cal_c, right),
+                   reliability(raw_n, normal), reliability(cal_n, normal), cases)
+
+
 def leave_one_system_out(
     samples: Sequence[CalibrationSample], *, penalty: float = DEFAULT_PENALTY
 ) -> list[HeldOut]:
-    """For each system: fit on the others, measure on it (raw and calibrated, first cause and no cause)."""
-    systems = sorted({s.system for s in samples})
+    """For each system: fit on the others, measure on it (raw and calibrated, first cause and no cause),
+    on its cases as given and, when there are any, on its re-presented ones separately."""
     out: list[HeldOut] = []
-    for held in systems:
+    for held in sorted({s.system for s in samples}):
         train = [s for s in samples if s.system != held]
-        test = [s for s in samples if s.system == held]
-        if not test:
-            continue
-        cmap = _fit(train, penalty) if len({s.system for s in train}) and len(train) >= 10 else None
-        right = np.array([s.right for s in test], dtype=float)
-        normal = np.array([s.normal for s in test], dtype=float)
-        raw_c, raw_n = _scored(test, None)
-        cal_c, cal_n = _scored(test, cmap)
-        out.append(HeldOut(held, len(test), reliability(raw_c, right), reliability(cal_c, right),
-                           reliability(raw_n, normal), reliability(cal_n, normal)))
+        cmap = _fit(train, penalty) if len(train) >= 10 and len({s.right for s in train}) == 2 else None
+        given = [s for s in samples if s.system == held and "[" not in s.dataset]
+        again = [s for s in samples if s.system == held and "[" in s.dataset]
+        out += [_held_out(held, name, rows, cmap) for name, rows in (("as given", given), ("re-presented", again)) if rows]
     return out
 
 
@@ -310,7 +329,7 @@ def fit_map(
         )
     cmap = _fit(samples, penalty)
     held = leave_one_system_out(samples, penalty=penalty) if len({s.system for s in samples}) > 1 else []
-    eces = [h.calibrated["ece"] for h in held if h.calibrated["ece"] is not None]
+    eces = [h.calibrated["ece"] for h in held if h.calibrated["ece"] is not None and h.cases == "as given"]
     systems: dict[str, int] = {}
     for s in samples:
         systems[s.system] = systems.get(s.system, 0) + 1

@@ -44,10 +44,10 @@ def reliability_figure(held: Sequence[HeldOut | Mapping[str, Any]]) -> Any:
             ax.plot(xs, ys, lw=0.8, alpha=0.5)
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
-        ax.set_title(f"{h.system} ({h.n} cases named)")
+        ax.set_title(f"{h.system}, {h.cases} ({h.n} named a cause)", fontsize=9)
         ax.set_xlabel("confidence in the first cause")
         ax.set_ylabel("share right")
-        ax.legend(loc="upper left", fontsize=7)
+        ax.legend(loc="lower right", fontsize=7)
     fig.tight_layout()
     return fig
 

@@ -254,10 +254,10 @@ def _held_out_lines(held: Sequence[HeldOut]) -> list[str]:
     rows = []
     for h in held:
         r, c, nr, nc = h.raw, h.calibrated, h.no_cause_raw, h.no_cause_calibrated
-        rows.append([h.system, str(h.n), _fmt(r["accuracy"]), _fmt(r["confidence"]), _fmt(r["ece"], 3),
+        rows.append([h.system, h.cases, str(h.n), _fmt(r["accuracy"]), _fmt(r["confidence"]), _fmt(r["ece"], 3),
                      _fmt(r["brier"], 3), _fmt(c["confidence"]), _fmt(c["ece"], 3), _fmt(c["mce"], 3),
                      _fmt(c["brier"], 3), f"{_fmt(nr['brier'], 3)} → {_fmt(nc['brier'], 3)}"])
-    lines += _md_table(["system", "cases named", "right", "raw confidence", "raw ECE", "raw Brier",
+    lines += _md_table(["system", "cases", "named a cause", "right", "raw confidence", "raw ECE", "raw Brier",
                         "held-out confidence", "held-out ECE", "held-out MCE", "held-out Brier",
                         "no-cause Brier raw → held-out"], rows)
     return lines
