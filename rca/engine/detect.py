@@ -371,6 +371,7 @@ def score_anomalies(
     *,
     baseline: pd.DataFrame | None = None,
     symptom: tuple[str, str] | None = None,
+    bounded_names: frozenset[str] = frozenset(),
 ) -> AnomalyScores:
     """Score every column of ``frame`` in the incident window.
 
@@ -386,6 +387,9 @@ def score_anomalies(
     symptom : (service, metric), optional
         The incident's symptom series: baseline rows where it was itself in
         an incident are left out (``DetectConfig.baseline_incident_z``).
+    bounded_names : frozenset of str
+        Metric names to score as percentages or fractions beside those whose
+        name says so (:func:`rca.engine.symptom_semantics.learned_bounded`).
     """
     issues: list[DataIssue] = []
     cols = frame.columns
@@ -405,7 +409,7 @@ def score_anomalies(
 
     directions = per_name(cols, 1, lambda m: metric_direction(m, config.directions), dtype=str)
     sign = np.where(directions == "up", 1.0, np.where(directions == "down", -1.0, 0.0))
-    bounded = per_name(cols, 1, is_bounded_metric, dtype=bool)
+    bounded = per_name(cols, 1, lambda m: m in bounded_names or is_bounded_metric(m), dtype=bool)
     b = base.to_numpy(dtype="float64")
     if config.baseline_incident_z and symptom is not None and symptom in cols:
         j = cols.get_loc(symptom)

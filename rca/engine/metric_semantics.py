@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from functools import lru_cache
 
-__all__ = ['CLIENT_SIDE_WEIGHT', 'is_bounded_metric', 'is_client_side', 'metric_direction', 'metric_weight']
+__all__ = ['CLIENT_SIDE_WEIGHT', 'is_bounded_metric', 'is_client_side', 'is_traffic_name', 'metric_direction', 'metric_weight']
 
 
 _DOWN = re.compile(r"avail|success|apdex|uptime|hit_?rat")
@@ -54,6 +54,15 @@ _TRAFFIC = re.compile(
     r"request|(^|_)(rps|qps|tps)($|_)|throughput|workload|call|count|bytes|network|packet|connection|session"
     r"|traffic|syscall|(^|_)ops($|_)|span_"
 )
+
+
+def is_traffic_name(metric: str) -> bool:
+    """Whether the name says the metric counts load (requests, throughput, bytes, connections ...).
+
+    >>> is_traffic_name("requests_per_s"), is_traffic_name("m03")
+    (True, False)
+    """
+    return bool(_TRAFFIC.search(metric.lower()))
 
 
 _CLIENT_SIDE = re.compile(r"client|outgoing|downstream|upstream_rq|egress")

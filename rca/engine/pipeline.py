@@ -35,6 +35,7 @@ from rca.engine.evidence.stage import evidence_frames, join_evidence
 from rca.engine.explain import explain_causes
 from rca.engine.ingest import load_metrics
 from rca.engine.rank import anomaly_log_odds, node_evidence, rank_candidates
+from rca.engine.symptom_semantics import learn_symptom_direction, learned_bounded
 from rca.engine.symptoms import analyze_symptoms
 from rca.engine.types import DataIssue, GrangerTest, Incident, RankedService, RCAResult
 from rca.engine.version import __version__
@@ -389,7 +390,19 @@ def analyze(
 
     t = _clock()
     windows = incident_windows(frame, aligned.step, incident, cfg.detect, baseline=base_frame)
-    scores = score_anomalies(frame, windows, cfg.detect, baseline=base_frame, symptom=(incident.service, incident.metric))
+    directions, learned = learn_symptom_direction(frame, windows, incident, dict(cfg.detect.directions), base_frame)
+    bounded: frozenset[str] = frozenset()
+    if learned:
+        cfg = cfg.replace(detect={"directions": directions})
+        issues += learned
+        bounded = learned_bounded(frame, incident, base_frame)
+        if bounded:
+            note = "; its values stay in a percentage's range near a bound, so it is scored as one"
+            issues[-1] = dataclasses.replace(issues[-1], message=issues[-1].message + note)
+    scores = score_anomalies(
+        frame, windows, cfg.detect, baseline=base_frame, symptom=(incident.service, incident.metric),
+        bounded_names=bounded,
+    )
     if span_log is not None:
         scores = merge_scores(scores, span_log)
     issues += list(scores.issues)

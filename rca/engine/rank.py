@@ -33,7 +33,7 @@ from scipy import sparse
 
 from rca.engine.columns import level_codes, name_mask, per_name
 from rca.engine.config import RankConfig
-from rca.engine.metric_semantics import CLIENT_SIDE_WEIGHT, is_client_side
+from rca.engine.metric_semantics import CLIENT_SIDE_WEIGHT, is_client_side, is_traffic_name
 from rca.engine.types import GrangerTest
 from topology import NodeKind, ServiceGraph
 
@@ -112,6 +112,11 @@ def node_evidence(
     met_codes, met_names = level_codes(index, 1)
     svc_codes, met_codes = svc_codes[keep], met_codes[keep]
     kinds = per_name(index, 1, metric_kind, dtype=str)[keep]
+    if exclude is not None and metric_kind(exclude[1]) == "traffic" and not is_traffic_name(exclude[1]):
+        # The symptom's name says nothing of its kind (``m03``, a team's own ``svc_resp``): whatever it
+        # measures passed the fault up to the symptom, so its series count as a signal faults pass up.
+        same = (np.asarray(met_names, dtype=object)[met_codes] == exclude[1])
+        kinds = np.where(same, "latency", kinds)
     weighted_np = table["score"].to_numpy(dtype=float)[keep] * table["weight"].to_numpy(dtype=float)[keep]
     # A baseline of n points cannot support odds much beyond n : 1 that a
     # value is abnormal, however far out it lies (sparse series are noisy).

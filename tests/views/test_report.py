@@ -242,3 +242,18 @@ def test_report_shows_the_confirmed_root_cause_beside_the_answer(make_case, conf
     if confirmed.get("note"):
         assert "disk full &lt;PM-12&gt;" in box  # escaped like every name from the data
     assert 'id="confirmed"' not in render_report(result, graph, metrics)  # no verdict, no box
+
+
+def test_report_says_what_the_confidence_means_and_what_makes_it_weak() -> None:
+    import rca
+    from rca.evaluation.datasets.synthetic import demo_case
+
+    case = demo_case()
+    m = case.metrics.copy()
+    late = m["timestamp"] >= case.incident.start
+    m.loc[late & m["metric"].isin(["latency", "error_rate", "cpu"]), "value"] *= 3.0  # everything moves at once
+    result = rca.analyze(case.graph, m, case.incident)
+    page = render_report(result, case.graph, m)
+    assert f"{result.confidence.meaning}" in page and 'id="confidence-meaning"' in page
+    assert 'id="confidence-reliability"' in page and "calibrated on" in page
+    assert 'id="weak-evidence"' in page and "moved at once" in page
