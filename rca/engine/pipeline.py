@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import re
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -28,12 +27,17 @@ from rca.engine.errors import (
     InvalidIncidentError,
     InvalidInputError,
     InvalidTopologyError,
-    did_you_mean,
 )
-from rca.engine.evidence.build import SpanLogEvidence, merge_scores, read_evidence
+from rca.engine.evidence.build import merge_scores, read_evidence
 from rca.engine.evidence.stage import evidence_frames, join_evidence
 from rca.engine.explain import explain_causes
 from rca.engine.ingest import load_metrics
+from rca.engine.input_checks import (
+    check_direction_patterns,
+    check_symptom_metric,
+    orientation_hint,
+    short_data_issues,
+)
 from rca.engine.rank import anomaly_log_odds, node_evidence, rank_candidates
 from rca.engine.symptom_semantics import learn_symptom_direction, learned_bounded
 from rca.engine.symptoms import analyze_symptoms
@@ -189,96 +193,10 @@ def _null_log_score(cfg: RCAConfig, symptom, threshold: float) -> float:
     return cfg.rank.null_log_score - max(odds, -cfg.rank.quiet_null_log_score)
 
 
-def _check_symptom_metric(long: pd.DataFrame, incident: Incident, evidence: SpanLogEvidence | None = None) -> None:
-    """A symptom metric that no series has at all is a typo, not a data gap: refuse it, naming the closest names.
-
-    (A metric that other services have but the symptom service lacks stays a
-    ``missing_symptom`` data issue: that is a gap in the data, not a misspelling.)
-    """
-    metric = incident.metric
-    names = long["metric"].cat.categories  # load_metrics returns names as sorted string categoricals
-    if metric in names or (evidence is not None and metric in set(evidence.series["metric"])):
-        return
-    own = sorted(set(long.loc[long["service"] == incident.service, "metric"]))
-    raise InvalidIncidentError(
-        f"incident.metric {metric!r} matches no series in the metrics{did_you_mean(metric, names)} "
-        f"({incident.service} has: {', '.join(own[:12]) or 'no series'})",
-        field="incident.metric",
-    )
-
-
-def _check_direction_patterns(long: pd.DataFrame, directions: Mapping[str, str]) -> None:
-    """A ``detect.directions`` pattern that no metric name matches is a typo: refuse it, naming the closest names."""
-    names = [str(n) for n in long["metric"].cat.categories]
-    for pattern in directions:
-        try:
-            rx = re.compile(pattern)
-        except re.error as exc:
-            raise InvalidConfigError(
-                f"detect.directions: {pattern!r} is not a regular expression ({exc})", field=f"detect.directions.{pattern}"
-            ) from None
-        if not any(rx.search(n.lower()) for n in names):
-            raise InvalidConfigError(
-                f"detect.directions: pattern {pattern!r} matches no metric name (searched in the lower-cased "
-                f"names){did_you_mean(pattern, names)} (metrics: {', '.join(names[:12])})",
-                field=f"detect.directions.{pattern}",
-            )
-
-
-def _orientation_hint(graph: ServiceGraph, symptom: str) -> list[DataIssue]:
-    """A note when the symptom depends on nothing but has callers: the graph may be causal, read the wrong way round."""
-    if graph.callees(symptom):
-        return []
-    upstream = graph.dependents(symptom)
-    if not upstream:
-        return []
-    return [
-        DataIssue(
-            "symptom_calls_nothing",
-            f"{symptom} calls no other service in the topology, so only {symptom} itself can be blamed, "
-            f"yet {len(upstream)} service(s) call it: if the graph's arrows mean cause -> effect rather "
-            "than caller -> callee, load it with edges='causal' (rca analyze --edges causal)",
-            symptom,
-        )
-    ]
-
-
 def _decisive_own_signal(table: pd.DataFrame, service: str, level: float) -> bool:
     """Whether ``service`` has a direct (non-traffic, server-side) series scoring above ``level``."""
     direct = name_mask(table.index, 0, service) & (table["direction"].to_numpy() != "both") & (table["weight"].to_numpy(dtype=float) >= 1.0)
     return bool((table["score"].to_numpy(dtype=float)[direct] > level).any())
-
-
-def _short_data(scores, symptom, windows, cfg: RCAConfig) -> list[DataIssue]:
-    """``short_baseline`` / ``short_window`` issues when the symptom's data is short.
-
-    With a few baseline points a series' normal range is uncertain, and with
-    one or two window points a level shift cannot be told from a blip; the
-    analysis ranks as usual and says so (the candidates' confidence already
-    carries their baseline's length, :mod:`rca.engine.rank`).
-    """
-    out: list[DataIssue] = []
-    need = cfg.detect.short_baseline_points
-    if symptom is not None and need and symptom.baseline_points < need:
-        out.append(
-            DataIssue(
-                "short_baseline",
-                f"the symptom {symptom.service}/{symptom.metric} has {symptom.baseline_points} baseline point(s), "
-                f"fewer than {need}: its normal range is uncertain, so every score and confidence here is too",
-                symptom.service,
-                symptom.metric,
-            )
-        )
-    n_window = len(scores.points.index)
-    if n_window < 3:
-        out.append(
-            DataIssue(
-                "short_window",
-                f"the incident window holds {n_window} point(s) ({windows.start.isoformat()} .. "
-                f"{windows.end.isoformat()}): a shift cannot be told from a blip, read the ranking with care",
-            )
-        )
-    return out
 
 
 def analyze(
@@ -368,10 +286,10 @@ def analyze(
     long, span_log, ev_step = evidence_frames(inputs, long, incident, cfg, g)
     if span_log is not None:
         issues += list(span_log.issues)
-    _check_symptom_metric(long, incident, span_log)
-    _check_direction_patterns(long, cfg.detect.directions)
+    check_symptom_metric(long, incident, span_log)
+    check_direction_patterns(long, cfg.detect.directions)
     _lap(timings, "ingest", t0)
-    issues += _orientation_hint(g, incident.service)
+    issues += orientation_hint(g, incident.service)
 
     t = _clock()
     aligned = align_metrics(long, cfg.align, known_services=g, step=ev_step)
@@ -455,7 +373,7 @@ def analyze(
     # service whose success rate has collapsed is a real incident.
     gate = cfg.detect.symptom_threshold
     decisive = threshold * cfg.detect.quiet_symptom_factor
-    short = _short_data(scores, symptom, windows, cfg)
+    short = short_data_issues(scores, symptom, windows, cfg)
     issues += short
     # A short baseline is said, not acted on: measured with rca bench --robustness
     # (baseline=10), dropping the quiet-symptom gate there cost PetShop
