@@ -65,7 +65,7 @@ def print_result(result: Any, *, console: Console = _out) -> None:
     console.print(result.reason)
     basis = getattr(result, "confidence", None)
     if basis is not None:
-        console.print(f"Confidence {result.causes[0].confidence:.2f} means: {basis.meaning} ({basis.reliability}).")
+        console.print(f"Confidence {result.causes[0].confidence:.2f}: {basis.meaning} ({basis.reliability}).")
     if result.no_cause_probability is not None:
         console.print(f'Probability that there is no root cause (the anomalies are noise): {result.no_cause_probability:.2f}')
     _print_notes(result, console)
@@ -213,7 +213,7 @@ def demo_cmd(
     _out.print(
         f"\nGround truth: the fault was injected in [bold]{', '.join(case.root_causes)}[/bold]. "
         "The path shows how it travelled up to the frontend; confidence is the probability that "
-        "each explanation is right, calibrated on incidents of other systems.\nTry it on your data: rca analyze --graph topology.yaml "
+        "the explanation is right, calibrated on the benchmark's incidents.\nTry it on your data: rca analyze --graph topology.yaml "
         "--metrics metrics.csv --service frontend --metric latency --at 2024-05-01T13:00:00Z"
     )
 

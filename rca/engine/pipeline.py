@@ -457,7 +457,7 @@ def analyze(
         result(
             "found",
             f"{len(ranked)} anomalous candidate(s); most probable root cause: {top.service} "
-            f"({top.metric}, confidence {top.confidence:.2f}: {basis.meaning}).{weak}",
+            f"({top.metric}, confidence {top.confidence:.2f}).{weak}",
             causes,
             granger,
         ),
