@@ -39,10 +39,11 @@ from rca.sources.prometheus import PrometheusError, PrometheusUnavailableError
 from rca.store import repository as repo
 from rca.store.alerts import AlertRow
 from rca.store.deliveries import DeliveryRow
-from rca.store.documents import canonicalise_metrics, document_of
+from rca.store.documents import canonicalise_metrics
 from rca.store.incidents import IncidentAlertRow, IncidentRow, take_lock
 from rca.store.models import AnalysisInputRow, AnalysisRow
 from rca.store.session import utcnow
+from rca.store.topology_cache import LoadedTopology
 from topology import ServiceGraph
 
 if TYPE_CHECKING:
@@ -99,7 +100,7 @@ class IncidentWorker:
 
         with self.db.session() as s:
             loaded = load_alert_graph(s, self.settings.alert_topology)
-        graph = loaded[0] if loaded else None
+        graph = loaded.graph if loaded else None
         grouped = group_pending(self.db, self.rules, graph, debounce=self.debounce, max_delay=self.max_delay)
         if grouped:
             logger.info("grouped %d alert(s) into %d incident(s)", len(grouped), len({i for _, i in grouped}))
@@ -214,7 +215,7 @@ class IncidentWorker:
             self._record(iid, revision, members, None, None, failure=(
                 "topology_not_found", f"topology {self.settings.alert_topology!r} does not exist (RCA_ALERT_TOPOLOGY)"))
             return
-        graph, version = loaded
+        graph = loaded.graph
         pairs = self._symptoms(members, graph)
         if not pairs:  # nothing analysable joined (unknown services only): nothing to run
             self._record(iid, revision, members, None, None)
@@ -224,10 +225,10 @@ class IncidentWorker:
             frame = self._fetch_all(graph, symptoms)
         except PrometheusError as exc:
             code = "prometheus_unavailable" if isinstance(exc, PrometheusUnavailableError) else "prometheus_query_failed"
-            self._record(iid, revision, members, symptoms, (graph, version), failure=(code, str(exc)))
+            self._record(iid, revision, members, symptoms, loaded, failure=(code, str(exc)))
             return
         except RCAError as exc:
-            self._record(iid, revision, members, symptoms, (graph, version), failure=("invalid_input", str(exc)))
+            self._record(iid, revision, members, symptoms, loaded, failure=("invalid_input", str(exc)))
             return
         have = set(zip(frame["service"], frame["metric"], strict=True))
         with_data = [i for i in symptoms if (i.service, i.metric) in have]
@@ -235,13 +236,13 @@ class IncidentWorker:
             from rca.integrations.alerts.worker import no_symptom_data
 
             detail = no_symptom_data(frame, symptoms[0])
-            self._record(iid, revision, members, symptoms, (graph, version), failure=("no_metrics", detail))
+            self._record(iid, revision, members, symptoms, loaded, failure=("no_metrics", detail))
             return
-        self._record(iid, revision, members, with_data, (graph, version), frame=frame)
+        self._record(iid, revision, members, with_data, loaded, frame=frame)
 
     def _record(
         self, iid: int, revision: int | None, members: list[AlertRow] | None, symptoms: list[rca.Incident] | None,
-        graph: tuple[ServiceGraph, int] | None, *, frame: pd.DataFrame | None = None,
+        graph: LoadedTopology | None, *, frame: pd.DataFrame | None = None,
         failure: tuple[str, str] | None = None,
     ) -> None:  # fmt: skip
         """Store the queued (or failed) analysis of incident ``iid`` and release its lease, in one transaction."""
@@ -277,7 +278,7 @@ class IncidentWorker:
             from rca.integrations.alerts.worker import with_fetch_issues
 
             row.incident = with_fetch_issues(row.incident, frame)
-            inputs = AnalysisInputRow(analysis_id=row.id, topology_document=document_of(graph[0]), metrics_csv_gz=metrics.csv_gz)
+            inputs = AnalysisInputRow(analysis_id=row.id, topology_document=graph.document, metrics_csv_gz=metrics.csv_gz)
             notes = [f"Prometheus: {w}" for w in frame.attrs.get("warnings", [])]
             missing = frame.attrs.get("missing", [])
             if missing:
