@@ -39,7 +39,7 @@ from rca.sources.prometheus import PrometheusError, PrometheusUnavailableError
 from rca.store import repository as repo
 from rca.store.alerts import AlertRow
 from rca.store.deliveries import DeliveryRow
-from rca.store.documents import canonicalise_metrics
+from rca.store.documents import canonicalise_metrics, isoformat_timestamps
 from rca.store.incidents import IncidentAlertRow, IncidentRow, take_lock
 from rca.store.models import AnalysisInputRow, AnalysisRow
 from rca.store.session import utcnow
@@ -272,7 +272,7 @@ class IncidentWorker:
             row.error_field = "prometheus" if failure[0].startswith("prometheus") else None
         elif frame is not None and graph is not None:
             df = frame.copy()
-            df["timestamp"] = df["timestamp"].map(lambda t: t.isoformat())
+            df["timestamp"] = isoformat_timestamps(df["timestamp"])
             metrics = canonicalise_metrics(df)
             row.metrics_digest, row.metrics_points = metrics.digest, metrics.points
             from rca.integrations.alerts.worker import with_fetch_issues

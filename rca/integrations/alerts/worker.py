@@ -51,7 +51,7 @@ from rca.sources.prometheus import (
 )
 from rca.store import repository as repo
 from rca.store.alerts import AlertRow
-from rca.store.documents import canonicalise_metrics
+from rca.store.documents import canonicalise_metrics, isoformat_timestamps
 from rca.store.incidents import IncidentAlertRow
 from rca.store.models import AnalysisInputRow, AnalysisRow
 from rca.store.polling import PollingThread, owner_id
@@ -293,7 +293,7 @@ class AlertWorker:
 
     def _queue(self, alert: AlertRow, incident: rca.Incident, graph: LoadedTopology, frame: pd.DataFrame) -> None:
         df = frame.copy()
-        df["timestamp"] = df["timestamp"].map(lambda t: t.isoformat())
+        df["timestamp"] = isoformat_timestamps(df["timestamp"])
         metrics = canonicalise_metrics(df)
         row = self._analysis_row(incident, graph, alert)
         row.incident = with_fetch_issues(row.incident, frame)
