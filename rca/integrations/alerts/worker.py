@@ -159,9 +159,13 @@ class AlertWorker:
 
     def start(self) -> None:
         self._poller.start()
+        if self.incidents is not None:
+            self.incidents.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         self._poller.stop(timeout)
+        if self.incidents is not None:
+            self.incidents.stop(timeout)
 
     def wake(self) -> None:
         self._poller.wake()
