@@ -394,7 +394,7 @@ def fetch_metrics(
                 )
             parts.append((svc, metric, *_mean_by_timestamp(group)))
     out = _long_frame(parts)
-    present = set(zip(out["service"], out["metric"], strict=True))
+    present = set(out[["service", "metric"]].drop_duplicates().itertuples(index=False, name=None))
     from rca.sources.prometheus_hints import no_series_message
 
     issues = [

@@ -78,7 +78,7 @@ def canonicalise_metrics(df: pd.DataFrame) -> CanonicalMetrics:
     out = out.sort_values(["service", "metric", "_ts"], kind="stable").drop(columns="_ts")
     csv = out.to_csv(index=False, lineterminator="\n").encode()
     services = frozenset(out["service"].unique().tolist())
-    series = frozenset(zip(out["service"], out["metric"], strict=True))
+    series = frozenset(out[["service", "metric"]].drop_duplicates().itertuples(index=False, name=None))
     return CanonicalMetrics(
         csv_gz=gzip.compress(csv, compresslevel=5),
         digest=hashlib.sha256(csv).hexdigest(),

@@ -233,7 +233,7 @@ class IncidentWorker:
             issues += frame.attrs.get("issues", [])
             covered |= {svc} | graph.dependencies(svc, depth)
         out = pd.concat(frames, ignore_index=True).drop_duplicates(["timestamp", "service", "metric"], ignore_index=True)
-        have = set(zip(out["service"], out["metric"], strict=True))
+        have = set(out[["service", "metric"]].drop_duplicates().itertuples(index=False, name=None))
         out.attrs = {
             "warnings": sorted(set(warnings)),
             "missing": sorted({m for m in missing if tuple(m.split("/", 1)) not in have}),
@@ -272,7 +272,7 @@ class IncidentWorker:
         except RCAError as exc:
             self._record(iid, revision, members, symptoms, loaded, failure=("invalid_input", str(exc)))
             return
-        have = set(zip(frame["service"], frame["metric"], strict=True))
+        have = set(frame[["service", "metric"]].drop_duplicates().itertuples(index=False, name=None))
         with_data = [i for i in symptoms if (i.service, i.metric) in have]
         if not with_data:
             from rca.integrations.alerts.worker import no_symptom_data
