@@ -28,6 +28,7 @@ Life of a job::
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import threading
@@ -249,6 +250,7 @@ class JobRunner:
                 metrics_csv_gz=inputs.metrics_csv_gz,
                 delay_seconds=self.settings.test_job_delay_seconds,
                 evidence_gz=inputs.evidence_gz,
+                topology_key=hashlib.sha256(inputs.topology_document.encode()).hexdigest(),
             )
             attempt = row.attempts
         if not repo.mark_execution(self.db, job_id, owner=self.owner):

@@ -15,12 +15,20 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from rca.engine.errors import InvalidMetricsError
 from topology import ServiceGraph
 
-__all__ = ["graph_from_document", "document_of", "CanonicalMetrics", "canonicalise_metrics", "read_canonical_metrics"]
+__all__ = [
+    "graph_from_document",
+    "document_of",
+    "CanonicalMetrics",
+    "canonicalise_metrics",
+    "isoformat_timestamps",
+    "read_canonical_metrics",
+]
 
 
 def graph_from_document(doc: Any) -> ServiceGraph:
@@ -33,6 +41,21 @@ def graph_from_document(doc: Any) -> ServiceGraph:
 def document_of(graph: ServiceGraph) -> str:
     """The canonical JSON text stored for a graph."""
     return json.dumps(graph.to_dict(), sort_keys=True, separators=(",", ":"))
+
+
+def isoformat_timestamps(ts: pd.Series) -> pd.Series:
+    """``t.isoformat()`` of every timestamp of ``ts``, at numpy speed when they are whole UTC seconds.
+
+    A Prometheus fetch has tens of thousands of points; one ``isoformat`` call each took a fifth of the
+    time to store an alert's analysis.  Other timestamps (sub-second, other zones) are rendered one by one.
+    """
+    if len(ts) and isinstance(ts.dtype, pd.DatetimeTZDtype) and str(ts.dtype.tz) == "UTC":
+        naive = ts.dt.tz_localize(None).to_numpy()
+        seconds = naive.astype("datetime64[s]")
+        if bool((naive == seconds).all()):
+            text = np.char.add(np.datetime_as_string(seconds, unit="s"), "+00:00")
+            return pd.Series(text, index=ts.index)
+    return ts.map(lambda t: t.isoformat())
 
 
 @dataclass(frozen=True)
@@ -55,7 +78,7 @@ def canonicalise_metrics(df: pd.DataFrame) -> CanonicalMetrics:
     out = out.sort_values(["service", "metric", "_ts"], kind="stable").drop(columns="_ts")
     csv = out.to_csv(index=False, lineterminator="\n").encode()
     services = frozenset(out["service"].unique().tolist())
-    series = frozenset(zip(out["service"], out["metric"], strict=True))
+    series = frozenset(out[["service", "metric"]].drop_duplicates().itertuples(index=False, name=None))
     return CanonicalMetrics(
         csv_gz=gzip.compress(csv, compresslevel=5),
         digest=hashlib.sha256(csv).hexdigest(),

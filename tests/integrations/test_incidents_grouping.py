@@ -261,3 +261,29 @@ def test_two_processes_on_one_postgres_group_like_one(pg_url: str, tmp_path: Pat
     assert sum(counts) == len(storm) and all(c > 0 for c in counts), counts  # both worked, no alert twice
     assert _groups(_partition(one), ids) == expected
     one.dispose()
+
+
+def test_an_incident_is_claimed_for_a_rerun_only_once_its_analysis_has_finished(db: Database):
+    """Joins while the incident's analysis is queued or running coalesce into one rerun, prepared after it."""
+    from types import SimpleNamespace
+
+    from rca.integrations.alerts.incident_worker import IncidentWorker
+    from rca.integrations.alerts.settings import AlertSettings
+    from rca.store.models import AnalysisRow
+
+    ids = _add_alerts(db, [("payment", 0), ("checkout", 1)])
+    group_pending(db, RULES, GRAPH, debounce=timedelta(0), max_delay=timedelta(0))
+    iid = _partition(db)[ids[0]]
+    worker = IncidentWorker(SimpleNamespace(db=db, settings=AlertSettings(), owner="unused"))  # type: ignore[arg-type]
+    with db.session() as s:
+        s.add(AnalysisRow(id="a1", status="queued", created_at=utcnow(), incident="{}", incident_service="payment",
+                          config="{}", topology_digest="", metrics_digest="", metrics_points=0))  # fmt: skip
+        s.get(IncidentRow, iid).analysis_id = "a1"  # type: ignore[union-attr]
+    for status in ("queued", "running"):
+        with db.session() as s:
+            s.get(AnalysisRow, "a1").status = status  # type: ignore[union-attr]
+        assert worker._claim() is None  # due, but its analysis is not finished: the joins wait for one rerun
+    with db.session() as s:
+        s.get(AnalysisRow, "a1").status = "succeeded"  # type: ignore[union-attr]
+    assert worker._claim() == iid
+    assert worker._claim() is None  # leased now: not claimed twice

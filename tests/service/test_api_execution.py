@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 from api_support import INCIDENT, TOPOLOGY, make_metrics
@@ -40,6 +42,23 @@ def test_bad_stored_inputs_fail_with_the_reason(changes: dict[str, object], code
     assert (out.status, out.error_code) == ("failed", code), out
     if field:
         assert out.error_field == field
+
+
+def test_a_stored_topology_is_parsed_once_per_document_and_the_answer_is_the_same() -> None:
+    from rca.service import execution
+
+    plain = run_with_limit(_payload(), 60, "thread")
+    execution._GRAPHS.clear()
+    first = run_with_limit(_payload(topology_key="k1"), 60, "thread")
+    graph = execution._GRAPHS["k1"]
+    again = run_with_limit(_payload(topology_key="k1"), 60, "thread")
+    assert execution._GRAPHS["k1"] is graph  # reused, not parsed again
+    def answer(out: object) -> dict[str, object]:
+        doc = json.loads(out.result)  # type: ignore[attr-defined]
+        doc.pop("timings")
+        return doc
+
+    assert answer(plain) == answer(first) == answer(again)
 
 
 def test_time_limit_in_thread_mode() -> None:

@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None, *, database: Callable[[str], str] | None
     p.add_argument("--servers", default="1", help="server processes on one database, each sent every alert; "
                    "a list (1,2) runs each and compares their incidents")
     p.add_argument("--rate", type=float, help="alerts per second (default: as fast as answered)")
+    p.add_argument("--workers", type=int, default=2, help="analysis workers per server (RCA_WORKERS)")
     p.add_argument("--link", choices=("roots", "undirected"), default="roots", help="RCA_INCIDENT_LINK")
     p.add_argument("--hops", type=int, default=5, help="RCA_INCIDENT_HOPS")
     p.add_argument("--no-baseline", action="store_true", help="skip the per-alert (naive) run")
@@ -107,12 +108,13 @@ def main(argv: list[str] | None = None, *, database: Callable[[str], str] | None
             name = f"{family}-{'incidents' if incidents else 'per-alert'}-{servers}"
             url = database(name) if (database and args.database) else None
             run = replay(storms, work / name, step=step, incidents=incidents, database_url=url, rate=args.rate,
-                         servers=servers, extra_env=env)  # fmt: skip
+                         servers=servers, extra_env=env, workers=args.workers)  # fmt: skip
             reasons = {a["id"]: a["reason"] for d in run.incidents.values() for a in d["alert_list"]}
             (work / name / "alerts.json").write_text(json.dumps([
                 {"alert": aid, "truth": t, "kind": k, "service": svc, "incident": run.incident_of.get(aid),
                  "reason": reasons.get(aid), "top": _top_of(run, aid)} for aid, t, k, svc in run.items], indent=1))  # fmt: skip
             figures = {"family": family, "storms": len(storms), "link": args.link, "hops": args.hops, "servers": servers,
+                       "workers": args.workers,
                        "database": "postgresql" if url else "sqlite", **score_run(run, storms)}  # fmt: skip
             if incidents:
                 partitions[servers] = _partition(run)

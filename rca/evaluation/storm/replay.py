@@ -40,7 +40,7 @@ from rca.evaluation.storm.score import pairwise_scores
 from rca.evaluation.storm.synth import Storm, StormEvent
 from topology import ServiceGraph
 
-__all__ = ["RunResult", "replay", "score_run"]
+__all__ = ["RunResult", "note_latency", "replay", "score_run"]
 
 TOKEN = "storm-bench"
 
@@ -157,6 +157,31 @@ def _stop(proc: subprocess.Popen[bytes] | None) -> None:
             proc.wait(5)
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """CPU seconds (user + system) of process ``pid`` and its living descendants (analysis processes), from /proc."""
+    try:
+        ticks = os.sysconf("SC_CLK_TCK")
+        stats = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    text = Path(f"/proc/{entry}/stat").read_text()
+                except OSError:
+                    continue
+                fields = text[text.rindex(")") + 2:].split()  # after "pid (comm) "
+                stats[int(entry)] = (int(fields[1]), sum(int(f) for f in fields[11:15]))  # ppid; utime stime cutime cstime
+    except (OSError, ValueError):
+        return None
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, (ppid, _) in stats.items():
+            if ppid == parent and child not in tree:
+                tree.add(child)
+                frontier.append(child)
+    return sum(stats[p][1] for p in tree if p in stats) / ticks if pid in stats else None
+
+
 def _server(workdir: Path, env: dict[str, str], name: str) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     full = {k: v for k, v in os.environ.items() if not k.startswith("RCA_")} | env
@@ -205,6 +230,8 @@ class RunResult:
     replay_seconds: float = 0.0
     settle_seconds: float = 0.0
     lost: int = 0
+    server_cpu_seconds: float | None = None  # the servers' processes (and their analysis processes), replay + settle
+    prometheus_cpu_seconds: float | None = None
 
 
 def _get_all(api: httpx.Client, path: str) -> list[dict[str, Any]]:
@@ -238,8 +265,12 @@ def _settle(api: httpx.Client, receiver: _Receiver, timeout: float) -> None:
 def replay(
     storms: Sequence[Storm], workdir: Path, *, step: pd.Timedelta, incidents: bool, database_url: str | None = None,
     rate: float | None = None, servers: int = 1, settle_timeout: float = 900.0, extra_env: dict[str, str] | None = None,
+    workers: int = 2,
 ) -> RunResult:  # fmt: skip
-    """Replay ``storms`` against ``servers`` fresh server processes (sharing one database) and collect."""
+    """Replay ``storms`` against ``servers`` fresh server processes (sharing one database) and collect.
+
+    ``workers``: analysis worker threads per server (``RCA_WORKERS``, the service's default 2).
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     graph = ServiceGraph()
     for st in storms:
@@ -259,7 +290,7 @@ def replay(
         "RCA_DATABASE_URL": database_url or f"sqlite:///{workdir / 'rca.db'}",
         "RCA_DATA_DIR": str(workdir / "data"),
         "RCA_AUTH_DISABLED": "true",
-        "RCA_WORKERS": "1",
+        "RCA_WORKERS": str(workers),
         "RCA_JOB_POLL_SECONDS": "0.2",
         "RCA_PROMETHEUS_URL": prom.url,
         "RCA_PROMETHEUS_STEP_SECONDS": str(int(step.total_seconds())),
@@ -293,6 +324,7 @@ def replay(
         if r.status_code not in (200, 201):
             raise RuntimeError(f"PUT /v1/topologies/storm answered {r.status_code}: {r.text[:300]}")
         events = [(st, ev) for st in storms for ev in st.events]
+        cpu0 = [_cpu_seconds(p.pid) for p in (*procs, prom.proc)]
         t0 = time.monotonic()
         with httpx.Client(timeout=30, headers={"Authorization": f"Bearer {TOKEN}"}) as hooks:
             for n, (_, ev) in enumerate(events):
@@ -313,6 +345,11 @@ def replay(
         result.replay_seconds = time.monotonic() - t0
         _settle(api, receiver, settle_timeout)
         result.settle_seconds = time.monotonic() - t0 - result.replay_seconds
+        cpu1 = [_cpu_seconds(p.pid) for p in (*procs, prom.proc)]
+        spent = [None if a is None or b is None else b - a for a, b in zip(cpu0, cpu1, strict=True)]
+        if all(x is not None for x in spent[:-1]):
+            result.server_cpu_seconds = round(sum(x for x in spent[:-1] if x is not None), 1)
+        result.prometheus_cpu_seconds = None if spent[-1] is None else round(spent[-1], 1)
         stored = {a["id"]: a for a in _get_all(api, "/v1/alerts")}
         result.lost = sum(1 for aid, *_ in result.items if aid not in stored)
         for aid, *_ in result.items:
@@ -352,6 +389,39 @@ def _top(result: dict[str, Any] | None) -> str | None:
     return causes[0].get("service") if causes else None
 
 
+def note_latency(run: RunResult, analysed: set[int], bound: float = 60.0) -> dict[str, Any]:
+    """Per incident, from the answer to its last analysed alert's webhook to its last message (Slack post or update).
+
+    ``analysed``: the alerts an analysis covers (on services of the topology, noise included).  An incident
+    with no message after that alert counts as never noted (infinite).  Returns p50, p95 and max (seconds),
+    the incidents measured and how many were noted later than ``bound`` seconds (or never).
+    """
+    last_msg: dict[int, float] = {}
+    for t, p, b in run.received:
+        if p.endswith(("/chat.postMessage", "/chat.update")):
+            i = _message_incident(b)
+            if i is not None:
+                last_msg[i] = max(last_msg.get(i, 0.0), t)
+    last_alert: dict[int, float] = {}
+    for aid, inc in run.incident_of.items():
+        if aid in analysed and aid in run.sent_at:
+            last_alert[inc] = max(last_alert.get(inc, 0.0), run.sent_at[aid])
+    lat = sorted(
+        last_msg[i] - at if i in last_msg and last_msg[i] >= at else float("inf") for i, at in last_alert.items()
+    )
+
+    def pick(q: float) -> float | None:
+        return round(lat[min(len(lat) - 1, int(q * len(lat)))], 1) if lat else None
+
+    return {
+        "note_latency_p50_seconds": pick(0.5),
+        "note_latency_p95_seconds": pick(0.95),
+        "note_latency_max_seconds": round(lat[-1], 1) if lat else None,
+        "note_latency_incidents": len(lat),
+        f"notes_later_than_{bound:g}s": sum(1 for x in lat if x > bound),
+    }
+
+
 def score_run(run: RunResult, storms: Sequence[Storm]) -> dict[str, Any]:
     """The benchmark's figures for one run (see docs/integrations/incidents.md)."""
     roots = {f: r for st in storms for f, r in st.roots.items()}
@@ -364,7 +434,8 @@ def score_run(run: RunResult, storms: Sequence[Storm]) -> dict[str, Any]:
             by_fault[t].append(aid)
     analysable = {aid for aid, k in kind.items() if k in ("path", "caller", "flap")}
     out: dict[str, Any] = {"mode": run.mode, "alerts": len(run.items), "faults": len(faults), "lost": run.lost,
-                           "replay_seconds": round(run.replay_seconds, 1), "settle_seconds": round(run.settle_seconds, 1)}  # fmt: skip
+                           "replay_seconds": round(run.replay_seconds, 1), "settle_seconds": round(run.settle_seconds, 1),
+                           "server_cpu_seconds": run.server_cpu_seconds, "prometheus_cpu_seconds": run.prometheus_cpu_seconds}  # fmt: skip
     if run.mode == "incidents":
         pred = dict(run.incident_of)
         out["pairwise"] = pairwise_scores(truth, pred).to_dict()
@@ -385,21 +456,7 @@ def score_run(run: RunResult, storms: Sequence[Storm]) -> dict[str, Any]:
         out["duplicate_messages"] = sum(1 for n in posts.values() if n > 1)
         # a message not of an incident (an alert written back on its own) would be a second note: must be 0
         out["messages_outside_incidents"] = posts.get(None, 0) + sum(1 for _, p, _ in run.received if p.endswith("/slack-webhook"))
-        # latency: the last message of each incident after its last analysable alert was sent
-        last_msg: dict[int, float] = {}
-        for t, p, b in run.received:
-            if p.endswith(("/chat.postMessage", "/chat.update")):
-                i = _message_incident(b)
-                if i is not None:
-                    last_msg[i] = max(last_msg.get(i, 0.0), t)
-        lat = []
-        for i in run.incidents:
-            sent = [run.sent_at[a] for a, j in pred.items() if j == i and a in analysable and a in run.sent_at]
-            if sent and i in last_msg:
-                lat.append(last_msg[i] - max(sent))
-            elif sent:
-                lat.append(float("inf"))
-        out["note_latency_max_seconds"] = round(max(lat), 1) if lat else None
+        out |= note_latency(run, {aid for aid, k in kind.items() if k != "unknown"})
     else:
         out["pairwise"] = pairwise_scores(truth, {a: ("alone", a) for a in truth}).to_dict()
         delivered = Counter(

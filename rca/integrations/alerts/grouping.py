@@ -264,18 +264,21 @@ def group_pending(
     debounce: timedelta,
     max_delay: timedelta,
     limit: int = 500,
+    topology: GroupingTopology | None = None,
 ) -> list[tuple[int, int]]:
     """Group every alert waiting for a decision, in one transaction under the grouping lock.
 
     Alerts are taken in order of their start time.  Joining an analysable
     alert schedules the incident's analysis ``debounce`` after the last join,
     and never later than ``max_delay`` after the first join not yet analysed.
+    ``topology``: the :class:`GroupingTopology` of ``graph`` kept from an earlier
+    pass (its lookups stay cached), else one is made.
 
     Returns
     -------
     list of (alert id, incident id)
     """
-    topo = GroupingTopology(graph, rules.hops)
+    topo = topology if topology is not None and topology.graph is graph else GroupingTopology(graph, rules.hops)
     out: list[tuple[int, int]] = []
     with db.session() as s:
         take_lock(s)
@@ -290,11 +293,13 @@ def group_pending(
                 select(IncidentRow).where(IncidentRow.status == "open", IncidentRow.last_alert_at >= earliest - rules.window)
             )
         }
+        # what decide() reads of each incident, re-read from its row only when an alert joins it
+        opened = {i: _open_incident(r) for i, r in rows.items()}
         for alert in alerts:
             at = alert.started_at or alert.received_at
             labels = alert_labels(_raw(alert), rules.labels)
             service = alert.service or ""
-            d = decide(service, at, labels, topo, [_open_incident(r) for r in rows.values()], rules)
+            d = decide(service, at, labels, topo, list(opened.values()), rules)
             if d.incident_id is None:
                 row = IncidentRow(
                     status="open", title=alert.title, services="[]", unknown_services="[]", roots="[]", labels="[]",
@@ -310,6 +315,7 @@ def group_pending(
             # no topology at all: still schedule the analysis, whose write-back then says the topology is missing
             schedule = analysable and (service in topo or graph is None)
             _join(row, alert, service, at, labels, d, service in topo, now, debounce, max_delay, schedule)
+            opened[row.id] = _open_incident(row)
             s.add(IncidentAlertRow(
                 alert_id=alert.id, incident_id=row.id, decided_at=now, opened=int(d.incident_id is None),
                 hops=d.hops, reason=d.reason.replace("incident None", f"incident {row.id}"),

@@ -87,6 +87,9 @@ class AlertSettings(FileBackedSettings, TicketSettingsFields):
     incident_debounce_seconds: float = Field(5.0, ge=0, description="Analysis waits this long after the last alert joined.")
     incident_max_delay_seconds: float = Field(30.0, ge=0, description="... but no longer than this after the first join not analysed.")
     incident_max_symptoms: int = Field(20, ge=1, le=500, description="Symptoms (service, metric) of one incident analysis.")
+    incident_prepare_threads: int = Field(
+        2, ge=1, le=32, description="Threads that fetch the metrics of due incidents and queue their analyses."
+    )
     # -- answers out -----------------------------------------------------------------
     notify_targets: dict[str, list[str]] = Field(
         default_factory=lambda: {

@@ -51,11 +51,12 @@ from rca.sources.prometheus import (
 )
 from rca.store import repository as repo
 from rca.store.alerts import AlertRow
-from rca.store.documents import canonicalise_metrics, document_of, graph_from_document
+from rca.store.documents import canonicalise_metrics, isoformat_timestamps
 from rca.store.incidents import IncidentAlertRow
 from rca.store.models import AnalysisInputRow, AnalysisRow
 from rca.store.polling import PollingThread, owner_id
 from rca.store.session import Database, utcnow
+from rca.store.topology_cache import LoadedTopology, latest_topology
 from topology import ServiceGraph
 
 __all__ = ["AlertWorker", "deliveries_for", "load_alert_graph", "no_symptom_data", "with_fetch_issues"]
@@ -67,12 +68,9 @@ def _aware(dt: datetime) -> datetime:
     return dt.replace(tzinfo=UTC)
 
 
-def load_alert_graph(s: Session, name: str) -> tuple[ServiceGraph, int] | None:
-    """The latest version of the stored topology ``name`` (RCA_ALERT_TOPOLOGY)."""
-    row = repo.get_topology(s, name)
-    if row is None:
-        return None
-    return graph_from_document(json.loads(row.document)), row.version
+def load_alert_graph(s: Session, name: str) -> LoadedTopology | None:
+    """The latest version of the stored topology ``name`` (RCA_ALERT_TOPOLOGY), parsed once per process."""
+    return latest_topology(s, name)
 
 
 def with_fetch_issues(incident_json: str, frame: pd.DataFrame) -> str:
@@ -161,9 +159,13 @@ class AlertWorker:
 
     def start(self) -> None:
         self._poller.start()
+        if self.incidents is not None:
+            self.incidents.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         self._poller.stop(timeout)
+        if self.incidents is not None:
+            self.incidents.stop(timeout)
 
     def wake(self) -> None:
         self._poller.wake()
@@ -228,7 +230,7 @@ class AlertWorker:
             self._fail(alert, None, None, "topology_not_found",
                        f"topology {self.settings.alert_topology!r} does not exist (RCA_ALERT_TOPOLOGY)")
             return
-        graph, version = loaded
+        graph = loaded.graph
         start = pd.Timestamp(_aware(alert.started_at))
         end = start + pd.Timedelta(_prom_seconds(self.settings.alert_window), unit="s")
         received = pd.Timestamp(_aware(alert.received_at))
@@ -239,15 +241,15 @@ class AlertWorker:
             frame = self._fetch(graph, incident)
         except PrometheusError as exc:
             code = "prometheus_unavailable" if isinstance(exc, PrometheusUnavailableError) else "prometheus_query_failed"
-            self._fail(alert, incident, (graph, version), code, str(exc))
+            self._fail(alert, incident, loaded, code, str(exc))
             return
         except RCAError as exc:
-            self._fail(alert, incident, (graph, version), "invalid_input", str(exc))
+            self._fail(alert, incident, loaded, "invalid_input", str(exc))
             return
         if not ((frame["service"] == incident.service) & (frame["metric"] == incident.metric)).any():
-            self._fail(alert, incident, (graph, version), "no_metrics", no_symptom_data(frame, incident))
+            self._fail(alert, incident, loaded, "no_metrics", no_symptom_data(frame, incident))
             return
-        self._queue(alert, incident, graph, version, frame)
+        self._queue(alert, incident, loaded, frame)
 
     def _fetch(self, graph: ServiceGraph, incident: rca.Incident) -> pd.DataFrame:
         if not self.settings.prometheus_url:
@@ -275,7 +277,7 @@ class AlertWorker:
             raise RuntimeError("metrics fetch made no attempt")
         raise last
 
-    def _analysis_row(self, incident: rca.Incident | None, graph: tuple[ServiceGraph, int] | None, alert: AlertRow) -> AnalysisRow:
+    def _analysis_row(self, incident: rca.Incident | None, graph: LoadedTopology | None, alert: AlertRow) -> AnalysisRow:
         inc = incident.to_dict() if incident else {"service": alert.service, "metric": alert.metric, "start": None, "end": None}
         return AnalysisRow(
             id=uuid.uuid4().hex,
@@ -285,22 +287,22 @@ class AlertWorker:
             incident_service=alert.service or "",
             config=json.dumps(self.config.to_dict()),
             topology_name=self.settings.alert_topology if graph else None,
-            topology_version=graph[1] if graph else None,
-            topology_digest=graph[0].digest() if graph else "",
+            topology_version=graph.version if graph else None,
+            topology_digest=graph.digest if graph else "",
             metrics_digest=hashlib.sha256(b"").hexdigest(),
             metrics_points=0,
             attempts=0,
             executions=0,
         )
 
-    def _queue(self, alert: AlertRow, incident: rca.Incident, graph: ServiceGraph, version: int, frame: pd.DataFrame) -> None:
+    def _queue(self, alert: AlertRow, incident: rca.Incident, graph: LoadedTopology, frame: pd.DataFrame) -> None:
         df = frame.copy()
-        df["timestamp"] = df["timestamp"].map(lambda t: t.isoformat())
+        df["timestamp"] = isoformat_timestamps(df["timestamp"])
         metrics = canonicalise_metrics(df)
-        row = self._analysis_row(incident, (graph, version), alert)
+        row = self._analysis_row(incident, graph, alert)
         row.incident = with_fetch_issues(row.incident, frame)
         row.metrics_digest, row.metrics_points = metrics.digest, metrics.points
-        inputs = AnalysisInputRow(analysis_id=row.id, topology_document=document_of(graph), metrics_csv_gz=metrics.csv_gz)
+        inputs = AnalysisInputRow(analysis_id=row.id, topology_document=graph.document, metrics_csv_gz=metrics.csv_gz)
         notes = [f"Prometheus: {w}" for w in frame.attrs.get("warnings", [])]
         missing = frame.attrs.get("missing", [])
         if missing:
@@ -312,7 +314,7 @@ class AlertWorker:
         logger.info("alert %s: analysis %s queued (%d points)", alert.id, row.id, metrics.points)
         self.notify_jobs()
 
-    def _fail(self, alert: AlertRow, incident: rca.Incident | None, graph: tuple[ServiceGraph, int] | None, code: str, detail: str) -> None:
+    def _fail(self, alert: AlertRow, incident: rca.Incident | None, graph: LoadedTopology | None, code: str, detail: str) -> None:
         row = self._analysis_row(incident, graph, alert)
         row.status, row.finished_at, row.error_code, row.error_detail = "failed", utcnow(), code, detail
         row.error_field = "prometheus" if code.startswith("prometheus") else None

@@ -196,7 +196,7 @@ def _mapping_problem(s: Any, settings: AlertSettings, catalog: MetricsCatalog, e
     loaded = load_alert_graph(s, settings.alert_topology)
     if loaded is None:
         return f"topology {settings.alert_topology!r} does not exist (RCA_ALERT_TOPOLOGY); PUT it at /v1/topologies/{settings.alert_topology}"
-    graph, version = loaded
+    graph, version = loaded.graph, loaded.version
     if ev.service not in graph:
         return (
             f"service {ev.service!r} is not a node of topology {settings.alert_topology!r} v{version}"
