@@ -208,3 +208,22 @@ def test_gap_filling_matches_pandas_ffill_then_bfill() -> None:
         a[:, 0] = np.nan  # an all-missing column stays missing
         expected = pd.DataFrame(a).ffill().bfill().to_numpy()
         assert np.array_equal(_fill_gaps(a), expected, equal_nan=True)
+
+
+def test_the_batched_adf_decides_as_statsmodels_adfuller_does():
+    """needs_differencing is adfuller(maxlag=1, autolag=None)'s p >= 0.05, row for row, on 200 series."""
+    import warnings
+
+    import numpy as np
+    from statsmodels.tsa.stattools import adfuller
+
+    from rca.engine.causal import needs_differencing
+
+    rng = np.random.default_rng(1)
+    rows = [rng.normal(size=60).cumsum() if i % 2 else rng.normal(size=60) + 0.3 * np.sin(np.arange(60))
+            for i in range(200)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # adfuller's tuple-or-object return is changing
+        expected = [adfuller(r, maxlag=1, autolag=None, regression="c")[1] >= 0.05 for r in rows]
+    assert needs_differencing(np.array(rows)).tolist() == expected
+    assert 50 < sum(expected) < 150  # both decisions are exercised
