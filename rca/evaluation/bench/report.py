@@ -129,7 +129,7 @@ def _case_row(r: CaseResult) -> dict[str, Any]:
         "error": r.error or "",
         "confidence": "" if r.confidence is None else f"{r.confidence:.4f}",
         "no_cause": "" if r.no_cause is None else f"{r.no_cause:.4f}",
-        "features": "" if r.features is None else json.dumps({k: round(v, 9) for k, v in r.features.items()}),
+        "features": "" if r.features is None else json.dumps({k: round(v, 6) for k, v in r.features.items()}),
     }
 
 

@@ -42,7 +42,7 @@ from rca.evaluation.bench.methods import MethodFn, get_method
 from rca.evaluation.bench.results import CaseResult
 from rca.evaluation.datasets.base import BenchCase
 
-__all__ = ["run_case", "run_methods"]
+__all__ = ["run_case", "run_cases", "run_methods"]
 
 
 @lru_cache(maxsize=None)
@@ -96,6 +96,20 @@ def run_case(
         if on_done is not None:
             on_done()
     return out
+
+
+def run_cases(cases: Sequence[BenchCase], methods: Sequence[str], seed: int = 0, config_json: str = "") -> list[list[CaseResult]]:
+    """:func:`run_case` over several cases in one task (what a cluster worker runs)."""
+    return [run_case(case, methods, seed, None, config_json) for case in cases]
+
+
+def _chunk_size(n_cases: int, client: Any) -> int:
+    """Cases per cluster task: about eight tasks per worker thread, at most 25 cases each."""
+    try:
+        threads = max(1, sum(client.nthreads().values()))
+    except Exception:  # a client given as an address string, or an unusual one
+        threads = 4
+    return max(1, min(25, n_cases // (8 * threads)))
 
 
 def _failed_case(case: BenchCase, methods: Sequence[str], exc: BaseException) -> list[CaseResult]:
@@ -162,13 +176,20 @@ def run_methods(
         if client is not None:
             from rca.engine.batch import map_on_client
 
-            args = [(case, methods, seed, None, config_json) for case in cases]
+            # Several cases per task: a case of a small system runs in milliseconds, less than it costs
+            # the scheduler to hand it out and the client to pickle it alone.
+            size = _chunk_size(len(cases), client)
+            starts = list(range(0, len(cases), size))
+            args = [(list(cases[i:i + size]), methods, seed, config_json) for i in starts]
 
-            def done(i: int, rows: Any) -> None:
-                slots[i] = _failed_case(cases[i], methods, rows) if isinstance(rows, BaseException) else rows
-                bar.advance(task, len(methods))
+            def done(k: int, rows: Any) -> None:
+                chunk = range(starts[k], min(starts[k] + size, len(cases)))
+                for j, i in enumerate(chunk):
+                    failed = isinstance(rows, BaseException)
+                    slots[i] = _failed_case(cases[i], methods, rows) if failed else rows[j]
+                bar.advance(task, len(methods) * len(chunk))
 
-            map_on_client(run_case, args, client, on_result=done, errors="return")
+            map_on_client(run_cases, args, client, on_result=done, errors="return")
         elif jobs == 1 or len(cases) <= 1:
             for i, case in enumerate(cases):
                 slots[i] = run_case(case, methods, seed, on_done=lambda: bar.advance(task, 1), config_json=config_json)
