@@ -32,17 +32,16 @@ feature                what it measures
 ``symptom_is_cause``   1 when the first cause is the symptom's own service
 =====================  ==============================================================
 
-A :class:`CalibrationMap` (logistic regressions over the standardized
-features, fitted by :mod:`rca.evaluation.calibration` with statsmodels and
-shipped as ``calibration.json`` beside this module) gives the probability
-that the first cause is right and that there is no root cause at all.  The
-"no root cause" keeps the ranking's own share (a first cause less likely
-right does not make the incident less real), and the other candidates share
-the rest in the ranking's proportions: every answer's confidences and
-``no_cause_probability`` sum to at most one.
+A :class:`CalibrationMap` (a logistic regression over the features in fixed
+units, fitted by :mod:`rca.evaluation.bench.confidence_fit` and shipped as
+``calibration.json`` beside this module) gives the probability that the first
+cause is right.  "No root cause" keeps the ranking's own share (a first cause
+less likely right does not make the incident less real), and the other
+candidates share the rest in the ranking's proportions: every answer's
+confidences and ``no_cause_probability`` sum to at most one.
 
 Inference is a dot product and a logistic function in numpy; only fitting
-needs statsmodels, so the engine imports nothing heavier.
+needs scipy's optimizer, in the evaluation layer.
 """
 
 from __future__ import annotations
@@ -67,6 +66,7 @@ __all__ = [
     "CalibrationMap",
     "calibrated",
     "load_map",
+    "meaning",
     "plain_odds",
 ]
 
@@ -176,7 +176,7 @@ class LogisticModel:
 
 @dataclass(frozen=True)
 class CalibrationMap:
-    """Two logistic models: P(first cause right) and P(no root cause), with how they were fitted.
+    """A logistic model of P(first cause right), with how it was fitted.
 
     ``fitted`` records the cases and systems behind the fit and the
     leave-one-system-out reliability measured when it was made
@@ -186,7 +186,6 @@ class CalibrationMap:
     """
 
     top: LogisticModel
-    no_cause: LogisticModel | None = None
     fitted: Mapping[str, Any] = field(default_factory=dict)
     name: str = "custom"
 
@@ -196,7 +195,6 @@ class CalibrationMap:
             "version": FORMAT_VERSION,
             "model": "logistic",
             "top": self.top.to_dict(),
-            "no_cause": None if self.no_cause is None else self.no_cause.to_dict(),
             "fitted": dict(self.fitted),
         }
 
@@ -212,10 +210,14 @@ class CalibrationMap:
             )
         if data.get("model") != "logistic":
             raise InvalidConfigError(f"calibration model {data.get('model')!r} is not 'logistic'", field="calibration")
-        no_cause = data.get("no_cause")
+        if data.get("no_cause") is not None:
+            raise InvalidConfigError(
+                "calibration file has a 'no_cause' model; this engine keeps the ranking's own no-cause probability "
+                "and reads none: refit it with `rca calibrate`",
+                field="calibration",
+            )
         return cls(
             top=LogisticModel.from_dict(data["top"]) if "top" in data else _missing("top"),
-            no_cause=None if no_cause is None else LogisticModel.from_dict(no_cause),
             fitted=dict(data.get("fitted") or {}),
             name=name,
         )
@@ -276,9 +278,8 @@ def calibrated(
 ) -> tuple[list[float], float]:
     """Calibrated confidences of the ranked candidates (best first) and of "no root cause".
 
-    The first cause gets the map's probability; "no root cause" the map's own
-    model's or else the ranking's share (bounded so the two sum to at most
-    one); the other candidates share the rest in the ranking's proportions
+    The first cause gets the map's probability; "no root cause" the ranking's
+    share (bounded so the two sum to at most one); the other candidates share the rest in the ranking's proportions
     (when it gave them nothing, what is left is belief in a cause the ranking
     did not name, and the sum stays below one).  Without a map the raw
     values return.
@@ -290,8 +291,7 @@ def calibrated(
     rest_raw = sum(raw[1:])
     # A first cause that is less likely right does not make "no root cause" likelier: the belief it loses
     # goes to the other causes (named or not), and "no root cause" keeps the ranking's own share.
-    null_p = cmap.no_cause.probability(features) if cmap.no_cause is not None else float(raw_no_cause)
-    null = min(null_p, 1.0 - top)
+    null = min(float(raw_no_cause), 1.0 - top)
     left = max(0.0, 1.0 - top - null)
     # With nothing ranked beside the first cause, what is left is belief in a cause the ranking did not name.
     others = [left * r / rest_raw for r in raw[1:]] if rest_raw > 0 else [0.0] * (len(raw) - 1)
@@ -310,3 +310,8 @@ def plain_odds(p: float) -> str:
     if p > 0.97:
         return "more than 19 times in 20"
     return f"about {a} time{'s' if a > 1 else ''} in {b}"
+
+
+def meaning(p: float) -> str:
+    """What a first-cause confidence ``p`` means, in words: ``"right about 4 times in 5 on incidents like this"``."""
+    return f"right {plain_odds(p)} on incidents like this"

@@ -16,7 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rca.engine.confidence import calibrated, load_map, logit, plain_odds
+from rca.engine.columns import per_name
+from rca.engine.confidence import calibrated, load_map, logit, meaning
+from rca.engine.evidence.logs import LOG_PREFIX
+from rca.engine.evidence.spans import SPAN_PREFIX
 from rca.engine.rank import Candidate, NodeEvidence, metric_kind
 from rca.engine.types import ConfidenceBasis, DataIssue, SeriesAnomaly
 from topology import ServiceGraph
@@ -28,9 +31,9 @@ WIDESPREAD_SHARE = 0.3
 
 
 def _modality(metric: str) -> str:
-    if metric.startswith("span:"):
+    if metric.startswith(SPAN_PREFIX):
         return "spans"
-    if metric.startswith("log:"):
+    if metric.startswith(LOG_PREFIX):
         return "logs"
     return "metrics"
 
@@ -68,8 +71,8 @@ def confidence_features(
     own_metrics = table.index.get_level_values(1)[own_rows & moved]
     points = table["points"].to_numpy(dtype=float)
     # Over the measured series only: span and log series exist only where the evidence files reach.
-    measured = [c for c in frame.columns if not str(c[1]).startswith(("span:", "log:"))] if frame.size else []
-    values = frame[measured].to_numpy(dtype=float, na_value=np.nan) if measured else np.zeros((0, 0))
+    measured = per_name(frame.columns, 1, lambda m: _modality(m) == "metrics", dtype=bool)
+    values = frame.to_numpy(dtype=float, na_value=np.nan)  # a view of an all-float frame, no copy
     kinds = {i.kind for i in issues}
     ev = evidence.get(top.service)
     sym_kind = metric_kind(symptom.metric) if symptom is not None else None
@@ -92,7 +95,7 @@ def confidence_features(
         "short_baseline": float("short_baseline" in kinds),
         "short_window": float("short_window" in kinds),
         "borrowed_baseline": float(borrowed_baseline),
-        "missing_share": float(np.isnan(values).mean()) if values.size else 0.0,
+        "missing_share": float(np.isnan(values[:, measured]).mean()) if values.size and measured.any() else 0.0,
         "baseline_points": math.log1p(float(np.median(points))) if points.size else 0.0,
         "window_points": math.log1p(window_points),
         "agreement": _agreement(ranked),
@@ -153,7 +156,7 @@ def calibrate_ranking(
         raw=ranked[0].confidence,
         features=features,
         calibration="none" if cmap is None else cmap.name,
-        meaning=f"right {plain_odds(conf[0])} on incidents like this",
+        meaning=meaning(conf[0]),
         reliability="uncalibrated: the ranking's own posterior" if cmap is None else cmap.reliability(),
         weak=weak_evidence(features, len(context["table"].index)),
     )

@@ -29,7 +29,7 @@ from typing import Any
 
 from rca.engine.config import RCAConfig
 from rca.engine.errors import InvalidConfigError, InvalidIncidentError
-from rca.engine.confidence import plain_odds
+from rca.engine.confidence import meaning
 from rca.engine.types import Cause, ConfidenceBasis, DataIssue, Incident, RankedService, RCAResult
 
 __all__ = ["analyze_symptoms", "coerce_symptoms"]
@@ -219,8 +219,7 @@ def _combined_basis(per: Sequence[tuple[Incident, RCAResult]], top: Cause) -> Co
     best = max(backing, key=lambda r: r.top.confidence)  # type: ignore[union-attr]
     weak = tuple(dict.fromkeys(w for r in backing for w in r.confidence.weak))  # type: ignore[union-attr]
     return dataclasses.replace(
-        best.confidence, value=top.confidence, meaning=f"right {plain_odds(top.confidence)} on incidents like this",
-        weak=weak,
+        best.confidence, value=top.confidence, meaning=meaning(top.confidence), weak=weak,
     )
 
 

@@ -32,12 +32,10 @@ def _shipped() -> CalibrationMap:
 def test_the_shipped_file_has_the_format_and_version_this_engine_reads():
     data = json.loads(DEFAULT_MAP_PATH.read_text(encoding="utf-8"))
     assert (data["format"], data["version"], data["model"]) == (FORMAT, FORMAT_VERSION, "logistic")
-    for part in ("top", "no_cause"):
-        model = data[part]
-        if model is None:
-            continue
-        assert set(model["features"]) <= set(FEATURES)
-        assert len(model["features"]) == len(model["center"]) == len(model["scale"]) == len(model["coef"])
+    model = data["top"]
+    assert set(model["features"]) <= set(FEATURES)
+    assert len(model["features"]) == len(model["center"]) == len(model["scale"]) == len(model["coef"])
+    assert "no_cause" not in data, "no-cause keeps the ranking's own probability"
     fitted = data["fitted"]
     assert fitted["cases"] > 100 and len(fitted["systems"]) >= 3, "the shipped map is fitted on every bench system"
     assert fitted["held_out_ece"] is not None and fitted["command"].startswith("rca calibrate")
@@ -59,6 +57,7 @@ def test_the_shipped_map_never_lowers_the_confidence_as_the_raw_posterior_rises(
         ({"version": 99}, "version 99 is not 1"),
         ({"format": "something-else"}, "not a calibration file"),
         ({"model": "isotonic"}, "is not 'logistic'"),
+        ({"no_cause": {"features": ["raw_logit"], "center": [0], "scale": [1], "coef": [1], "intercept": 0}}, "reads none"),
         ({"top": {"features": ["nope"], "center": [0], "scale": [1], "coef": [1], "intercept": 0}}, "unknown feature 'nope'"),
         ({"top": {"features": ["raw_logit"], "center": [0], "scale": [0], "coef": [1], "intercept": 0}}, "scale must be positive"),
         ({"top": {"features": ["raw_logit"]}}, "malformed"),

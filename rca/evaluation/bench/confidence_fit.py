@@ -233,7 +233,7 @@ def _fit(samples: Sequence[CalibrationSample], penalty: float) -> CalibrationMap
     # "No root cause" keeps its share of what the first cause leaves, in the ranking's proportions: the
     # normal windows where the engine still named a cause are too few (a few dozen, on one system) to fit
     # a second model that would hold elsewhere.
-    return CalibrationMap(top=top, no_cause=None)
+    return CalibrationMap(top=top)
 
 
 def apply_map(cmap: CalibrationMap | None, sample: CalibrationSample) -> tuple[float, float]:
@@ -342,4 +342,4 @@ def fit_map(
         "held_out_ece": max(eces) if eces else None,
         "held_out": [h.to_dict() for h in held],
     }
-    return CalibrationMap(top=cmap.top, no_cause=cmap.no_cause, fitted=fitted, name=name)
+    return CalibrationMap(top=cmap.top, fitted=fitted, name=name)
